@@ -1,0 +1,316 @@
+"""The command line (click).  Thin: parse, call the core, print; domain errors
+become one readable line and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from .errors import DoclibError
+from .models import DOC_TYPES, ROLES
+
+
+class Ctx:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: config_mod.Config | None = None
+        self._lib: Any = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load(self.config_path)
+        return self._config
+
+    @property
+    def lib(self) -> Any:
+        if self._lib is None:
+            from .library import Library
+
+            self._lib = Library(self.config)
+        return self._lib
+
+
+def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DoclibError as e:
+            click.echo(f"error: {e.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="DOCLIB_CONFIG", type=click.Path(),
+              help="Config file (default: ./config.yaml; also $DOCLIB_CONFIG).")
+@click.version_option(package_name="doclib")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """doclib: a bilingual (Arabic/English) document library with semantic search."""
+    ctx.obj = Ctx(config_path)
+
+
+# ------------------------------------------------------------------ ingest
+def _report_line(r: Any) -> str:
+    mark = {"ready": "✓", "unchanged": "=", "updated": "~"}.get(r.status, "✗")
+    parts = [f"{mark} {r.path}", r.status]
+    if r.document_id:
+        parts.append(f"doc {r.document_id}")
+    if r.status in ("ready", "unchanged", "updated"):
+        parts.append(f"{r.pages} pages, {r.chunks} chunks, {r.language or '?'}"
+                     + (f", OCR {r.ocr} pages" if r.ocr else ""))
+    if r.error:
+        parts.append(f"error: {r.error}")
+    line = "  ".join(parts)
+    for w in r.warnings:
+        line += f"\n    warning: {w}"
+    return line
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--title", help="Document title (default: from the file).")
+@click.option("--type", "doc_type", type=click.Choice(DOC_TYPES))
+@click.option("--access", type=click.Choice(["public", "members", "curators"]),
+              help="Who may read it (new documents default to members).")
+@click.option("--event", help="Event slug.")
+@click.option("--workshop", type=int, help="Workshop number within the event.")
+@click.option("--language", type=click.Choice(["auto", "ar", "en"]), default="auto")
+@click.option("--date", help="YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report per line.")
+@click.pass_obj
+@domain_errors
+def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | None,
+           access: str | None, event: str | None, workshop: int | None, language: str,
+           date: str | None, as_json: bool) -> None:
+    """Ingest files and folders (recursively; a folder's catalogue.yaml gives
+    events, workshops and per-file metadata, which win over these options)."""
+    from .ingest import IngestOptions, collect, ingest_paths
+
+    opts = IngestOptions(title=title, doc_type=doc_type, access=access, event=event,
+                         workshop=workshop, language=language, date=date)
+    lib = obj.lib
+    total = len(collect(list(paths)))
+    failed = 0
+    show_bar = not as_json and sys.stderr.isatty() and total > 1
+    reports = ingest_paths(lib, list(paths), opts)
+    if show_bar:
+        with click.progressbar(reports, length=total, label="ingesting", file=sys.stderr,
+                               item_show_func=lambda r: r.path if r else "") as bar:
+            done = list(bar)
+        for r in done:
+            click.echo(_report_line(r))
+            failed += r.status not in ("ready", "unchanged", "updated")
+    else:
+        for r in reports:
+            failed += r.status not in ("ready", "unchanged", "updated")
+            click.echo(json.dumps(r.to_json(), ensure_ascii=False) if as_json
+                       else _report_line(r))
+    if failed:
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------ search
+@main.command()
+@click.argument("query")
+@click.option("--k", default=10, show_default=True, help="Documents to return.")
+@click.option("--page", default=1, show_default=True)
+@click.option("--language", type=click.Choice(["ar", "en"]), help="Only documents in it.")
+@click.option("--event")
+@click.option("--type", "doc_type", type=click.Choice(DOC_TYPES))
+@click.option("--workshop", type=int, help="Workshop id.")
+@click.option("--year", type=int)
+@click.option("--as", "role", type=click.Choice(["visitor", "member", "curator"]),
+              default="visitor", show_default=True, help="Search with this role's access.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's search object.")
+@click.pass_obj
+@domain_errors
+def search(obj: Ctx, query: str, k: int, page: int, language: str | None, event: str | None,
+           doc_type: str | None, workshop: int | None, year: int | None, role: str,
+           as_json: bool) -> None:
+    """Search the library."""
+    from .auth import principal_for_role
+    from .search import Filters
+    from .search import search as run
+
+    filters = Filters.parse({"language": language, "event": event, "type": doc_type,
+                             "workshop": workshop, "year": year})
+    result = run(obj.lib, principal_for_role(role), query, k=k, page=page, filters=filters)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{result['total']} documents for {query!r} (as {role})")
+    for i, r in enumerate(result["results"], start=(page - 1) * k + 1):
+        d = r["document"]
+        meta = ", ".join(x for x in (d["language"], d["type"], d["event"] or "",
+                                     d["access"]) if x)
+        click.echo(f"{i:>3}. [{r['score']:.3f}] {d['title']}  (#{d['id']}; {meta})")
+        for p in r["passages"][:2]:
+            snippet = p["text"] if len(p["text"]) <= 200 else p["text"][:200] + "…"
+            click.echo(f"       p.{p['page']}: {snippet}")
+
+
+# --------------------------------------------------------- index upkeep
+@main.command()
+@click.pass_obj
+@domain_errors
+def reindex(obj: Ctx) -> None:
+    """Re-embed every chunk with the configured embedder; rebuild both indexes."""
+    from .ingest import reindex as run
+
+    out = run(obj.lib, progress=lambda i, n: click.echo(f"\r{i}/{n} chunks", nl=False,
+                                                         err=True) if sys.stderr.isatty()
+              else None)
+    click.echo(f"reindexed {out['chunks']} chunks")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Fix what can be fixed (rebuild indexes, "
+              "mark interrupted ingestions failed).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@domain_errors
+def check(obj: Ctx, repair: bool, as_json: bool) -> None:
+    """Check the database, files and indexes agree."""
+    from .maintenance import check as run
+
+    result = run(obj.lib, repair=repair)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for item in result["checks"]:
+            click.echo(f"{'ok ' if item['ok'] else 'BAD'} {item['name']}: {item['detail']}")
+        for fix in result["repaired"]:
+            click.echo(f"repaired: {fix}")
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("dest", type=click.Path())
+@click.pass_obj
+@domain_errors
+def backup(obj: Ctx, dest: str) -> None:
+    """Online backup of the database and the originals into DEST (a new folder)."""
+    from .maintenance import backup as run
+
+    out = run(obj.lib, dest)
+    click.echo(f"backed up {out['documents']} documents and {out['files']} files to {dest}")
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace a library that is not empty.")
+@click.pass_obj
+@domain_errors
+def restore(obj: Ctx, src: str, force: bool) -> None:
+    """Restore a backup made by `doclib backup` into the configured library."""
+    from .maintenance import restore as run
+
+    out = run(obj.config, src, force=force)
+    click.echo(f"restored {out['documents']} documents; run `doclib check` to verify")
+
+
+# ------------------------------------------------------- events, workshops
+@main.group()
+def events() -> None:
+    """Events (summits, meetings)."""
+
+
+@events.command("add")
+@click.argument("slug")
+@click.option("--title-en", default="")
+@click.option("--title-ar", default="")
+@click.option("--city", default="")
+@click.option("--start", help="YYYY-MM-DD")
+@click.option("--end", help="YYYY-MM-DD")
+@click.option("--description-en", default="")
+@click.option("--description-ar", default="")
+@click.pass_obj
+@domain_errors
+def events_add(obj: Ctx, slug: str, title_en: str, title_ar: str, city: str, start: str | None,
+               end: str | None, description_en: str, description_ar: str) -> None:
+    """Add an event."""
+    from .events import add_event
+
+    with obj.lib.db.begin() as conn:
+        eid = add_event(conn, {"slug": slug, "title": {"en": title_en, "ar": title_ar},
+                               "city": city, "start": start, "end": end,
+                               "description": {"en": description_en, "ar": description_ar}})
+    click.echo(f"event {slug} added (id {eid})")
+
+
+@events.command("list")
+@click.pass_obj
+@domain_errors
+def events_list(obj: Ctx) -> None:
+    from .events import list_events, list_workshops
+
+    with obj.lib.db.connect() as conn:
+        for e in list_events(conn):
+            click.echo(f"{e['slug']}  {e['start'] or ''}  {e['city']}  "
+                       f"{e['title']['en'] or e['title']['ar']}")
+            for w in list_workshops(conn, e["id"]):
+                click.echo(f"    #{w['number']} (id {w['id']}) "
+                           f"{w['title']['en'] or ''} {w['title']['ar'] or ''}".rstrip())
+
+
+@events.command("import")
+@click.argument("catalogue", type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+@domain_errors
+def events_import(obj: Ctx, catalogue: str) -> None:
+    """Create or update the events and workshops of a YAML catalogue."""
+    import yaml
+
+    from .events import import_catalogue_events
+
+    data = yaml.safe_load(open(catalogue, encoding="utf-8")) or {}
+    with obj.lib.db.begin() as conn:
+        import_catalogue_events(conn, data)
+    click.echo(f"imported {len(data.get('events') or [])} events")
+
+
+@main.group()
+def workshops() -> None:
+    """Workshops of an event."""
+
+
+@workshops.command("add")
+@click.argument("event")
+@click.argument("number", type=int)
+@click.option("--title-en", default="")
+@click.option("--title-ar", default="")
+@click.option("--description-en", default="")
+@click.option("--description-ar", default="")
+@click.pass_obj
+@domain_errors
+def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: str,
+                  description_en: str, description_ar: str) -> None:
+    """Add workshop NUMBER to EVENT."""
+    from .events import add_workshop
+
+    with obj.lib.db.begin() as conn:
+        wid = add_workshop(conn, event, {"number": number,
+                                         "title": {"en": title_en, "ar": title_ar},
+                                         "description": {"en": description_en,
+                                                         "ar": description_ar}})
+    click.echo(f"workshop {number} of {event} added (id {wid})")
+
+
+@main.command("config")
+def show_config() -> None:
+    """Print every configuration key with its default and help."""
+    click.echo(config_mod.render_defaults(), nl=False)
+
+
+ROLE_CHOICES = [r for r in ROLES if r != "visitor"]

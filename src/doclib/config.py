@@ -1,0 +1,238 @@
+"""Configuration: config.yaml -> one frozen dataclass per room.
+
+Every key is declared exactly once below, as a dataclass field with its
+default and its help text (``metadata["help"]``).  Unknown keys and values of
+the wrong type are errors that name the key.  Relative paths resolve against
+the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "config.yaml"
+
+
+def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = _f(".", "Base folder; library_dir, index_dir and the database default to it.")
+    library_dir: str = _f("", "Folder for stored originals (empty: <data_dir>/library).")
+    index_dir: str = _f("", "Folder for the vector index and its manifest (empty: <data_dir>/index).")
+    database_url: str = _f(
+        "", "SQLAlchemy URL (empty: SQLite in <library_dir>/doclib.db, WAL mode)."
+    )
+    max_upload_mb: int = _f(100, "Largest accepted upload, in MiB.")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    timeout_s: int = _f(300, "Wall-clock limit for extracting one file (child process).")
+    memory_mb: int = _f(2048, "Address-space limit of the extraction child process, in MiB.")
+    max_pages: int = _f(2000, "Files with more pages are refused.")
+    ocr: str = _f("auto", "OCR image-only pages: auto (when tesseract is installed), on, off.",
+                  ("auto", "on", "off"))
+    ocr_languages: str = _f("ara+eng", "Tesseract languages for OCR.")
+    ocr_max_pages: int = _f(50, "At most this many pages of one file are OCRed.")
+    max_zip_entries: int = _f(5000, "DOCX/PPTX: most entries allowed in the zip directory.")
+    max_zip_uncompressed_mb: int = _f(500, "DOCX/PPTX: largest declared uncompressed size.")
+    max_zip_ratio: int = _f(200, "DOCX/PPTX: largest compression ratio of one entry.")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    max_words: int = _f(120, "Target upper bound of words per chunk.")
+    min_words: int = _f(25, "Chunks shorter than this are merged with a neighbour on the same page.")
+    overlap_sentences: int = _f(1, "Sentences repeated at the start of the next chunk.")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    backend: str = _f("use", "Embedding backend: use (bundled USE multilingual) or "
+                      "sentence-transformers.", ("use", "sentence-transformers"))
+    model: str = _f("", "sentence-transformers model name or local path.")
+    query_prefix: str = _f("", "Prefix added to queries (e.g. 'query: ' for e5 models).")
+    passage_prefix: str = _f("", "Prefix added to passages (e.g. 'passage: ').")
+    batch_size: int = _f(32, "Passages embedded per batch.")
+    threads: int = _f(1, "BLAS threads for embedding (one per process scales best).")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    candidates: int = _f(200, "Chunks fetched from each retrieval leg before fusion.")
+    passages_per_document: int = _f(3, "Best passages shown per document.")
+    fusion: str = _f("calibrated", "Fusion of the dense and lexical legs: calibrated or rrf.",
+                     ("calibrated", "rrf"))
+    rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
+    lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
+    snippet_chars: int = _f(320, "Length of a shown passage.")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = _f("127.0.0.1", "Address `doclib serve` listens on.")
+    port: int = _f(5000, "Port `doclib serve` listens on.")
+    workers: int = _f(2, "gunicorn worker processes.")
+    secret_key: str = _f("", "Session signing key (empty: generated once into <data_dir>/index).")
+    trusted_proxies: int = _f(0, "Number of reverse proxies whose X-Forwarded-* headers are trusted.")
+    login_attempts: int = _f(5, "Failed logins allowed per account and per client per window.")
+    login_window_s: int = _f(300, "Window of the login throttle, in seconds.")
+    default_language: str = _f("en", "Interface language when the browser states none.",
+                               ("en", "ar"))
+
+
+@dataclass(frozen=True)
+class Config:
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    base_dir: str = "."  # folder of the config file; not a key
+
+    # Resolved paths -------------------------------------------------------
+    def _path(self, value: str) -> Path:
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def data_dir(self) -> Path:
+        return self._path(self.storage.data_dir).resolve()
+
+    @property
+    def library_dir(self) -> Path:
+        v = self.storage.library_dir
+        return (self._path(v) if v else self.data_dir / "library").resolve()
+
+    @property
+    def index_dir(self) -> Path:
+        v = self.storage.index_dir
+        return (self._path(v) if v else self.data_dir / "index").resolve()
+
+    @property
+    def database_url(self) -> str:
+        if self.storage.database_url:
+            url = self.storage.database_url
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                rel = url[len("sqlite:///"):]
+                if rel and rel != ":memory:":
+                    return "sqlite:///" + str(self._path(rel).resolve())
+            return url
+        return "sqlite:///" + str(self.library_dir / "doclib.db")
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Config)
+    if f.name != "base_dir"
+}
+
+
+def iter_settings() -> list[tuple[str, Any, str, tuple[str, ...] | None]]:
+    """Every declared key as (dotted name, default, help, choices)."""
+    out = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            out.append((f"{section}.{f.name}", f.default, f.metadata["help"],
+                        f.metadata.get("choices")))
+    return out
+
+
+def _check_type(key: str, value: Any, default: Any, choices: tuple[str, ...] | None) -> Any:
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
+        raise ConfigError(
+            f"config key '{key}' must be {expected.__name__}, got {type(value).__name__} "
+            f"({value!r})"
+        )
+    if choices and value not in choices:
+        raise ConfigError(f"config key '{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def from_dict(data: dict[str, Any] | None, base_dir: str | Path = ".") -> Config:
+    """Build a Config from a nested dict (the YAML document)."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a mapping of sections")
+    sections: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section '{section}' "
+                              f"(known: {', '.join(SECTIONS)})")
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping")
+        cls = SECTIONS[section]
+        declared = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in declared:
+                raise ConfigError(f"unknown config key '{section}.{key}'")
+            f = declared[key]
+            kwargs[key] = _check_type(f"{section}.{key}", value, f.default,
+                                      f.metadata.get("choices"))
+        sections[section] = cls(**kwargs)
+    return Config(**sections, base_dir=str(Path(base_dir).resolve()))
+
+
+def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
+    """Return a copy with dotted-key overrides applied (validated like YAML)."""
+    nested: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        nested[section] = dataclasses.asdict(getattr(config, section))
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section '{section}'")
+        nested[section][key] = value
+    return from_dict(nested, config.base_dir)
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load the config: explicit path, else $DOCLIB_CONFIG, else ./config.yaml.
+
+    A missing default config.yaml is not an error (all keys have defaults);
+    an explicitly named missing file is.
+    """
+    explicit = path or os.environ.get("DOCLIB_CONFIG")
+    p = Path(explicit) if explicit else Path(DEFAULT_CONFIG_NAME)
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"config file not found: {p}")
+        return from_dict({}, Path.cwd())
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
+    return from_dict(data, p.resolve().parent)
+
+
+def render_defaults() -> str:
+    """A commented YAML of every key with its default (for README and tests)."""
+    lines: list[str] = []
+    current = None
+    for dotted, default, help, _choices in iter_settings():
+        section, key = dotted.split(".", 1)
+        if section != current:
+            lines.append(f"{section}:")
+            current = section
+        lines.append(f"  # {help}")
+        lines.append(f"  {key}: {yaml.safe_dump(default, default_flow_style=True).strip()}"
+                     .replace("...", "").rstrip())
+    return "\n".join(lines) + "\n"

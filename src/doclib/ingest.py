@@ -1,0 +1,404 @@
+"""The write path: file -> validated, stored, extracted, chunked, embedded,
+indexed -> a report.
+
+Idempotent by content hash: an unchanged file costs one hash.  A file whose
+content changed at the same source path replaces its document's chunks in
+place.  The database rows (document, chunks, lexical terms) commit in one
+transaction together with the vector-index save; if anything fails nothing
+partial is left and the previous state stays searchable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from sqlalchemy import select
+
+from . import events as ev
+from . import store
+from .chunk import chunk_pages
+from .errors import BadRequest, DoclibError, ExtractError, NotFound, UnsupportedFormat
+from .extract import extract, sniff
+from .index import lexical
+from .library import Library
+from .models import DOC_TYPES, Access
+from .text import detect_language, document_languages, normalise, strip_bidi
+
+CATALOGUE_NAMES = ("catalogue.yaml", "catalogue.yml")
+_META_KEYS = {"title", "type", "access", "event", "workshop", "language", "date"}
+
+
+@dataclass
+class IngestOptions:
+    title: str | None = None
+    doc_type: str | None = None
+    access: str | None = None
+    event: str | None = None
+    workshop: int | None = None
+    language: str = "auto"
+    date: str | None = None
+
+    def merged(self, entry: dict[str, Any]) -> IngestOptions:
+        """Catalogue entry values override these (command-line) defaults."""
+        unknown = set(entry) - _META_KEYS - {"file"}
+        if unknown:
+            raise BadRequest(f"unknown catalogue field(s): {', '.join(sorted(unknown))}")
+        return IngestOptions(
+            title=entry.get("title", self.title),
+            doc_type=entry.get("type", self.doc_type),
+            access=entry.get("access", self.access),
+            event=entry.get("event", self.event),
+            workshop=entry.get("workshop", self.workshop),
+            language=entry.get("language", self.language),
+            date=str(entry["date"]) if entry.get("date") is not None else self.date,
+        )
+
+
+@dataclass
+class IngestReport:
+    path: str
+    document_id: int | None = None
+    status: str = "failed"
+    pages: int = 0
+    chunks: int = 0
+    language: str | None = None
+    ocr: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    title: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _resolve_meta(conn: Any, opts: IngestOptions) -> dict[str, Any]:
+    """Validate options into document column values (only those given)."""
+    out: dict[str, Any] = {}
+    if opts.doc_type is not None:
+        if opts.doc_type not in DOC_TYPES:
+            raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
+        out["doc_type"] = opts.doc_type
+    if opts.access is not None:
+        try:
+            out["access"] = int(Access.parse(opts.access))
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+    if opts.language not in ("auto", "ar", "en", None):
+        raise BadRequest("language must be auto, ar or en")
+    if opts.title is not None:
+        title = strip_bidi(opts.title).strip()
+        if title:
+            out["title"] = title[:500]
+    if opts.workshop is not None and not opts.event:
+        raise BadRequest("a workshop number needs an event")
+    if opts.event:
+        event = ev.get_event(conn, opts.event)
+        out["event_id"] = event.id
+        if opts.workshop is not None:
+            out["workshop_id"] = ev.find_workshop(conn, opts.event, int(opts.workshop)).id
+        if event.start_date and not opts.date:
+            out["year"] = int(event.start_date[:4])
+    if opts.date:
+        d = str(opts.date)
+        if not (len(d) in (4, 7, 10) and d[:4].isdigit()):
+            raise BadRequest(f"date must be YYYY, YYYY-MM or YYYY-MM-DD, got {d!r}")
+        out["date"], out["year"] = d, int(d[:4])
+    return out
+
+
+def _job(conn: Any, doc_id: int | None, report: IngestReport, user_id: int | None) -> None:
+    conn.execute(store.jobs.insert().values(
+        kind="ingest", document_id=doc_id, status=report.status,
+        report=json.dumps(report.to_json(), ensure_ascii=False), user_id=user_id,
+        created_at=store.now(), finished_at=store.now()))
+
+
+def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = None, *,
+                original_name: str | None = None, uploader_id: int | None = None,
+                source_path: str | None = None, report_path: str | None = None,
+                replace_id: int | None = None) -> IngestReport:
+    """Ingest one file.  Never raises for a bad file: the report says what happened.
+
+    ``replace_id`` replaces the content of an existing document (same id).
+    """
+    opts = opts or IngestOptions()
+    path = str(path)
+    report = IngestReport(path=report_path or path)
+    name = original_name or os.path.basename(path)
+    try:
+        kind = sniff(path, name)
+        size = os.path.getsize(path)
+        sha = store.sha256_file(path)
+        with lib.db.begin() as conn:
+            meta = _resolve_meta(conn, opts)
+    except (UnsupportedFormat, BadRequest, NotFound) as e:
+        report.error = e.message
+        return report
+    except OSError as e:
+        report.error = f"cannot read the file ({e.strerror})"
+        return report
+
+    d = store.documents
+    with lib.db.begin() as conn:
+        same = conn.execute(select(d).where(d.c.sha256 == sha)).first()
+        target = None
+        if replace_id is not None:
+            target = conn.execute(select(d).where(d.c.id == replace_id)).first()
+            if target is None:
+                raise NotFound("no such document")
+        elif source_path:
+            target = conn.execute(select(d).where(d.c.source_path == source_path)
+                                  .order_by(d.c.id.desc())).first()
+        if same is not None and (target is None or same.id == target.id) \
+                and same.status == "ready":
+            # unchanged content: only metadata may change, which costs no re-embedding
+            changes = {k: v for k, v in meta.items() if getattr(same, k) != v}
+            if changes:
+                changes["updated_at"] = store.now()
+                conn.execute(d.update().where(d.c.id == same.id).values(**changes))
+            report.document_id = same.id
+            report.status = "updated" if changes else "unchanged"
+            report.pages, report.language, report.ocr = same.pages, same.language, same.ocr_pages
+            report.title = (meta.get("title") or same.title)
+            report.chunks = len(conn.execute(select(store.chunks.c.id).where(
+                store.chunks.c.document_id == same.id)).all())
+            return report
+        if same is not None and target is not None and same.id != target.id:
+            report.error = f"this content is already document {same.id}"
+            report.document_id = same.id
+            return report
+        if target is None:
+            target = same  # a failed earlier attempt of the same content: retry it
+        stored_name = lib.files.save(path, kind)
+        values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
+                      stored_name=stored_name, size=size, kind=kind, status="processing",
+                      error=None, updated_at=store.now(), source_path=source_path, **meta)
+        old_stored = None
+        if target is None:
+            values.setdefault("title", "")
+            values.setdefault("access", int(Access.members))
+            doc_id = int(conn.execute(d.insert().values(
+                created_at=store.now(), uploader_id=uploader_id, **values))
+                .inserted_primary_key[0])
+        else:
+            doc_id = target.id
+            old_stored = target.stored_name if target.stored_name != stored_name else None
+            conn.execute(d.update().where(d.c.id == doc_id).values(**values))
+    report.document_id = doc_id
+    lib.files.delete(old_stored)
+    _process(lib, doc_id, opts, report, uploader_id)
+    return report
+
+
+def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
+             uploader_id: int | None) -> None:
+    d = store.documents
+    with lib.db.connect() as conn:
+        doc = conn.execute(select(d).where(d.c.id == doc_id)).one()
+    try:
+        extracted = extract(lib.files.path(doc.stored_name), doc.kind, lib.config.extract)
+        report.warnings = list(extracted.warnings)
+        report.pages = len(extracted.pages)
+        report.ocr = extracted.ocr_pages
+        drafts = chunk_pages(extracted.pages, lib.config.chunk)
+        if not drafts:
+            image_note = any("image-only" in w for w in extracted.warnings)
+            raise ExtractError("no extractable text" + (
+                " (image-only pages; install tesseract for OCR)" if image_note else ""))
+        texts = [c.text for c in drafts]
+        vectors = lib.embedder.embed_passages(texts)
+        langs = document_languages(texts)
+        language = opts.language if opts.language in ("ar", "en") else (
+            langs[0] if langs else detect_language(" ".join(texts)))
+        title = doc.title or extracted.title or Path(doc.original_filename).stem
+        _commit(lib, doc_id, drafts, vectors, dict(
+            status="ready", error=None, pages=len(extracted.pages),
+            ocr_pages=extracted.ocr_pages, warnings=json.dumps(extracted.warnings,
+                                                               ensure_ascii=False),
+            language=language, languages=",".join(langs) or language, title=title[:500],
+            updated_at=store.now()))
+        report.status, report.chunks, report.language, report.title = \
+            "ready", len(drafts), language, title
+    except ExtractError as e:
+        status = {"encrypted": "encrypted"}.get(e.message, "empty" if e.message.startswith(
+            "no extractable text") else "failed")
+        report.status, report.error = status, e.message
+        _fail(lib, doc_id, status, e.message)
+    except DoclibError as e:
+        report.status, report.error = "failed", e.message
+        _fail(lib, doc_id, "failed", e.message)
+    except OSError as e:
+        msg = f"storage error ({e.strerror or type(e).__name__})"
+        report.status, report.error = "failed", msg
+        _fail(lib, doc_id, "failed", msg)
+    with lib.db.begin() as conn:
+        _job(conn, doc_id, report, uploader_id)
+
+
+def _fail(lib: Library, doc_id: int, status: str, message: str) -> None:
+    """Mark failed and remove any chunks of the document from both indexes."""
+    with lib.write_lock():
+        with lib.db.begin() as conn:
+            old = _chunk_ids(conn, doc_id)
+            lexical.remove(conn, old)
+            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
+            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                         .values(status=status, error=message, updated_at=store.now()))
+            _update_vectors(lib, old, None, None)
+
+
+def _chunk_ids(conn: Any, doc_id: int) -> list[int]:
+    return [r[0] for r in conn.execute(select(store.chunks.c.id)
+                                       .where(store.chunks.c.document_id == doc_id))]
+
+
+def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | None,
+                    vectors: np.ndarray | None, doc_id: int = 0) -> None:
+    """Apply a change to the FAISS index and save it; on failure drop the
+    in-memory copy so the next search reloads the last saved state."""
+    if not remove_ids and add_ids is None:
+        return
+    try:
+        vi = lib.vectors
+        vi.remove(remove_ids)
+        if add_ids is not None and vectors is not None:
+            vi.add(add_ids, vectors, doc_id)
+        vi.save()
+    except BaseException:
+        lib.drop_vectors()
+        raise
+
+
+def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
+            doc_values: dict[str, Any]) -> None:
+    with lib.write_lock():
+        with lib.db.begin() as conn:
+            old = _chunk_ids(conn, doc_id)
+            lexical.remove(conn, old)
+            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
+            rows = [dict(document_id=doc_id, ordinal=c.ordinal, page_start=c.page_start,
+                         page_end=c.page_end, language=c.language, source=c.source,
+                         text=c.text, norm_text=normalise(c.text),
+                         embedding=np.asarray(v, np.float32).tobytes())
+                    for c, v in zip(drafts, vectors, strict=True)]
+            ids = [int(r[0]) for r in conn.execute(
+                store.chunks.insert().returning(store.chunks.c.id), rows)]
+            lexical.add(conn, zip(ids, [c.text for c in drafts], strict=True))
+            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                         .values(**doc_values))
+            lib.record_embedder(conn)
+            # the index is saved before the transaction commits: if the save
+            # fails, the rows roll back and the old index file stays
+            _update_vectors(lib, old, np.asarray(ids, np.int64), vectors, doc_id)
+
+
+def delete_document(lib: Library, doc_id: int) -> None:
+    """Remove a document from the database, the files and both indexes."""
+    d = store.documents
+    with lib.write_lock():
+        with lib.db.begin() as conn:
+            doc = conn.execute(select(d).where(d.c.id == doc_id)).first()
+            if doc is None:
+                raise NotFound("no such document")
+            old = _chunk_ids(conn, doc_id)
+            lexical.remove(conn, old)
+            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
+            conn.execute(d.delete().where(d.c.id == doc_id))
+            _update_vectors(lib, old, None, None)
+        lib.files.delete(doc.stored_name)
+
+
+def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Re-embed every chunk with the configured embedder and rebuild both
+    indexes from the database.  Deterministic: twice gives the same index."""
+    c = store.chunks
+    with lib.write_lock():
+        with lib.db.connect() as conn:
+            rows = conn.execute(select(c.id, c.text).order_by(c.id)).all()
+        ids = [r.id for r in rows]
+        vectors: list[np.ndarray] = []
+        step = 256
+        for i in range(0, len(rows), step):
+            vectors.append(lib.embedder.embed_passages([r.text for r in rows[i:i + step]]))
+            if progress:
+                progress(min(i + step, len(rows)), len(rows))
+        vecs = np.vstack(vectors) if vectors else np.zeros((0, lib.embedder.dim), np.float32)
+        with lib.db.begin() as conn:
+            for cid, v in zip(ids, vecs, strict=True):
+                conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes()))
+            lexical.clear(conn)
+            lexical.add(conn, ((r.id, r.text) for r in rows))
+            conn.execute(store.workshops.update().values(embedding=None))
+            lib.record_embedder(conn)
+        lib.drop_vectors()
+        lib.rebuild_vectors()
+    return {"chunks": len(ids)}
+
+
+# ------------------------------------------------------------- many files
+def _catalogue(folder: Path) -> dict[str, Any] | None:
+    for name in CATALOGUE_NAMES:
+        p = folder / name
+        if p.exists():
+            try:
+                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as e:
+                raise BadRequest(f"{p} is not valid YAML: {e}") from None
+            if not isinstance(data, dict):
+                raise BadRequest(f"{p} must be a mapping with 'events' and 'documents'")
+            return data
+    return None
+
+
+def collect(paths: list[str]) -> list[tuple[Path, Path | None]]:
+    """Files to ingest as (file, folder it was found under)."""
+    out: list[tuple[Path, Path | None]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+                for f in sorted(files):
+                    if f.startswith(".") or f in CATALOGUE_NAMES:
+                        continue
+                    out.append((Path(root) / f, p))
+        else:
+            out.append((p, None))
+    return out
+
+
+def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
+                 uploader_id: int | None = None) -> Iterator[IngestReport]:
+    """Ingest files and folders (recursively).  A folder's catalogue.yaml
+    creates its events and workshops and gives per-file metadata."""
+    catalogues: dict[Path, dict[str, dict[str, Any]]] = {}
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            data = _catalogue(p)
+            if data:
+                with lib.db.begin() as conn:
+                    ev.import_catalogue_events(conn, data)
+                catalogues[p] = {str(e["file"]): e for e in data.get("documents") or []}
+    for file, folder in collect(paths):
+        if not file.exists():
+            yield IngestReport(path=str(file), error="no such file")
+            continue
+        file_opts = opts
+        if folder is not None and folder in catalogues:
+            entry = catalogues[folder].get(str(file.relative_to(folder)))
+            if entry:
+                try:
+                    file_opts = opts.merged(entry)
+                except BadRequest as e:
+                    yield IngestReport(path=str(file), error=e.message)
+                    continue
+        yield ingest_file(lib, file, file_opts, source_path=str(file.resolve()),
+                          uploader_id=uploader_id)

@@ -1,0 +1,194 @@
+"""The Library: one object wiring config, database, file store, embedder and
+the indexes, shared by the CLI and the web app.
+
+It owns the consistency rules between the database (source of truth) and the
+FAISS cache: load-or-rebuild on open, reload when another process saved, the
+single-writer lock, and the embedder check (a library embedded with one model
+is never searched with vectors of another).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+
+from . import store
+from .config import Config
+from .embed import Embedder, make_embedder
+from .errors import ConfigError, IndexStale
+from .index.vector import VectorIndex, fingerprint
+from .store import Database, FileStore
+
+
+class Library:
+    def __init__(self, config: Config, embedder: Embedder | None = None,
+                 migrate: bool = True) -> None:
+        self.config = config
+        store.ensure_writable_dir(config.library_dir, "library")
+        store.ensure_writable_dir(config.index_dir, "index")
+        self.db = Database(config.database_url)
+        if not self.db.is_sqlite:
+            raise ConfigError("the lexical index (FTS5) needs SQLite in this version; "
+                              "PostgreSQL support is planned")
+        if migrate:
+            self.db.migrate()
+        self.files = FileStore(config.library_dir)
+        self._embedder = embedder
+        self._vectors: VectorIndex | None = None
+        self._lock = threading.RLock()
+        self._write_mutex = threading.RLock()
+        self._write_depth = 0
+
+    # ------------------------------------------------------------ embedder
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = make_embedder(self.config.embed)
+        return self._embedder
+
+    def stored_embedder(self) -> tuple[str | None, int | None]:
+        with self.db.connect() as conn:
+            rows = dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
+        dim = rows.get("embedding_dim")
+        return rows.get("embedder_id"), (int(dim) if dim else None)
+
+    def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
+        e = self.embedder
+        for key, value in (("embedder_id", e.id), ("embedding_dim", str(e.dim))):
+            conn.execute(store.meta.delete().where(store.meta.c.key == key))
+            conn.execute(store.meta.insert().values(key=key, value=value))
+
+    def check_embedder(self) -> None:
+        """Refuse to mix vectors of two models (clear error naming the fix)."""
+        stored_id, stored_dim = self.stored_embedder()
+        if stored_id is None or not self.has_chunks():
+            return
+        e = self.embedder
+        if stored_dim != e.dim:
+            raise IndexStale(
+                f"the library was embedded with {stored_id} (dimension {stored_dim}) but the "
+                f"configured embedder {e.id} has dimension {e.dim}; run `doclib reindex` to "
+                "re-embed every document")
+        if stored_id != e.id:
+            raise IndexStale(
+                f"the library was embedded with {stored_id} but the configured embedder is "
+                f"{e.id}; run `doclib reindex` to re-embed every document")
+
+    def has_chunks(self) -> bool:
+        with self.db.connect() as conn:
+            return conn.execute(select(store.chunks.c.id).limit(1)).first() is not None
+
+    # ------------------------------------------------------------- vectors
+    def db_fingerprint(self) -> list[int]:
+        with self.db.connect() as conn:
+            n, mx, sm = conn.execute(select(func.count(store.chunks.c.id),
+                                            func.max(store.chunks.c.id),
+                                            func.sum(store.chunks.c.id))).one()
+        if not n:
+            return [0, 0, 0]
+        return [int(n), int(mx), int(sm) % (1 << 62)]
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The dense index, loaded, reloaded after another process saved, or
+        rebuilt from the database when missing, damaged or mismatched."""
+        with self._lock:
+            if self._vectors is None:
+                self.check_embedder()
+                self._vectors = VectorIndex(self.config.index_dir, self.embedder.dim,
+                                            self.embedder.id)
+                self._load_or_rebuild()
+            elif self._vectors.stamp() != self._vectors.loaded_stamp:
+                self._load_or_rebuild()
+            return self._vectors
+
+    def _load_or_rebuild(self) -> None:
+        assert self._vectors is not None
+        reason = self._vectors.try_load(self.db_fingerprint())
+        if reason is None:
+            self._vectors.set_owners(*self.chunk_owners())
+            return
+        self.rebuild_vectors()
+
+    def drop_vectors(self) -> None:
+        """Forget the in-memory index; the next use reloads or rebuilds it."""
+        with self._lock:
+            self._vectors = None
+
+    def rebuild_vectors(self) -> None:
+        """Rebuild the FAISS index from the embeddings stored in the database."""
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = VectorIndex(self.config.index_dir, self.embedder.dim,
+                                            self.embedder.id)
+            ids, docs, vecs = self.stored_vectors()
+            self._vectors.replace_all(ids, vecs, docs)
+            with self.write_lock():
+                self._vectors.save()
+
+    def chunk_owners(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, document ids) from the database, ordered by chunk id."""
+        with self.db.connect() as conn:
+            rows = conn.execute(select(store.chunks.c.id, store.chunks.c.document_id)
+                                .order_by(store.chunks.c.id)).all()
+        return (np.asarray([r[0] for r in rows], np.int64),
+                np.asarray([r[1] for r in rows], np.int64))
+
+    def stored_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk ids, document ids, embeddings) as stored in the database."""
+        dim = self.embedder.dim
+        ids: list[int] = []
+        docs: list[int] = []
+        blobs: list[bytes] = []
+        c = store.chunks
+        with self.db.connect() as conn:
+            for cid, did, blob in conn.execute(select(c.c.id, c.c.document_id, c.c.embedding)
+                                               .order_by(c.c.id)):
+                if len(blob) != dim * 4:
+                    raise IndexStale(f"chunk {cid} has an embedding of dimension "
+                                     f"{len(blob) // 4}, expected {dim}; run `doclib reindex`")
+                ids.append(cid)
+                docs.append(did)
+                blobs.append(blob)
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
+        return np.asarray(ids, np.int64), np.asarray(docs, np.int64), vecs
+
+    def vectors_match_db(self) -> bool:
+        return fingerprint(self.vectors.ids()) == self.db_fingerprint()
+
+    # ------------------------------------------------------------- writing
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time, across processes (flock on index_dir)."""
+        path = Path(self.config.index_dir) / ".write.lock"
+        with self._write_mutex:
+            if self._write_depth:  # re-entrant within this process
+                self._write_depth += 1
+                try:
+                    yield
+                finally:
+                    self._write_depth -= 1
+                return
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._write_depth = 1
+                yield
+            finally:
+                self._write_depth = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,151 @@
+"""Upkeep: consistency checks and repair, online backup and restore."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from . import store
+from .config import Config
+from .errors import BadRequest, Conflict, DoclibError
+from .index import lexical
+from .index.vector import fingerprint
+from .library import Library
+
+
+def check(lib: Library, repair: bool = False) -> dict[str, Any]:
+    checks: list[dict[str, Any]] = []
+    repaired: list[str] = []
+
+    def record(name: str, ok: bool, detail: str) -> None:
+        checks.append({"name": name, "ok": ok, "detail": detail})
+
+    cur, head = lib.db.current_revision(), lib.db.head_revision()
+    record("schema", cur == head, f"revision {cur} (newest {head})")
+
+    d, c = store.documents, store.chunks
+    with lib.db.connect() as conn:
+        docs = conn.execute(select(d.c.id, d.c.stored_name, d.c.sha256, d.c.status)).all()
+        n_chunks = conn.execute(select(func.count(c.c.id))).scalar_one()
+        n_terms = lexical.count(conn)
+        stuck = [r.id for r in docs if r.status in ("processing", "queued")]
+        orphan_terms = conn.execute(text(
+            "SELECT count(*) FROM chunk_terms WHERE rowid NOT IN (SELECT id FROM chunks)"))\
+            .scalar_one()
+    missing, corrupt = [], []
+    for r in docs:
+        if not r.stored_name:
+            continue
+        p = lib.files.path(r.stored_name)
+        if not p.exists():
+            missing.append(r.id)
+        elif store.sha256_file(p) != r.sha256:
+            corrupt.append(r.id)
+    record("files", not missing and not corrupt,
+           f"{len(docs)} documents; missing originals: {missing or 'none'}; "
+           f"changed originals: {corrupt or 'none'}")
+    lex_ok = n_terms == n_chunks and orphan_terms == 0
+    record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks")
+    if not lex_ok and repair:
+        with lib.write_lock(), lib.db.begin() as conn:
+            rows = conn.execute(select(c.c.id, c.c.text)).all()
+            lexical.clear(conn)
+            lexical.add(conn, ((r.id, r.text) for r in rows))
+        repaired.append("rebuilt the lexical index from the chunks")
+    record("stuck ingestions", not stuck, f"documents still processing: {stuck or 'none'}")
+    if stuck and repair:
+        with lib.db.begin() as conn:
+            conn.execute(d.update().where(d.c.id.in_(stuck)).values(
+                status="failed", error="ingestion was interrupted; upload again",
+                updated_at=store.now()))
+        repaired.append(f"marked {len(stuck)} interrupted ingestions failed")
+    try:
+        lib.check_embedder()
+        record("embedder", True, lib.embedder.id)
+        vi = lib.vectors  # loads, or rebuilds from the database when it does not match
+        ok = fingerprint(vi.ids()) == lib.db_fingerprint()
+        record("vector index", ok, f"{len(vi)} vectors")
+        if not ok and repair:
+            lib.rebuild_vectors()
+            repaired.append("rebuilt the vector index from stored embeddings")
+    except DoclibError as e:
+        record("embedder", False, e.message)
+    ok = all(x["ok"] for x in checks) or (repair and all(
+        x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index")
+        for x in checks))
+    return {"ok": ok, "checks": checks, "repaired": repaired}
+
+
+def backup(lib: Library, dest: str | Path) -> dict[str, int]:
+    """SQLite online backup (consistent while uploads continue) plus the originals."""
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise Conflict(f"{dest} exists and is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    db_path = lib.config.database_url.split("sqlite:///", 1)[1]
+    src = sqlite3.connect(db_path)
+    out = sqlite3.connect(dest / "doclib.db")
+    try:
+        with out:
+            src.backup(out)
+    finally:
+        out.close()
+        src.close()
+    # copy exactly the originals the backed-up database refers to
+    snap = sqlite3.connect(dest / "doclib.db")
+    try:
+        names = [r[0] for r in snap.execute(
+            "SELECT stored_name FROM documents WHERE stored_name IS NOT NULL")]
+    finally:
+        snap.close()
+    copied = 0
+    for name in names:
+        p = lib.files.path(name)
+        if p.exists():
+            target = dest / "files" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, target)
+            copied += 1
+    return {"documents": len(names), "files": copied}
+
+
+def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, int]:
+    src = Path(src)
+    if not (src / "doclib.db").exists():
+        raise BadRequest(f"{src} is not a doclib backup (no doclib.db)")
+    if not config.database_url.startswith("sqlite:///"):
+        raise BadRequest("restore supports SQLite libraries")
+    db_path = Path(config.database_url.split("sqlite:///", 1)[1])
+    if db_path.exists() and not force:
+        conn = sqlite3.connect(db_path)
+        try:
+            n = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        except sqlite3.Error:
+            n = 0
+        finally:
+            conn.close()
+        if n:
+            raise Conflict(f"the library already holds {n} documents; use --force to replace it")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    b = sqlite3.connect(src / "doclib.db")
+    t = sqlite3.connect(db_path)
+    try:
+        with t:
+            b.backup(t)
+        n = t.execute("SELECT count(*) FROM documents").fetchone()[0]
+    finally:
+        t.close()
+        b.close()
+    files_src = src / "files"
+    if files_src.exists():
+        shutil.copytree(files_src, config.library_dir / "files", dirs_exist_ok=True)
+    # the vector index is rebuilt from the restored database on first use
+    for f in ("vectors.faiss", "manifest.json"):
+        (config.index_dir / f).unlink(missing_ok=True)
+    return {"documents": int(n)}

@@ -1,0 +1,88 @@
+"""Plain dataclasses that cross rooms (extraction -> chunking -> search -> web)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Access(IntEnum):
+    """Document access levels, ordered: a caller sees every level <= theirs."""
+
+    public = 0
+    members = 1
+    curators = 2
+
+    @classmethod
+    def parse(cls, value: str) -> Access:
+        try:
+            return cls[value]
+        except KeyError:
+            raise ValueError(f"access must be one of public, members, curators; got {value!r}")\
+                from None
+
+
+ROLES = ("visitor", "member", "curator", "admin")
+DOC_TYPES = ("presentation", "report", "minutes", "other")
+LANGUAGES = ("ar", "en")
+
+
+@dataclass
+class Page:
+    """One extracted unit: a PDF page or a slide (number is 1-based)."""
+
+    number: int
+    text: str
+    source: str = "text"  # text | ocr
+    title: str = ""  # slide title
+    notes: str = ""  # speaker notes
+
+
+@dataclass
+class Extracted:
+    kind: str  # sniffed type: pdf, docx, pptx, txt, md, html
+    pages: list[Page] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    title: str = ""
+    ocr_pages: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Extracted:
+        pages = [Page(**p) for p in data.pop("pages")]
+        return cls(pages=pages, **data)
+
+
+@dataclass
+class ChunkDraft:
+    """A chunk before it is stored."""
+
+    ordinal: int
+    page_start: int
+    page_end: int
+    text: str
+    language: str
+    source: str = "text"
+
+
+@dataclass
+class Passage:
+    chunk_id: int
+    text: str
+    page: int
+    page_end: int
+    highlighted: str  # HTML-escaped text with <mark> around matched terms
+    language: str
+    score: float
+
+
+@dataclass
+class Hit:
+    """One document in a result list."""
+
+    document: dict[str, Any]
+    score: float
+    passages: list[Passage]

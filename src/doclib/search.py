@@ -1,0 +1,267 @@
+"""The read path: query -> visible set -> dense + lexical legs (both
+restricted to the visible chunks before top-k) -> fusion -> documents with
+their best passages, highlights and facets.
+
+``search`` returns the one data dict that the API serialises and the HTML
+page renders.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, text
+
+from . import store
+from .auth import Principal, visible_documents_sql
+from .errors import BadRequest
+from .index import lexical
+from .library import Library
+from .models import DOC_TYPES, LANGUAGES, Access
+from .rank import fuse, group_by_document
+from .text import detect_language, lexical_terms, normalise
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    language: str | None = None
+    event: str | None = None
+    doc_type: str | None = None
+    workshop: int | None = None
+    year: int | None = None
+
+    @classmethod
+    def parse(cls, args: dict[str, Any]) -> Filters:
+        def get(name: str) -> str | None:
+            v = args.get(name)
+            return str(v).strip() if v not in (None, "") else None
+
+        language, doc_type = get("language"), get("type")
+        if language and language not in LANGUAGES:
+            raise BadRequest(f"language must be one of {', '.join(LANGUAGES)}")
+        if doc_type and doc_type not in DOC_TYPES:
+            raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
+        ints = {}
+        for name in ("workshop", "year"):
+            v = get(name)
+            if v is not None:
+                if not v.isdigit():
+                    raise BadRequest(f"{name} must be a number")
+                ints[name] = int(v)
+        return cls(language=language, event=get("event"), doc_type=doc_type,
+                   workshop=ints.get("workshop"), year=ints.get("year"))
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        conds, params = [], {}
+        if self.language:
+            conds.append("(',' || d.languages || ',') LIKE :f_lang")
+            params["f_lang"] = f"%,{self.language},%"
+        if self.event:
+            conds.append("d.event_id = (SELECT id FROM events WHERE slug = :f_event)")
+            params["f_event"] = self.event
+        if self.doc_type:
+            conds.append("d.doc_type = :f_type")
+            params["f_type"] = self.doc_type
+        if self.workshop is not None:
+            conds.append("d.workshop_id = :f_workshop")
+            params["f_workshop"] = self.workshop
+        if self.year is not None:
+            conds.append("d.year = :f_year")
+            params["f_year"] = self.year
+        return (" AND " + " AND ".join(conds)) if conds else "", params
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"language": self.language, "event": self.event, "type": self.doc_type,
+                "workshop": self.workshop, "year": self.year}
+
+
+DOC_COLUMNS = """d.id, d.title, d.language, d.languages, d.doc_type, d.access, d.year, d.date,
+    d.original_filename, d.pages, d.kind, d.status, e.slug AS event_slug,
+    e.title_en AS event_title_en, e.title_ar AS event_title_ar,
+    w.id AS workshop_id, w.number AS workshop_number, w.title_en AS workshop_title_en,
+    w.title_ar AS workshop_title_ar"""
+DOC_FROM = """documents d LEFT JOIN events e ON e.id = d.event_id
+    LEFT JOIN workshops w ON w.id = d.workshop_id"""
+
+
+def document_summary(row: Any) -> dict[str, Any]:
+    """The public shape of a document in results and listings."""
+    return {
+        "id": row.id, "title": row.title, "language": row.language,
+        "languages": [x for x in (row.languages or "").split(",") if x],
+        "type": row.doc_type, "access": Access(row.access).name, "year": row.year,
+        "date": row.date, "filename": row.original_filename, "pages": row.pages,
+        "event": row.event_slug,
+        "event_title": {"en": row.event_title_en or "", "ar": row.event_title_ar or ""}
+        if row.event_slug else None,
+        "workshop": {"id": row.workshop_id, "number": row.workshop_number,
+                     "title": {"en": row.workshop_title_en or "",
+                               "ar": row.workshop_title_ar or ""}}
+        if row.workshop_id else None,
+    }
+
+
+def visible_documents(conn: Any, who: Principal, filters: Filters | None = None,
+                      ids: list[int] | None = None) -> dict[int, Any]:
+    """Rows of the documents the caller may see (optionally filtered)."""
+    cond, params = visible_documents_sql(who)
+    fsql, fparams = (filters or Filters()).sql()
+    sql = f"SELECT {DOC_COLUMNS} FROM {DOC_FROM} WHERE {cond}{fsql}"
+    if ids is not None:
+        if not ids:
+            return {}
+        sql += f" AND d.id IN ({','.join(str(int(i)) for i in ids)})"
+    rows = conn.execute(text(sql), {**params, **fparams}).all()
+    return {r.id: r for r in rows}
+
+
+# ------------------------------------------------------------- highlighting
+_WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u0640]+")
+
+
+def highlight(passage: str, terms: set[str]) -> str:
+    """HTML-escaped passage with <mark> around words whose stem is a query term."""
+    out: list[str] = []
+    pos = 0
+    for m in _WORD.finditer(passage):
+        out.append(html.escape(passage[pos:m.start()]))
+        word = m.group(0)
+        stems = lexical_terms(word) if terms else []
+        if stems and stems[0] in terms:
+            out.append(f"<mark>{html.escape(word)}</mark>")
+        else:
+            out.append(html.escape(word))
+        pos = m.end()
+    out.append(html.escape(passage[pos:]))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------ search
+def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
+             candidates: int | None = None, strategy: str | None = None,
+             ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
+    """Ranked (document id, score, best chunk scores) over the visible set."""
+    cfg = lib.config.search
+    n = candidates or cfg.candidates
+    with lib.db.connect() as conn:
+        visible = visible_documents(conn, who, filters)
+        if not visible:
+            return [], visible
+        vids = np.fromiter(visible.keys(), dtype=np.int64)
+        # lexical leg: the visibility condition is inside the FTS query
+        cond, params = visible_documents_sql(who)
+        fsql, fparams = filters.sql()
+        visible_chunks = (f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                          f"WHERE {cond}{fsql}")
+        lex = lexical.search(conn, query, n, visible_chunks, {**params, **fparams})
+    # dense leg: FAISS with an allow-list bitmap of visible chunk ids
+    vi = lib.vectors
+    allowed = vi.allowed_chunks(vids)
+    qv = lib.embedder.embed_queries([query])[0]
+    scores, ids = vi.search(qv, n, allowed)
+    dense = [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
+    owner_ids = [c for c, _ in dense] + [c for c, _ in lex]
+    owner = _owners(lib, owner_ids)
+    # belt and braces: anything whose owner is not visible is dropped
+    dense = [(c, s) for c, s in dense if owner.get(c) in visible]
+    lex = [(c, s) for c, s in lex if owner.get(c) in visible]
+    fused = fuse(dense, lex, owner, strategy or cfg.fusion, cfg.rrf_k, cfg.lexical_weight)
+    return group_by_document(fused, cfg.passages_per_document), visible
+
+
+def _owners(lib: Library, chunk_ids: list[int]) -> dict[int, int]:
+    if not chunk_ids:
+        return {}
+    c = store.chunks
+    with lib.db.connect() as conn:
+        rows = conn.execute(select(c.c.id, c.c.document_id)
+                            .where(c.c.id.in_(set(chunk_ids)))).all()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def _passages(lib: Library, chunk_scores: list[Any], terms: set[str]) -> list[dict[str, Any]]:
+    c = store.chunks
+    ids = [cs.chunk_id for cs in chunk_scores]
+    with lib.db.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(c.c.id, c.c.text, c.c.page_start,
+                                                     c.c.page_end, c.c.language, c.c.source)
+                                              .where(c.c.id.in_(ids)))}
+    out = []
+    for cs in chunk_scores:
+        r = rows.get(cs.chunk_id)
+        if r is None:
+            continue
+        out.append({"text": r.text, "page": r.page_start, "page_end": r.page_end,
+                    "language": r.language, "ocr": r.source == "ocr",
+                    "highlighted": highlight(r.text, terms), "score": round(cs.score, 4)})
+    return out
+
+
+def facets(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Counts per filter value over the documents of a result (all visible)."""
+    lang: Counter[str] = Counter()
+    typ: Counter[str] = Counter()
+    event: Counter[str] = Counter()
+    year: Counter[int] = Counter()
+    workshop: Counter[tuple[int, int, str, str, str]] = Counter()
+    for r in rows:
+        for x in (r.languages or r.language or "").split(","):
+            if x:
+                lang[x] += 1
+        typ[r.doc_type] += 1
+        if r.event_slug:
+            event[r.event_slug] += 1
+        if r.year:
+            year[r.year] += 1
+        if r.workshop_id:
+            workshop[(r.workshop_id, r.workshop_number, r.workshop_title_en or "",
+                      r.workshop_title_ar or "", r.event_slug or "")] += 1
+    return {
+        "language": [{"value": k, "count": v} for k, v in lang.most_common()],
+        "type": [{"value": k, "count": v} for k, v in typ.most_common()],
+        "event": [{"value": k, "count": v} for k, v in event.most_common()],
+        "year": [{"value": k, "count": v} for k, v in sorted(year.items(), reverse=True)],
+        "workshop": [{"value": k[0], "number": k[1], "title": {"en": k[2], "ar": k[3]},
+                      "event": k[4], "count": v} for k, v in workshop.most_common()],
+    }
+
+
+def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
+           filters: Filters | None = None, strategy: str | None = None) -> dict[str, Any]:
+    """Search as ``who``.  Returns the API's search object."""
+    filters = filters or Filters()
+    query = (query or "").strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if not 1 <= k <= MAX_K:
+        raise BadRequest(f"k must be between 1 and {MAX_K}")
+    if page < 1:
+        raise BadRequest("page must be 1 or more")
+    base = {"ok": True, "query": query, "query_language": detect_language(query) if query
+            else None, "filters": filters.as_dict(), "k": k, "page": page}
+    if not normalise(query):
+        return {**base, "total": 0, "results": [], "facets": facets([])}
+    ranked, visible = retrieve(lib, who, query, filters, strategy=strategy)
+    terms = set(lexical_terms(query))
+    qlang = base["query_language"]
+    results = []
+    for doc_id, score, chunk_scores in ranked[(page - 1) * k: page * k]:
+        row = visible[doc_id]
+        summary = document_summary(row)
+        results.append({
+            "document": summary,
+            "score": round(score, 4),
+            "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
+                                   and qlang not in summary["languages"]),
+            "passages": _passages(lib, chunk_scores, terms),
+        })
+    return {**base, "total": len(ranked), "results": results,
+            "facets": facets([visible[d] for d, _, _ in ranked])}

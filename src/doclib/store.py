@@ -1,0 +1,289 @@
+"""Storage: the database (SQLAlchemy 2 Core; SQLite in WAL mode by default,
+any URL SQLAlchemy knows later) and the file store of originals under library/.
+
+The schema is owned by the Alembic migrations in ``doclib/migrations``; the
+tables below mirror them for queries (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+)
+from sqlalchemy.engine import Connection
+
+from .errors import ConfigError, DoclibError
+
+metadata = MetaData()
+_STORED_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}\.[a-z]{2,4}")
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("session_version", Integer, nullable=False, server_default="1"),
+    Column("created_at", String(40), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("title_en", Text, nullable=False, server_default=""),
+    Column("title_ar", Text, nullable=False, server_default=""),
+    Column("city", String(200), nullable=False, server_default=""),
+    Column("start_date", String(10), nullable=True),
+    Column("end_date", String(10), nullable=True),
+    Column("description_en", Text, nullable=False, server_default=""),
+    Column("description_ar", Text, nullable=False, server_default=""),
+)
+
+workshops = Table(
+    "workshops", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title_en", Text, nullable=False, server_default=""),
+    Column("title_ar", Text, nullable=False, server_default=""),
+    Column("description_en", Text, nullable=False, server_default=""),
+    Column("description_ar", Text, nullable=False, server_default=""),
+    Column("embedding", LargeBinary, nullable=True),
+    UniqueConstraint("event_id", "number", name="uq_workshop_number"),
+)
+
+documents = Table(
+    "documents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("original_filename", Text, nullable=False),
+    Column("stored_name", String(200), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("doc_type", String(20), nullable=False, server_default="other"),
+    Column("language", String(8), nullable=False, server_default="und"),
+    Column("languages", String(40), nullable=False, server_default=""),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="SET NULL"), nullable=True),
+    Column("workshop_id", Integer, ForeignKey("workshops.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("date", String(10), nullable=True),
+    Column("year", Integer, nullable=True),
+    Column("access", Integer, nullable=False, server_default="0"),
+    Column("status", String(20), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("pages", Integer, nullable=False, server_default="0"),
+    Column("ocr_pages", Integer, nullable=False, server_default="0"),
+    Column("warnings", Text, nullable=False, server_default="[]"),
+    Column("uploader_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("source_path", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_documents_access_status", "access", "status"),
+)
+
+chunks = Table(
+    "chunks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("page_start", Integer, nullable=False),
+    Column("page_end", Integer, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("source", String(8), nullable=False, server_default="text"),
+    Column("text", Text, nullable=False),
+    Column("norm_text", Text, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("report", Text, nullable=False, server_default="{}"),
+    Column("user_id", Integer, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("finished_at", String(40), nullable=True),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", String(40), nullable=False),
+    Column("user_id", Integer, nullable=True),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default=""),
+)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Database:
+    """Engine plus migrations. SQLite gets WAL, foreign keys and a busy timeout."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite and ":memory:" not in url:
+            Path(url.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (never drops data)."""
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            cfg = _alembic_config(conn)
+            command.upgrade(cfg, "head")
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(None)).get_current_head() or ""
+
+    def has_tables(self) -> bool:
+        return "documents" in inspect(self.engine).get_table_names()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _alembic_config(conn: Connection | None) -> Any:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class FileStore:
+    """Originals under ``<library_dir>/files/`` by generated name; the original
+    filename is metadata only (it never becomes a path)."""
+
+    def __init__(self, library_dir: Path) -> None:
+        self.root = Path(library_dir) / "files"
+
+    def path(self, stored_name: str) -> Path:
+        if not _STORED_NAME.fullmatch(stored_name or ""):
+            raise DoclibError("invalid stored name")
+        return self.root / stored_name
+
+    def save(self, src: str | Path, kind: str) -> str:
+        """Copy src in atomically (temp file, fsync, rename); return the stored name."""
+        name = f"{uuid.uuid4().hex}.{kind}"
+        sub = name[:2]
+        target_dir = self.root / sub
+        target_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target_dir / name)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return f"{sub}/{name}"
+
+    def delete(self, stored_name: str | None) -> None:
+        if not stored_name:
+            return
+        try:
+            os.unlink(self.root / stored_name)
+        except FileNotFoundError:
+            pass
+
+
+def ensure_writable_dir(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{what} folder {path} cannot be created ({e.strerror})") from None

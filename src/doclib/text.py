@@ -1,0 +1,178 @@
+"""Text: display cleaning, search normalisation, language detection, stemming.
+
+The same ``normalise`` runs on indexed text and on queries (EXTRACTION.md §4),
+so whatever a PDF producer did to Arabic (presentation forms, lam-alef
+ligatures, tatweel, harakat, bidi marks, glued Arabic/Latin runs) is undone
+on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+_ISOLATED_HARAKAT = re.compile("[\ufe70-\ufe7f]")
+_BIDI_ZW = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u00ad\u061c]")
+_TATWEEL = "\u0640"
+_HARAKAT = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_AR = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
+_AR_LETTER = re.compile(f"[{_AR}]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_SPLIT_AR_OTHER = re.compile(f"(?<=[{_AR}])(?=[A-Za-z0-9\u00c0-\u024f])|"
+                             f"(?<=[A-Za-z0-9\u00c0-\u024f])(?=[{_AR}])")
+_WS = re.compile(r"\s+")
+_ALEF = re.compile("[\u0622\u0623\u0625\u0671]")
+_TOKEN = re.compile(r"\w+")
+_CONTROL = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
+_PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
+
+# Arabic stop words (after normalise: alef folded, ى->ي, ة->ه) and English ones.
+STOPWORDS = frozenset(
+    """
+    a an the of in on at to for from by with and or but is are was were be been being this that
+    these those it its as which who whom what when where why how do does did not no so than then
+    there their they them he she his her we our you your i me my can could will would should may
+    might has have had about into over under also any all each such only own same other more most
+    في من الي علي عن ان او ام ثم لا ما هذا هذه ذلك تلك التي الذي الذين هو هي هم هن كان كانت يكون
+    مع عند قد لقد كل بعض غير بين حتي اذا لم لن ولا وقد وهو وهي وفي ومن به بها له لها فيه فيها منه
+    منها عليه عليها الا اي انه انها كما وكان ضمن نحو لدي
+    """.split()
+)
+
+
+def clean_display(text: str) -> str:
+    """Text as stored for display: NFKC (folds presentation forms), no bidi or
+    control characters, harakat kept, whitespace tidied but line breaks kept."""
+    text = _ISOLATED_HARAKAT.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _BIDI_ZW.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPLIT_AR_OTHER.sub(" ", text)
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return text.strip()
+
+
+def strip_bidi(text: str) -> str:
+    """Remove bidi and zero-width controls (used on names and titles)."""
+    return _BIDI_ZW.sub("", text)
+
+
+@lru_cache(maxsize=4096)
+def _normalise_cached(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
+    text = _ISOLATED_HARAKAT.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _BIDI_ZW.sub("", text)
+    text = text.replace(_TATWEEL, "")
+    text = _HARAKAT.sub("", text)
+    text = _ALEF.sub("\u0627", text).replace("\u0649", "\u064a").replace("\u0629", "\u0647")
+    text = _SPLIT_AR_OTHER.sub(" ", text)
+    text = _WS.sub(" ", text)
+    return text.casefold().strip()
+
+
+def normalise(text: str) -> str:
+    """Search normalisation, identical for documents and queries."""
+    if len(text) < 512:
+        return _normalise_cached(text)
+    return _normalise(text)
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of already-normalised text."""
+    return _TOKEN.findall(text)
+
+
+@lru_cache(maxsize=2)
+def _stemmer(lang: str):  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer(lang)
+
+
+def is_arabic_token(tok: str) -> bool:
+    return bool(_AR_LETTER.match(tok))
+
+
+def stem_tokens(toks: Iterable[str], drop_stopwords: bool = True) -> list[str]:
+    """Stem each token with the Snowball stemmer of its script (Arabic or English)."""
+    ar, en = _stemmer("arabic"), _stemmer("english")
+    out = []
+    for t in toks:
+        if drop_stopwords and t in STOPWORDS:
+            continue
+        if is_arabic_token(t):
+            s = ar.stemWord(t)
+            # Snowball's Arabic stemmer can reduce a word to a lone letter; keep the word then.
+            out.append(s if len(s) >= 2 else t)
+        else:
+            out.append(en.stemWord(t))
+    return out
+
+
+def lexical_terms(text: str) -> list[str]:
+    """Raw text -> normalised, stemmed index terms."""
+    return stem_tokens(tokens(normalise(text)))
+
+
+def script_counts(text: str) -> tuple[int, int]:
+    """(Arabic letters, Latin letters) in text."""
+    return len(_AR_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
+
+
+def detect_language(text: str) -> str:
+    """'ar', 'en' or 'und' from the share of Arabic and Latin letters.
+
+    doclib's corpora are Arabic and English; Latin-script text is taken as English.
+    """
+    ar, la = script_counts(text)
+    if ar + la < 3:
+        return "und"
+    return "ar" if ar >= la else "en"
+
+
+def document_languages(texts: Iterable[str]) -> list[str]:
+    """Languages holding at least 15% of a document's letters, majority first."""
+    ar = la = 0
+    for t in texts:
+        a, b = script_counts(t)
+        ar += a
+        la += b
+    total = ar + la
+    if total == 0:
+        return []
+    langs = sorted([("ar", ar), ("en", la)], key=lambda x: -x[1])
+    return [lang for lang, n in langs if n / total >= 0.15]
+
+
+def has_presentation_forms(text: str) -> bool:
+    return bool(_PRESENTATION.search(text))
+
+
+def reversal_guard(text: str) -> bool:
+    """True when Arabic text looks logically ordered.
+
+    Correct text has many tokens starting with the article 'ال' and few ending
+    with 'لا'; visually ordered (reversed) text has it the other way round.
+    """
+    toks = [t for t in tokens(normalise(text)) if is_arabic_token(t)]
+    starts = sum(1 for t in toks if t.startswith("ال") and len(t) > 3)
+    ends = sum(1 for t in toks if t.endswith("لا") and len(t) > 3)
+    if starts + ends < 10:
+        return True
+    return starts >= 2 * ends
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+|\n+")
+
+
+def sentences(paragraph: str) -> list[str]:
+    """Split a paragraph into sentences (Latin and Arabic punctuation)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(paragraph)]
+    return [p for p in parts if p]
