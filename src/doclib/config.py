@@ -29,7 +29,8 @@ def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
 class StorageConfig:
     data_dir: str = _f(".", "Base folder; library_dir, index_dir and the database default to it.")
     library_dir: str = _f("", "Folder for stored originals (empty: <data_dir>/library).")
-    index_dir: str = _f("", "Folder for the vector index and its manifest (empty: <data_dir>/index).")
+    index_dir: str = _f("", "Folder for the vector index and its manifest "
+                         "(empty: <data_dir>/index).")
     database_url: str = _f(
         "", "SQLAlchemy URL (empty: SQLite in <library_dir>/doclib.db, WAL mode)."
     )
@@ -53,7 +54,8 @@ class ExtractConfig:
 @dataclass(frozen=True)
 class ChunkConfig:
     max_words: int = _f(120, "Target upper bound of words per chunk.")
-    min_words: int = _f(25, "Chunks shorter than this are merged with a neighbour on the same page.")
+    min_words: int = _f(25, "Chunks shorter than this are merged with a neighbour "
+                         "on the same page.")
     overlap_sentences: int = _f(1, "Sentences repeated at the start of the next chunk.")
 
 
@@ -85,7 +87,8 @@ class WebConfig:
     port: int = _f(5000, "Port `doclib serve` listens on.")
     workers: int = _f(2, "gunicorn worker processes.")
     secret_key: str = _f("", "Session signing key (empty: generated once into <data_dir>/index).")
-    trusted_proxies: int = _f(0, "Number of reverse proxies whose X-Forwarded-* headers are trusted.")
+    trusted_proxies: int = _f(0, "Number of reverse proxies whose X-Forwarded-* headers "
+                               "are trusted.")
     login_attempts: int = _f(5, "Failed logins allowed per account and per client per window.")
     login_window_s: int = _f(300, "Window of the login throttle, in seconds.")
     default_language: str = _f("en", "Interface language when the browser states none.",

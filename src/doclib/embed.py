@@ -88,8 +88,9 @@ class SentenceTransformerEmbedder:
                 f"sentence-transformers model {cfg.model!r} could not be loaded "
                 f"({type(e).__name__}); doclib never downloads models at run time: "
                 "give a local path or a model already in the cache") from None
-        getdim = getattr(self._model, "get_sentence_embedding_dimension", None)
-        self.dim = int(getdim() if getdim else self._model.get_embedding_dimension())
+        getdim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # sentence-transformers < 6
+        self.dim = int(getdim())
         self._qp, self._pp = cfg.query_prefix, cfg.passage_prefix
         self._batch = max(1, cfg.batch_size)
         self.id = f"st/{cfg.model}|q={cfg.query_prefix}|p={cfg.passage_prefix}"

@@ -321,7 +321,7 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
     c = store.chunks
     with lib.write_lock():
         with lib.db.connect() as conn:
-            rows = conn.execute(select(c.id, c.text).order_by(c.id)).all()
+            rows = conn.execute(select(c.c.id, c.c.text).order_by(c.c.id)).all()
         ids = [r.id for r in rows]
         vectors: list[np.ndarray] = []
         step = 256

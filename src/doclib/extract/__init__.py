@@ -56,7 +56,8 @@ def sniff(path: str | Path, filename: str | None = None) -> str:
     ext = os.path.splitext(name)[1].lower()
     if ext not in ALLOWED_EXTENSIONS:
         raise UnsupportedFormat(
-            f"file type '{ext or 'none'}' is not accepted (accepted: {', '.join(ALLOWED_EXTENSIONS)})"
+            f"file type '{ext or 'none'}' is not accepted "
+            f"(accepted: {', '.join(ALLOWED_EXTENSIONS)})"
         )
     with open(path, "rb") as f:
         head = f.read(8192)

@@ -12,7 +12,8 @@ from ..text import clean_display
 
 def read_text_file(path: str) -> str:
     data = open(path, "rb").read()
-    for enc in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    bom16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    for enc in ("utf-8-sig", "utf-16") if bom16 else ("utf-8-sig",):
         try:
             return data.decode(enc)
         except UnicodeDecodeError:
@@ -35,8 +36,8 @@ def extract_txt(path: str) -> Extracted:
     return _pages_from_text(read_text_file(path), "txt")
 
 
-_MD_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|[-*+]\s+|>\s?|\d+[.)]\s+)|[*_`]{1,3}|!?\[([^\]]*)\]\([^)]*\)",
-                        re.M)
+_MD_MARKUP = re.compile(
+    r"^\s{0,3}(#{1,6}\s+|[-*+]\s+|>\s?|\d+[.)]\s+)|[*_`]{1,3}|!?\[([^\]]*)\]\([^)]*\)", re.M)
 
 
 def extract_md(path: str) -> Extracted:

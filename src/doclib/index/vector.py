@@ -135,7 +135,8 @@ class VectorIndex:
                 bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
                 bits[allowed] = True
                 bitmap = np.packbits(bits, bitorder="little")
-                sel = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bitmap))
+                # n is the size of the bitmap in BYTES; ids past it are not members
+                sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
                 params = faiss.SearchParameters(sel=sel)
                 d, i = self.index.search(q, min(k, n, int(allowed.size)), params=params)
         keep = i[0] >= 0

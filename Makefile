@@ -1,0 +1,28 @@
+# doclib: the two commands of the README, and a few more.
+.PHONY: run test setup setup-test sample lint bench-quality serve
+
+run: setup
+	.venv/bin/doclib ingest library/sample
+	@echo
+	.venv/bin/doclib search "How do recruiters reach teenagers online?" --k 3
+	@echo
+	.venv/bin/doclib search "ما دور الأمهات في ملاحظة علامات الخطر؟" --k 3
+
+test: setup-test
+	.venv/bin/ruff check src tests bench scripts
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -m pytest
+
+setup:
+	scripts/setup.sh run
+
+setup-test:
+	scripts/setup.sh test
+
+sample:
+	.venv/bin/python scripts/make_sample_library.py
+
+lint:
+	.venv/bin/ruff check src tests bench scripts
+
+bench-quality:
+	.venv/bin/python bench/quality.py

@@ -1,0 +1,114 @@
+"""The CLI end to end (click runner) on a temporary library."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import doclib.embed
+from conftest import FakeEmbedder
+from doclib.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    (tmp_path / "config.yaml").write_text("storage:\n  data_dir: data\n", encoding="utf-8")
+    monkeypatch.setenv("DOCLIB_CONFIG", str(tmp_path / "config.yaml"))
+    # unit tests use the fake embedder; integration tests use the real one
+    monkeypatch.setattr(doclib.embed, "make_embedder", lambda cfg: FakeEmbedder())
+    monkeypatch.setattr("doclib.library.make_embedder", lambda cfg: FakeEmbedder())
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_ingest_json_reports(run, fixtures_dir, tmp_path):
+    bad = tmp_path / "bad.pdf"
+    bad.write_text("nope", encoding="utf-8")
+    res = run("ingest", str(fixtures_dir / "en_summit.txt"), str(bad), "--json",
+              "--access", "public")
+    assert res.exit_code == 1  # one file failed
+    lines = [json.loads(x) for x in res.output.strip().splitlines()]
+    assert [x["status"] for x in lines] == ["ready", "failed"]
+    keys = {"path", "document_id", "status", "pages", "chunks", "language", "ocr",
+            "warnings", "error"}
+    assert all(keys <= set(x) for x in lines)
+    assert lines[0]["path"] == str(fixtures_dir / "en_summit.txt")
+    again = run("ingest", str(fixtures_dir / "en_summit.txt"), "--json")
+    assert json.loads(again.output)["status"] == "unchanged" and again.exit_code == 0
+
+
+def test_search_json_and_roles(run, fixtures_dir):
+    run("ingest", str(fixtures_dir / "en_summit.txt"), "--access", "members")
+    visitor = json.loads(run("search", "Aarhus", "--json").output)
+    assert visitor["ok"] and visitor["total"] == 0
+    member = json.loads(run("search", "Aarhus", "--json", "--as", "member").output)
+    assert member["total"] == 1
+    r = member["results"][0]
+    assert set(r["document"]) >= {"id", "title", "language", "type", "event", "workshop",
+                                  "access"}
+    assert set(r["passages"][0]) >= {"text", "page", "highlighted"}
+    text = run("search", "Aarhus", "--as", "member").output
+    assert "Strong Cities" in text
+
+
+def test_check_reindex_and_errors(run, fixtures_dir, tmp_path):
+    run("ingest", str(fixtures_dir / "en_summit.txt"))
+    res = run("check")
+    assert res.exit_code == 0 and "BAD" not in res.output
+    assert "reindexed" in run("reindex").output
+    res = run("ingest", str(fixtures_dir / "en_summit.txt"), "--event", "missing")
+    assert res.exit_code == 1 and "no event 'missing'" in res.output
+    res = run("search", "x", "--k", "0")
+    assert res.exit_code == 2 and res.output.startswith("error: k must be")
+
+
+def test_check_repairs_lexical_index(run, fixtures_dir, tmp_path):
+    import sqlite3
+
+    run("ingest", str(fixtures_dir / "en_summit.txt"))
+    db = sqlite3.connect(tmp_path / "data" / "library" / "doclib.db")
+    db.execute("DELETE FROM chunk_terms")
+    db.commit()
+    db.close()
+    assert run("check").exit_code == 1
+    res = run("check", "--repair")
+    assert res.exit_code == 0 and "rebuilt the lexical index" in res.output
+    assert run("check").exit_code == 0
+
+
+def test_events_and_workshops_commands(run):
+    assert run("events", "add", "rabat-2026", "--title-ar", "قمة الرباط", "--city", "Rabat",
+               "--start", "2026-03-01").exit_code == 0
+    assert run("workshops", "add", "rabat-2026", "1", "--title-en", "Schools").exit_code == 0
+    out = run("events", "list").output
+    assert "rabat-2026" in out and "Schools" in out
+    res = run("events", "add", "rabat-2026", "--title-en", "again")
+    assert res.exit_code == 2 and "exists" in res.output
+
+
+def test_backup_and_restore(run, fixtures_dir, tmp_path):
+    run("ingest", str(fixtures_dir / "en_summit.txt"), "--access", "public")
+    before = json.loads(run("search", "Aarhus", "--json").output)
+    assert run("backup", str(tmp_path / "bk")).exit_code == 0
+    (tmp_path / "config2.yaml").write_text("storage:\n  data_dir: data2\n", encoding="utf-8")
+    res = run("--config", str(tmp_path / "config2.yaml"), "restore", str(tmp_path / "bk"))
+    assert res.exit_code == 0, res.output
+    assert run("--config", str(tmp_path / "config2.yaml"), "check").exit_code == 0
+    after = json.loads(run("--config", str(tmp_path / "config2.yaml"), "search", "Aarhus",
+                           "--json").output)
+    assert [r["document"]["id"] for r in after["results"]] == \
+        [r["document"]["id"] for r in before["results"]]
+    res = run("--config", str(tmp_path / "config2.yaml"), "restore", str(tmp_path / "bk"))
+    assert res.exit_code == 2 and "--force" in res.output
+
+
+def test_config_command_lists_every_key(run):
+    from doclib.config import iter_settings
+
+    out = run("config").output
+    for dotted, *_ in iter_settings():
+        assert dotted.split(".")[1] + ":" in out

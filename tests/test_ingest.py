@@ -1,0 +1,225 @@
+"""The write path against a real SQLite database and real FAISS files."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from conftest import FakeEmbedder
+from doclib import store
+from doclib.auth import principal_for_role
+from doclib.errors import IndexStale
+from doclib.index import lexical
+from doclib.ingest import IngestOptions, delete_document, ingest_file, ingest_paths, reindex
+from doclib.library import Library
+from doclib.search import search
+
+MEMBER = principal_for_role("member")
+
+
+def counts(lib):
+    with lib.db.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(store.documents)).scalar_one(),
+                conn.execute(select(func.count()).select_from(store.chunks)).scalar_one(),
+                lexical.count(conn), len(lib.vectors))
+
+
+def test_ingest_report_and_rows(lib, fixtures_dir):
+    r = ingest_file(lib, fixtures_dir / "ar_summit_writer.pdf", IngestOptions(access="public"))
+    assert r.status == "ready" and r.pages == 5 and r.chunks > 5 and r.language == "ar"
+    assert r.error is None and r.document_id
+    docs, chunks, terms, vectors = counts(lib)
+    assert (docs, chunks, terms, vectors) == (1, r.chunks, r.chunks, r.chunks)
+    with lib.db.connect() as conn:
+        doc = conn.execute(select(store.documents)).one()
+    assert doc.original_filename == "ar_summit_writer.pdf"
+    assert doc.stored_name != doc.original_filename and lib.files.path(doc.stored_name).exists()
+    assert doc.title == "القمة الدولية 2017"
+
+
+def test_reingesting_unchanged_file_is_free(lib, fixtures_dir, monkeypatch):
+    first = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    import doclib.ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "extract", lambda *a, **k: pytest.fail("re-extracted"))
+    again = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    assert again.status == "unchanged" and again.document_id == first.document_id
+    assert again.chunks == first.chunks
+    assert counts(lib)[0] == 1
+
+
+def test_metadata_change_without_reembedding(lib, fixtures_dir):
+    first = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="members"))
+    again = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="public"))
+    assert again.status == "updated" and again.document_id == first.document_id
+
+
+def test_changed_file_replaces_its_chunks(lib, tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("The first version talks about bicycles and rivers.", encoding="utf-8")
+    first = ingest_file(lib, p, source_path=str(p))
+    p.write_text("The second version is about libraries and mountains.", encoding="utf-8")
+    second = ingest_file(lib, p, source_path=str(p))
+    assert second.document_id == first.document_id and second.status == "ready"
+    docs, chunks, terms, vectors = counts(lib)
+    assert docs == 1 and chunks == terms == vectors == second.chunks
+    res = search(lib, MEMBER, "bicycles rivers")
+    assert all("bicycles" not in p["text"] for r in res["results"] for p in r["passages"])
+    assert "mountains" in search(lib, MEMBER, "mountains")["results"][0]["passages"][0]["text"]
+
+
+def test_unsupported_file_stores_nothing(lib, tmp_path):
+    p = tmp_path / "x.pdf"
+    p.write_text("not a pdf", encoding="utf-8")
+    r = ingest_file(lib, p)
+    assert r.status == "failed" and "content is TXT" in r.error and r.document_id is None
+    assert counts(lib)[:3] == (0, 0, 0)
+    assert not (lib.config.library_dir / "files").exists() or not any(
+        (lib.config.library_dir / "files").rglob("*.*"))
+
+
+def test_blank_pdf_is_empty_not_ready(lib, tmp_path):
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(width=100, height=100)
+    p = tmp_path / "blank.pdf"
+    w.write(p)
+    r = ingest_file(lib, p)
+    assert r.status == "empty" and r.error.startswith("no extractable text")
+    with lib.db.connect() as conn:
+        assert conn.execute(select(store.documents.c.status)).scalar_one() == "empty"
+    assert counts(lib)[1:] == (0, 0, 0)
+
+
+def test_parser_failure_leaves_no_partial_rows(lib, fixtures_dir, monkeypatch):
+    import doclib.ingest as ingest_mod
+
+    def boom(texts):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(lib.embedder, "embed_passages", boom)
+    r = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    assert r.status == "failed" and "No space left" in r.error
+    assert counts(lib)[1:] == (0, 0, 0)
+    assert ingest_mod  # module imported for monkeypatching symmetry
+
+
+def test_index_save_failure_rolls_back(lib, fixtures_dir, tmp_path, monkeypatch):
+    ok = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    import faiss
+
+    def full_disk(index, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", full_disk)
+    r = ingest_file(lib, fixtures_dir / "mixed_summit.txt")
+    monkeypatch.undo()
+    assert r.status == "failed" and "No space left" in r.error
+    docs, chunks, terms, vectors = counts(lib)
+    assert chunks == terms == vectors == ok.chunks
+    assert search(lib, MEMBER, "Aarhus")["total"] >= 1  # search keeps working
+
+
+def test_delete_removes_everything(lib, fixtures_dir):
+    r = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    with lib.db.connect() as conn:
+        stored = conn.execute(select(store.documents.c.stored_name)).scalar_one()
+    delete_document(lib, r.document_id)
+    assert counts(lib) == (0, 0, 0, 0)
+    assert not lib.files.path(stored).exists()
+    assert search(lib, MEMBER, "Aarhus summit")["total"] == 0
+    # a second process opening the library sees the same
+    other = Library(lib.config, embedder=FakeEmbedder())
+    assert len(other.vectors) == 0
+
+
+def test_reindex_twice_is_stable(lib, fixtures_dir):
+    for name in ("en_summit.txt", "ar_summit.txt", "mixed_summit.txt"):
+        ingest_file(lib, fixtures_dir / name, IngestOptions(access="public"))
+    before = counts(lib)
+    first = search(lib, MEMBER, "summit in Aarhus", k=5)
+    reindex(lib)
+    reindex(lib)
+    assert counts(lib) == before
+    second = search(lib, MEMBER, "summit in Aarhus", k=5)
+    assert [r["document"]["id"] for r in first["results"]] == \
+        [r["document"]["id"] for r in second["results"]]
+
+
+def test_vector_index_rebuilt_when_missing_or_truncated(lib, fixtures_dir):
+    ingest_file(lib, fixtures_dir / "en_summit.txt")
+    n = len(lib.vectors)
+    idx = lib.config.index_dir / "vectors.faiss"
+    idx.write_bytes(idx.read_bytes()[:100])
+    fresh = Library(lib.config, embedder=FakeEmbedder())
+    assert len(fresh.vectors) == n
+    shutil.rmtree(lib.config.index_dir)
+    lib.config.index_dir.mkdir()
+    fresh2 = Library(lib.config, embedder=FakeEmbedder())
+    assert len(fresh2.vectors) == n and (lib.config.index_dir / "vectors.faiss").exists()
+
+
+def test_other_process_sees_new_documents(lib, fixtures_dir):
+    reader = Library(lib.config, embedder=FakeEmbedder())
+    assert len(reader.vectors) == 0
+    ingest_file(lib, fixtures_dir / "en_summit.txt")
+    assert len(reader.vectors) == len(lib.vectors) > 0
+
+
+def test_changing_embedder_dimension_is_a_clear_error(lib, fixtures_dir):
+    r = ingest_file(lib, fixtures_dir / "en_summit.txt")
+    other = Library(lib.config, embedder=FakeEmbedder(dim=32, ident="fake/32"))
+    with pytest.raises(IndexStale, match=r"dimension 64.*dimension 32.*doclib reindex"):
+        _ = other.vectors
+    reindex(other)
+    assert len(other.vectors) == r.chunks
+    assert search(other, MEMBER, "Aarhus")["total"] >= 1
+
+
+def test_same_dimension_other_model_is_refused(lib, fixtures_dir):
+    ingest_file(lib, fixtures_dir / "en_summit.txt")
+    other = Library(lib.config, embedder=FakeEmbedder(ident="fake/other"))
+    with pytest.raises(IndexStale, match="reindex"):
+        _ = other.vectors
+
+
+def test_folder_with_catalogue(lib, tmp_path):
+    folder = tmp_path / "lib"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("Workshop notes about schools.", encoding="utf-8")
+    (folder / "b.txt").write_text("Another file about families.", encoding="utf-8")
+    (folder / "catalogue.yaml").write_text(
+        "events:\n- slug: ev-1\n  title: {en: Event one, ar: الحدث الأول}\n  start: 2024-05-01\n"
+        "  workshops:\n  - number: 1\n    title: {ar: المدارس}\n"
+        "documents:\n- file: sub/a.txt\n  title: Schools\n  type: report\n  access: public\n"
+        "  event: ev-1\n  workshop: 1\n", encoding="utf-8")
+    reports = list(ingest_paths(lib, [str(folder)], IngestOptions(access="members")))
+    assert [r.status for r in reports] == ["ready", "ready"]
+    with lib.db.connect() as conn:
+        rows = {r.title: r for r in conn.execute(select(store.documents)).all()}
+    assert rows["Schools"].access == 0 and rows["Schools"].doc_type == "report"
+    assert rows["Schools"].workshop_id is not None and rows["Schools"].year == 2024
+    assert rows["b"].access == 1
+
+
+def test_unknown_event_is_reported(lib, fixtures_dir):
+    r = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(event="nope"))
+    assert r.status == "failed" and "no event 'nope'" in r.error
+
+
+def test_jobs_record_reports(lib, fixtures_dir):
+    ingest_file(lib, fixtures_dir / "en_summit.txt")
+    with lib.db.connect() as conn:
+        job = conn.execute(select(store.jobs)).one()
+    assert json.loads(job.report)["status"] == "ready"
+
+
+def test_embeddings_stored_match_index(lib, fixtures_dir):
+    ingest_file(lib, fixtures_dir / "en_summit.txt")
+    ids, _docs, vecs = lib.stored_vectors()
+    for cid, v in zip(ids, vecs, strict=True):
+        _, got = lib.vectors.search(v, 1, np.array([cid]))
+        assert got[0] == cid

@@ -1,0 +1,170 @@
+"""The read path: access inside both legs, filters, grouping, highlights."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FakeEmbedder, make_config
+from doclib.auth import principal_for_role
+from doclib.errors import BadRequest
+from doclib.events import add_event, add_workshop
+from doclib.ingest import IngestOptions, ingest_file
+from doclib.library import Library
+from doclib.search import Filters, highlight, search
+
+VISITOR, MEMBER, CURATOR = (principal_for_role(r) for r in ("visitor", "member", "curator"))
+SECRET = "zanzibar budget reallocation"
+
+
+@pytest.fixture
+def corpus(lib, tmp_path, fixtures_dir):
+    with lib.db.begin() as conn:
+        add_event(conn, {"slug": "amman-2025", "title": {"en": "Amman summit"},
+                         "start": "2025-10-14"})
+        add_workshop(conn, "amman-2025", {"number": 1, "title": {"ar": "المدارس"}})
+    ids = {}
+    for i in range(12):
+        p = tmp_path / f"public{i}.txt"
+        p.write_text(f"Public report {i} about the budget of city programmes and schools. "
+                     f"Zanzibar is mentioned in public text {i}.", encoding="utf-8")
+        ids[f"public{i}"] = ingest_file(lib, p, IngestOptions(access="public",
+                                                              doc_type="report")).document_id
+    secret = tmp_path / "minutes.txt"
+    secret.write_text(f"Steering committee minutes. The {SECRET} for the pilot was agreed.",
+                      encoding="utf-8")
+    ids["minutes"] = ingest_file(lib, secret, IngestOptions(access="members",
+                                                            doc_type="minutes")).document_id
+    draft = tmp_path / "draft.txt"
+    draft.write_text("Curators only draft about the budget reallocation.", encoding="utf-8")
+    ids["draft"] = ingest_file(lib, draft, IngestOptions(access="curators")).document_id
+    ids["ar"] = ingest_file(lib, fixtures_dir / "ar_summit.txt", IngestOptions(
+        access="public", event="amman-2025", workshop=1, doc_type="report")).document_id
+    return ids
+
+
+def result_ids(res):
+    return [r["document"]["id"] for r in res["results"]]
+
+
+def test_member_only_phrase_is_invisible_to_visitors(lib, corpus):
+    res = search(lib, VISITOR, SECRET, k=10)
+    assert corpus["minutes"] not in result_ids(res)
+    assert len(res["results"]) == 10  # still k public hits: filtered before top-k
+    text = str([r["passages"] for r in res["results"]]) + str(res["facets"]) + \
+        str([r["document"] for r in res["results"]])
+    assert "reallocation" not in text and "Steering" not in text and "minutes" not in text
+    member = search(lib, MEMBER, SECRET, k=3)
+    assert result_ids(member)[0] == corpus["minutes"]
+    assert corpus["draft"] not in result_ids(search(lib, MEMBER, "draft budget", k=20))
+    assert corpus["draft"] in result_ids(search(lib, CURATOR, "draft budget", k=20))
+
+
+def test_facets_count_only_visible(lib, corpus):
+    res = search(lib, VISITOR, "budget", k=5)
+    types = {f["value"]: f["count"] for f in res["facets"]["type"]}
+    assert "minutes" not in types
+    assert sum(types.values()) == res["total"]
+    assert {f["value"] for f in search(lib, MEMBER, SECRET)["facets"]["type"]} >= {"minutes"}
+
+
+def test_filters(lib, corpus):
+    assert result_ids(search(lib, VISITOR, "summit", filters=Filters(language="ar"))) == \
+        [corpus["ar"]]
+    assert result_ids(search(lib, VISITOR, "summit", filters=Filters(event="amman-2025"))) == \
+        [corpus["ar"]]
+    assert result_ids(search(lib, VISITOR, "summit", filters=Filters(year=2025))) == \
+        [corpus["ar"]]
+    assert corpus["ar"] not in result_ids(search(lib, VISITOR, "budget", k=50,
+                                                 filters=Filters(language="en")))
+    ws = search(lib, VISITOR, "summit")["facets"]["workshop"]
+    assert ws and ws[0]["title"]["ar"] == "المدارس"
+    assert result_ids(search(lib, MEMBER, "minutes", filters=Filters(doc_type="minutes"))) == \
+        [corpus["minutes"]]
+
+
+def test_filter_validation():
+    with pytest.raises(BadRequest, match="language"):
+        Filters.parse({"language": "fr"})
+    with pytest.raises(BadRequest, match="year"):
+        Filters.parse({"year": "twenty"})
+    assert Filters.parse({"type": "report", "workshop": "3"}).workshop == 3
+
+
+def test_results_grouped_with_pages_and_highlights(lib, corpus):
+    res = search(lib, VISITOR, "القمة الدولية", k=3)
+    top = res["results"][0]
+    assert top["document"]["id"] == corpus["ar"]
+    assert len(top["passages"]) <= lib.config.search.passages_per_document
+    assert all(p["page"] == 1 for p in top["passages"])
+    assert "<mark>" in top["passages"][0]["highlighted"]
+    assert len(set(result_ids(res))) == len(res["results"])
+
+
+def test_highlight_escapes_html():
+    out = highlight("<script>alert(1)</script> schools & budget", {"school"})
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "<mark>schools</mark>" in out and "&amp;" in out
+
+
+def test_empty_and_bad_queries(lib, corpus):
+    assert search(lib, VISITOR, "   ")["total"] == 0
+    with pytest.raises(BadRequest):
+        search(lib, VISITOR, "x" * 2000)
+    with pytest.raises(BadRequest):
+        search(lib, VISITOR, "budget", k=0)
+    # FTS5 syntax in a query is just text
+    assert search(lib, VISITOR, 'budget" OR NEAR(a b) * -')["total"] >= 1
+
+
+def test_paging(lib, corpus):
+    p1 = search(lib, VISITOR, "public report budget", k=5, page=1)
+    p2 = search(lib, VISITOR, "public report budget", k=5, page=2)
+    assert not set(result_ids(p1)) & set(result_ids(p2))
+    assert p1["total"] == p2["total"] >= 10
+
+
+def test_both_fusions_respect_access(lib, corpus):
+    for strategy in ("rrf", "calibrated"):
+        res = search(lib, VISITOR, SECRET, k=20, strategy=strategy)
+        assert corpus["minutes"] not in result_ids(res)
+
+
+ACCESS = st.sampled_from(["public", "members", "curators"])
+
+
+@pytest.fixture(scope="module")
+def shared_lib(tmp_path_factory, fixtures_dir):
+    root = tmp_path_factory.mktemp("prop")
+    library = Library(make_config(root), embedder=FakeEmbedder())
+    names = ["en_summit.txt", "ar_summit.txt", "mixed_summit.txt", "slides.txt",
+             "slides_notes.txt", "scan_ar_en.txt", "ar_summit.docx", "slides.pptx"]
+    ids = [ingest_file(library, fixtures_dir / n, IngestOptions(access="public")).document_id
+           for n in names]
+    yield library, ids
+    library.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(levels=st.lists(ACCESS, min_size=8, max_size=8),
+       role=st.sampled_from(["visitor", "member", "curator"]),
+       query=st.sampled_from(["Aarhus summit", "القمة الدولية", "workshops", "شبكة المدن",
+                              "police", "Jacob"]),
+       strategy=st.sampled_from(["calibrated", "rrf"]))
+def test_property_no_result_outside_visible_set(shared_lib, levels, role, query, strategy):
+    from doclib import store
+
+    library, ids = shared_lib
+    rank = {"public": 0, "members": 1, "curators": 2}
+    with library.db.begin() as conn:
+        for doc_id, level in zip(ids, levels, strict=True):
+            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                         .values(access=rank[level]))
+    who = principal_for_role(role)
+    visible = {d for d, lv in zip(ids, levels, strict=True) if rank[lv] <= who.max_access}
+    res = search(library, who, query, k=20, strategy=strategy)
+    got = set(result_ids(res))
+    assert got <= visible
+    assert res["total"] <= len(visible)
+    for f in res["facets"]["type"]:
+        assert f["count"] <= len(visible)

@@ -1,0 +1,69 @@
+from doclib.text import (
+    clean_display,
+    detect_language,
+    document_languages,
+    has_presentation_forms,
+    lexical_terms,
+    normalise,
+    reversal_guard,
+    sentences,
+)
+
+
+def test_presentation_forms_and_lam_alef_fold():
+    # "السلام" in presentation forms, with the lam-alef ligature U+FEFC
+    assert normalise("\ufe8d\ufedf\ufeb4\ufefc\ufee1") == "السلام"
+    assert normalise("\ufefb") == "لا"
+    assert not has_presentation_forms(normalise("\ufefb\ufe8d"))
+
+
+def test_tatweel_harakat_and_bidi_removed():
+    assert normalise("التطرّف") == normalise("التطرف")
+    assert normalise("مـــدينة") == normalise("مدينة")
+    assert normalise("\u202bمدينة\u202c\u200f") == normalise("مدينة")
+
+
+def test_isolated_harakat_removed_before_nfkc():
+    # NFKC maps U+FE72 to space + mark; it must not split the word
+    assert normalise("مندوب\ufe72ا") == normalise("مندوبا")
+
+
+def test_alef_ya_ta_marbuta_folding_same_for_query_and_document():
+    assert normalise("أحمد إلى مدرسة") == normalise("احمد الي مدرسه")
+
+
+def test_arabic_latin_boundary_split():
+    assert normalise("مدينةAarhus من170") == "مدينه aarhus من 170"
+
+
+def test_casefold_and_whitespace():
+    assert normalise("  The   SUMMIT\n") == "the summit"
+
+
+def test_stemming_both_languages():
+    assert lexical_terms("workshops") == lexical_terms("workshop")
+    assert lexical_terms("المدارس")  # Arabic stemmer yields a term
+    assert "the" not in " ".join(lexical_terms("the city"))
+
+
+def test_language_detection():
+    assert detect_language("This is English text") == "en"
+    assert detect_language("هذا نص عربي") == "ar"
+    assert detect_language("12 34") == "und"
+    assert document_languages(["نص عربي طويل جدا", "short"]) == ["ar", "en"]
+
+
+def test_reversal_guard():
+    good = " ".join(["المدينة", "الشرطة", "القمة"] * 10)
+    reversed_text = " ".join(w[::-1] for w in good.split())
+    assert reversal_guard(good)
+    assert not reversal_guard(reversed_text)
+
+
+def test_clean_display_keeps_harakat_removes_controls():
+    assert clean_display("\u202bالتطرّف\u202c") == "التطرّف"
+    assert "\n" in clean_display("a\nb")
+
+
+def test_sentences():
+    assert sentences("One. Two? ثلاثة؟ أربعة.") == ["One.", "Two?", "ثلاثة؟", "أربعة."]

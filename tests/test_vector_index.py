@@ -1,0 +1,119 @@
+"""FAISS against a NumPy brute-force oracle; manifest, atomic save, rebuild."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from doclib.index.vector import VectorIndex, fingerprint
+
+
+def random_index(tmp_path, n=300, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    vecs = rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = rng.choice(10_000, size=n, replace=False).astype(np.int64)
+    docs = ids // 10
+    vi = VectorIndex(tmp_path, dim, "test/1")
+    vi.replace_all(ids, vecs, docs)
+    return vi, ids, vecs, docs
+
+
+def oracle(query, ids, vecs, allowed, k):
+    mask = np.isin(ids, allowed)
+    scores = vecs[mask] @ query
+    order = np.argsort(-scores, kind="stable")[:k]
+    return ids[mask][order], scores[order]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), share=st.floats(0.0, 1.0), k=st.integers(1, 50))
+def test_filtered_search_matches_numpy_oracle(tmp_path_factory, seed, share, k):
+    vi, ids, vecs, _ = random_index(tmp_path_factory.mktemp("vi"), seed=seed % 7)
+    rng = np.random.default_rng(seed)
+    allowed = ids[rng.random(len(ids)) < share]
+    q = rng.standard_normal(vecs.shape[1]).astype(np.float32)
+    q /= np.linalg.norm(q)
+    scores, got = vi.search(q, k, allowed)
+    want_ids, want_scores = oracle(q, ids, vecs, allowed, k)
+    assert set(got.tolist()) <= set(allowed.tolist())
+    assert len(got) == len(want_ids)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-5)
+    # ties aside, the same ids in the same order
+    assert got.tolist() == want_ids.tolist() or np.allclose(scores, want_scores)
+
+
+def test_unfiltered_search_and_owners(tmp_path):
+    vi, ids, vecs, docs = random_index(tmp_path)
+    q = vecs[5]
+    scores, got = vi.search(q, 3, None)
+    assert got[0] == ids[5] and scores[0] == pytest.approx(1.0, abs=1e-5)
+    allowed = vi.allowed_chunks([docs[5]])
+    assert ids[5] in allowed and set(allowed) <= set(ids[docs == docs[5]])
+
+
+def test_remove_and_add(tmp_path):
+    vi, ids, vecs, docs = random_index(tmp_path)
+    vi.remove(ids[:10])
+    assert len(vi) == len(ids) - 10
+    _, got = vi.search(vecs[0], 5, None)
+    assert ids[0] not in got
+    vi.add(ids[:1], vecs[:1], int(docs[0]))
+    _, got = vi.search(vecs[0], 1, None)
+    assert got[0] == ids[0]
+    assert ids[0] in vi.allowed_chunks([docs[0]])
+
+
+def test_save_load_roundtrip_and_manifest(tmp_path):
+    vi, ids, vecs, _ = random_index(tmp_path)
+    vi.save()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["embedder_id"] == "test/1" and manifest["dim"] == 32
+    assert manifest["schema_version"] == 1 and manifest["count"] == len(ids)
+    fresh = VectorIndex(tmp_path, 32, "test/1")
+    assert fresh.try_load(fingerprint(ids)) is None
+    assert len(fresh) == len(ids)
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (lambda p: p.joinpath("vectors.faiss").write_bytes(
+        p.joinpath("vectors.faiss").read_bytes()[:1000]), "damaged"),
+    (lambda p: p.joinpath("vectors.faiss").unlink(), "damaged or missing"),
+    (lambda p: p.joinpath("manifest.json").write_text("{not json"), "unreadable"),
+])
+def test_damaged_index_fails_closed(tmp_path, damage, reason):
+    vi, ids, _, _ = random_index(tmp_path)
+    vi.save()
+    damage(tmp_path)
+    assert reason in VectorIndex(tmp_path, 32, "test/1").try_load(fingerprint(ids))
+
+
+def test_mismatches_are_reported(tmp_path):
+    vi, ids, _, _ = random_index(tmp_path)
+    vi.save()
+    assert "embedder_id" in VectorIndex(tmp_path, 32, "other/2").try_load(fingerprint(ids))
+    assert "dim" in VectorIndex(tmp_path, 16, "test/1").try_load(fingerprint(ids))
+    assert "database" in VectorIndex(tmp_path, 32, "test/1").try_load([1, 2, 3])
+
+
+def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
+    vi, ids, vecs, docs = random_index(tmp_path)
+    vi.save()
+    before = (tmp_path / "vectors.faiss").read_bytes()
+    vi.remove(ids[:50])
+    import faiss
+
+    def boom(index, path):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    with pytest.raises(OSError):
+        vi.save()
+    assert (tmp_path / "vectors.faiss").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vectors")]
+    monkeypatch.undo()
+    assert VectorIndex(tmp_path, 32, "test/1").try_load(fingerprint(ids)) is None
