@@ -113,17 +113,23 @@ def _resolve_meta(conn: Any, opts: IngestOptions) -> dict[str, Any]:
     return out
 
 
-def _job(conn: Any, doc_id: int | None, report: IngestReport, user_id: int | None) -> None:
-    conn.execute(store.jobs.insert().values(
-        kind="ingest", document_id=doc_id, status=report.status,
-        report=json.dumps(report.to_json(), ensure_ascii=False), user_id=user_id,
-        created_at=store.now(), finished_at=store.now()))
+def _job(conn: Any, doc_id: int | None, report: IngestReport, user_id: int | None,
+         job_id: int | None = None) -> None:
+    """Record the report: in the given job row, or a new one."""
+    values = dict(document_id=doc_id, status=report.status,
+                  report=json.dumps(report.to_json(), ensure_ascii=False),
+                  finished_at=store.now())
+    if job_id is not None:
+        conn.execute(store.jobs.update().where(store.jobs.c.id == job_id).values(**values))
+    else:
+        conn.execute(store.jobs.insert().values(kind="ingest", user_id=user_id,
+                                                created_at=store.now(), **values))
 
 
 def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = None, *,
                 original_name: str | None = None, uploader_id: int | None = None,
                 source_path: str | None = None, report_path: str | None = None,
-                replace_id: int | None = None) -> IngestReport:
+                replace_id: int | None = None, job_id: int | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
     ``replace_id`` replaces the content of an existing document (same id).
@@ -140,10 +146,10 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             meta = _resolve_meta(conn, opts)
     except (UnsupportedFormat, BadRequest, NotFound) as e:
         report.error = e.message
-        return report
+        return _finish(lib, report, uploader_id, job_id)
     except OSError as e:
         report.error = f"cannot read the file ({e.strerror})"
-        return report
+        return _finish(lib, report, uploader_id, job_id)
 
     d = store.documents
     with lib.db.begin() as conn:
@@ -169,10 +175,14 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             report.title = (meta.get("title") or same.title)
             report.chunks = len(conn.execute(select(store.chunks.c.id).where(
                 store.chunks.c.document_id == same.id)).all())
+            if job_id is not None:
+                _job(conn, same.id, report, uploader_id, job_id)
             return report
         if same is not None and target is not None and same.id != target.id:
             report.error = f"this content is already document {same.id}"
             report.document_id = same.id
+            if job_id is not None:
+                _job(conn, same.id, report, uploader_id, job_id)
             return report
         if target is None:
             target = same  # a failed earlier attempt of the same content: retry it
@@ -193,12 +203,20 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             conn.execute(d.update().where(d.c.id == doc_id).values(**values))
     report.document_id = doc_id
     lib.files.delete(old_stored)
-    _process(lib, doc_id, opts, report, uploader_id)
+    _process(lib, doc_id, opts, report, uploader_id, job_id)
+    return report
+
+
+def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
+            job_id: int | None) -> IngestReport:
+    if job_id is not None:
+        with lib.db.begin() as conn:
+            _job(conn, report.document_id, report, uploader_id, job_id)
     return report
 
 
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
-             uploader_id: int | None) -> None:
+             uploader_id: int | None, job_id: int | None = None) -> None:
     d = store.documents
     with lib.db.connect() as conn:
         doc = conn.execute(select(d).where(d.c.id == doc_id)).one()
@@ -239,7 +257,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         report.status, report.error = "failed", msg
         _fail(lib, doc_id, "failed", msg)
     with lib.db.begin() as conn:
-        _job(conn, doc_id, report, uploader_id)
+        _job(conn, doc_id, report, uploader_id, job_id)
 
 
 def _fail(lib: Library, doc_id: int, status: str, message: str) -> None:

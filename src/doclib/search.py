@@ -159,9 +159,7 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = visible_documents_sql(who)
         fsql, fparams = filters.sql()
-        visible_chunks = (f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                          f"WHERE {cond}{fsql}")
-        lex = lexical.search(conn, query, n, visible_chunks, {**params, **fparams})
+        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams})
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     allowed = vi.allowed_chunks(vids)

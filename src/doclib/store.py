@@ -146,6 +146,22 @@ jobs = Table(
     Column("finished_at", String(40), nullable=True),
 )
 
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the random session id
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("created_at", String(40), nullable=False),
+    Column("last_seen", String(40), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False, index=True),  # "account:<email>" / "client:<ip>"
+    Column("at", Integer, nullable=False),  # unix time
+)
+
 meta = Table(
     "meta", metadata,
     Column("key", String(100), primary_key=True),

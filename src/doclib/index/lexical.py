@@ -2,8 +2,8 @@
 
 Chosen over bm25s and rank_bm25 (see README, "Lexical engine"): it lives in
 the same database as the chunks, so a document's rows, its terms and their
-deletion commit in one transaction; the access filter is a plain ``rowid IN``
-sub-select evaluated before ranking; and it needs no extra memory.  Terms are
+deletion commit in one transaction; the access filter is a join evaluated
+before ranking and LIMIT; and it needs no extra memory.  Terms are
 produced by ``text.lexical_terms`` for documents and queries alike; the FTS5
 tokenizer only splits on the spaces between them.
 """
@@ -45,21 +45,28 @@ def match_expression(query: str) -> tuple[str, list[str]]:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms), terms
 
 
-def search(conn: Connection, query: str, k: int, visible_sql: str,
-           params: dict[str, object]) -> list[tuple[int, float]]:
-    """Top-k (chunk id, BM25 score; higher is better) among the chunk ids that
-    ``visible_sql`` (a SELECT of chunk ids, with ``params``) yields.
+# The visibility condition joins the matches to their documents.  It must not
+# be a ``rowid IN (...)`` on the FTS5 table: FTS5 then runs one MATCH per
+# allowed rowid (measured: 3 s per query at 50k chunks; this form: 8 ms).
+SEARCH_SQL = (
+    "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(chunk_terms) AS s FROM chunk_terms "
+    "WHERE chunk_terms MATCH :expr) "
+    "SELECT m.id, -m.s FROM m JOIN chunks c ON c.id = m.id "
+    "JOIN documents d ON d.id = c.document_id WHERE {condition} ORDER BY m.s, m.id LIMIT :k"
+)
 
-    The visibility sub-select is part of the WHERE clause, so hidden chunks are
-    excluded before ranking and the caller still gets k visible hits.
+
+def search(conn: Connection, query: str, k: int, condition: str,
+           params: dict[str, object]) -> list[tuple[int, float]]:
+    """Top-k (chunk id, BM25 score; higher is better) among chunks whose
+    document (alias ``d``) satisfies ``condition`` (SQL with ``params``).
+
+    The condition is applied before ranking and LIMIT, so hidden chunks never
+    take a place and the caller still gets k visible hits.
     """
     expr, terms = match_expression(query)
     if not terms:
         return []
-    sql = text(
-        "SELECT rowid, -bm25(chunk_terms) AS score FROM chunk_terms "
-        f"WHERE chunk_terms MATCH :expr AND rowid IN ({visible_sql}) "
-        "ORDER BY bm25(chunk_terms) LIMIT :k"
-    )
+    sql = text(SEARCH_SQL.format(condition=condition))
     rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
     return [(int(r[0]), float(r[1])) for r in rows]

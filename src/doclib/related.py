@@ -1,0 +1,155 @@
+"""Related documents and related workshops, across languages.
+
+Both work in the multilingual embedding space, so an English question finds
+a workshop that only has an Arabic title and the reverse.  Evidence from
+documents is always restricted to the caller's visible set; a request seeded
+with a hidden document is NotFound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from . import store
+from .auth import Principal
+from .documents import get_visible
+from .errors import BadRequest
+from .events import workshop_dict
+from .library import Library
+from .search import document_summary, highlight, visible_documents
+from .text import lexical_terms
+
+
+def _document_vector(lib: Library, doc_id: int) -> np.ndarray:
+    c = store.chunks
+    with lib.db.connect() as conn:
+        blobs = [r[0] for r in conn.execute(select(c.c.embedding)
+                                            .where(c.c.document_id == doc_id))]
+    if not blobs:
+        return np.zeros(lib.embedder.dim, np.float32)
+    v = np.frombuffer(b"".join(blobs), np.float32).reshape(len(blobs), -1).mean(axis=0)
+    n = np.linalg.norm(v)
+    return (v / n if n else v).astype(np.float32)
+
+
+def _chunk_rows(lib: Library, ids: list[int]) -> dict[int, Any]:
+    c = store.chunks
+    if not ids:
+        return {}
+    with lib.db.connect() as conn:
+        return {r.id: r for r in conn.execute(
+            select(c.c.id, c.c.document_id, c.c.text, c.c.page_start).where(c.c.id.in_(ids)))}
+
+
+def related_documents(lib: Library, who: Principal, doc_id: int, k: int = 5
+                      ) -> list[dict[str, Any]]:
+    get_visible(lib, who, doc_id)
+    with lib.db.connect() as conn:
+        visible = visible_documents(conn, who)
+    others = [d for d in visible if d != doc_id]
+    if not others:
+        return []
+    vi = lib.vectors
+    scores, ids = vi.search(_document_vector(lib, doc_id), 200, vi.allowed_chunks(others))
+    rows = _chunk_rows(lib, [int(i) for i in ids])
+    best: dict[int, tuple[float, Any]] = {}
+    for s, cid in zip(scores, ids, strict=True):
+        r = rows.get(int(cid))
+        if r is not None and r.document_id in visible and r.document_id not in best:
+            best[r.document_id] = (float(s), r)
+    ranked = sorted(best.items(), key=lambda x: -x[1][0])[:k]
+    return [{"document": document_summary(visible[d]), "score": round(s, 4),
+             "passage": {"text": r.text, "page": r.page_start}} for d, (s, r) in ranked]
+
+
+def _workshop_vectors(lib: Library) -> list[tuple[Any, np.ndarray, list[str]]]:
+    """Each workshop with its profile vectors (title and description per
+    language), computed once and cached in the database."""
+    w, e = store.workshops, store.events
+    with lib.db.connect() as conn:
+        rows = conn.execute(select(w, e.c.slug).join(e, e.c.id == w.c.event_id)
+                            .order_by(w.c.id)).all()
+    dim = lib.embedder.dim
+    out = []
+    for r in rows:
+        texts = [t for t in (r.title_en, r.title_ar,
+                             f"{r.title_en}. {r.description_en}".strip(". ")
+                             if r.description_en else "",
+                             f"{r.title_ar}. {r.description_ar}".strip(". ")
+                             if r.description_ar else "") if t]
+        vecs = None
+        if r.embedding is not None and len(r.embedding) == len(texts) * dim * 4:
+            vecs = np.frombuffer(r.embedding, np.float32).reshape(len(texts), dim)
+        if vecs is None:
+            vecs = lib.embedder.embed_passages(texts) if texts else np.zeros((0, dim), np.float32)
+            with lib.db.begin() as conn:
+                conn.execute(w.update().where(w.c.id == r.id)
+                             .values(embedding=np.asarray(vecs, np.float32).tobytes()))
+        out.append((r, vecs, texts))
+    return out
+
+
+def related_workshops(lib: Library, who: Principal, query: str | None = None,
+                      doc_id: int | None = None, k: int = 5) -> list[dict[str, Any]]:
+    """Workshops that fit a practitioner's problem (or a document), with the
+    reason: the matching passages of their visible documents, or their own
+    description."""
+    if (query is None or not query.strip()) and doc_id is None:
+        raise BadRequest("give a question (q) or a document")
+    if doc_id is not None:
+        get_visible(lib, who, doc_id)
+        qv = _document_vector(lib, doc_id)
+        terms: set[str] = set()
+    else:
+        assert query is not None
+        if len(query) > 1000:
+            raise BadRequest("the question is longer than 1000 characters")
+        qv = lib.embedder.embed_queries([query])[0]
+        terms = set(lexical_terms(query))
+    workshops = _workshop_vectors(lib)
+    if not workshops:
+        return []
+    with lib.db.connect() as conn:
+        visible = visible_documents(conn, who)
+    by_workshop: dict[int, list[int]] = {}
+    for d, row in visible.items():
+        if row.workshop_id and d != doc_id:
+            by_workshop.setdefault(row.workshop_id, []).append(d)
+    # document evidence: one filtered search over the visible documents of workshops
+    evidence: dict[int, list[tuple[float, Any]]] = {}
+    docs = [d for ds in by_workshop.values() for d in ds]
+    if docs:
+        vi = lib.vectors
+        scores, ids = vi.search(qv, 100, vi.allowed_chunks(docs))
+        rows = _chunk_rows(lib, [int(i) for i in ids])
+        for s, cid in zip(scores, ids, strict=True):
+            r = rows.get(int(cid))
+            if r is None or r.document_id not in visible:
+                continue
+            wid = visible[r.document_id].workshop_id
+            evidence.setdefault(wid, []).append((float(s), r))
+    results = []
+    for row, vecs, texts in workshops:
+        own = (vecs @ qv) if len(vecs) else np.zeros(0)
+        own_best = float(own.max()) if len(own) else 0.0
+        ev = evidence.get(row.id, [])
+        doc_best = ev[0][0] if ev else 0.0
+        score = max(own_best, doc_best)
+        reason = []
+        for s, r in ev[:2]:
+            reason.append({"text": r.text, "page": r.page_start, "score": round(s, 4),
+                           "document": document_summary(visible[r.document_id]),
+                           "highlighted": highlight(r.text, terms)})
+        if not reason or own_best >= doc_best:
+            i = int(np.argmax(own)) if len(own) else None
+            if i is not None:
+                reason.insert(0, {"text": texts[i], "page": None, "document": None,
+                                  "score": round(own_best, 4),
+                                  "highlighted": highlight(texts[i], terms)})
+        results.append({"workshop": workshop_dict(row, row.slug), "score": round(score, 4),
+                        "reason": reason[:2]})
+    results.sort(key=lambda x: -x["score"])
+    return results[:k]

@@ -1,0 +1,74 @@
+"""The web application: ``create_app(config)`` wires the library, accounts,
+security, translations and blueprints.  Nothing else configures Flask."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .. import config as config_mod
+from ..embed import Embedder
+from ..jobs import Runner
+from ..library import Library
+
+
+def _secret_key(cfg: config_mod.Config) -> str:
+    if cfg.web.secret_key:
+        return cfg.web.secret_key
+    path = Path(cfg.index_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: config_mod.Config | None = None, *,
+               embedder: Embedder | None = None,
+               overrides: dict[str, Any] | None = None) -> Flask:
+    cfg = config or config_mod.load()
+    if overrides:
+        cfg = config_mod.with_overrides(cfg, overrides)
+    lib = Library(cfg, embedder=embedder)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(cfg),
+        MAX_CONTENT_LENGTH=cfg.storage.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_NAME="doclib_csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+        BABEL_DEFAULT_LOCALE=cfg.web.default_language,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["doclib"] = lib
+    app.extensions["doclib_config"] = cfg
+    app.extensions["doclib_jobs"] = Runner(lib)
+
+    if cfg.web.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = cfg.web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore
+
+    from . import i18n, security
+
+    i18n.init(app)
+    security.init(app)
+
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth_views import bp as auth_bp
+    from .curate import bp as curate_bp
+    from .pages import bp as pages_bp
+
+    for bp in (pages_bp, auth_bp, admin_bp, curate_bp, api_bp):
+        app.register_blueprint(bp)
+    return app

@@ -1,0 +1,56 @@
+"""Account administration (admins only): add, change role, disable, enable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request
+from flask_babel import gettext as _
+
+from .. import accounts
+from ..errors import BadRequest
+from .security import lib, requires, who
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@bp.get("/users")
+@requires("manage_users")
+def users() -> Any:
+    with lib().db.connect() as conn:
+        rows = accounts.list_users(conn)
+    return render_template("admin_users.html", users=rows, roles=accounts.ACCOUNT_ROLES)
+
+
+@bp.post("/users")
+@requires("manage_users")
+def add_user() -> Any:
+    f = request.form
+    with lib().db.begin() as conn:
+        uid = accounts.add_user(conn, f.get("email", ""), f.get("password", ""),
+                                f.get("role", "member"), f.get("name", ""))
+        accounts.audit(conn, who().user_id, "user.add", str(uid))
+    flash(_("Account added."))
+    return redirect("/admin/users")
+
+
+@bp.post("/users/<int:user_id>")
+@requires("manage_users")
+def change_user(user_id: int) -> Any:
+    f = request.form
+    action = f.get("action")
+    if user_id == who().user_id and action in ("disable", "role"):
+        raise BadRequest("you cannot disable your own account or change your own role")
+    with lib().db.begin() as conn:
+        if action == "role":
+            accounts.set_role(conn, user_id, f.get("role", ""))
+        elif action == "disable":
+            accounts.set_active(conn, user_id, False)
+        elif action == "enable":
+            accounts.set_active(conn, user_id, True)
+        else:
+            raise BadRequest("unknown action")
+        accounts.audit(conn, who().user_id, f"user.{action}", str(user_id), f.get("role", ""))
+    flash(_("Account updated."))
+    return redirect("/admin/users")

@@ -1,0 +1,213 @@
+"""JSON API under /api/v1 (session cookie or ``Authorization: Bearer``).
+
+Same service functions as the pages; one error shape
+``{"ok": false, "error": "...", "status": N}``; described by /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from .. import accounts
+from .. import documents as docs_service
+from .. import events as events_service
+from .. import jobs as jobs_service
+from ..errors import BadRequest, NotFound
+from ..ingest import delete_document
+from ..related import related_documents, related_workshops
+from ..search import MAX_K, Filters, search
+from .openapi import SPEC
+from .pages import send_original
+from .security import lib, requires, who
+from .uploads import accept
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("send a JSON object")
+    return data
+
+
+@bp.get("/search")
+@requires("read")
+def api_search() -> Any:
+    q = request.args.get("q", "")
+    k = _int_arg("k", 10, 1, MAX_K)
+    page = _int_arg("page", 1, 1, 10_000)
+    return jsonify(search(lib(), who(), q, k=k, page=page, filters=Filters.parse(request.args)))
+
+
+@bp.get("/documents")
+@requires("read")
+def api_documents() -> Any:
+    limit = _int_arg("limit", 50, 1, 500)
+    offset = _int_arg("offset", 0, 0, 10_000_000)
+    out = docs_service.listing(lib(), who(), Filters.parse(request.args), limit, offset)
+    return jsonify({"ok": True, **out})
+
+
+@bp.post("/documents")
+@requires("upload")
+def api_upload() -> Any:
+    job_id = accept(request.files.get("file"), request.form)
+    return jsonify({"ok": True, "job": job_id, "status_url": f"/api/v1/jobs/{job_id}"}), 202
+
+
+@bp.get("/documents/<int:doc_id>")
+@requires("read")
+def api_document(doc_id: int) -> Any:
+    return jsonify({"ok": True, "document": docs_service.detail(lib(), who(), doc_id)})
+
+
+@bp.get("/documents/<int:doc_id>/file")
+@requires("read")
+def api_file(doc_id: int) -> Any:
+    return send_original(doc_id)
+
+
+@bp.post("/documents/<int:doc_id>/file")
+@requires("upload")
+def api_replace(doc_id: int) -> Any:
+    docs_service.get_visible(lib(), who(), doc_id)
+    job_id = accept(request.files.get("file"), request.form, replace_id=doc_id)
+    return jsonify({"ok": True, "job": job_id, "status_url": f"/api/v1/jobs/{job_id}"}), 202
+
+
+@bp.patch("/documents/<int:doc_id>")
+@requires("edit")
+def api_patch(doc_id: int) -> Any:
+    docs_service.update(lib(), who(), doc_id, _json_body())
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
+    return jsonify({"ok": True, "document": docs_service.detail(lib(), who(), doc_id)})
+
+
+@bp.delete("/documents/<int:doc_id>")
+@requires("delete")
+def api_delete(doc_id: int) -> Any:
+    docs_service.get_visible(lib(), who(), doc_id)
+    delete_document(lib(), doc_id)
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "document.delete", str(doc_id))
+    return jsonify({"ok": True, "deleted": [doc_id]})
+
+
+@bp.post("/documents/delete")
+@requires("delete")
+def api_bulk_delete() -> Any:
+    ids = _json_body().get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+        raise BadRequest("ids must be a non-empty list of document ids")
+    for doc_id in ids:  # every id is checked before anything is deleted
+        docs_service.get_visible(lib(), who(), doc_id)
+    for doc_id in ids:
+        delete_document(lib(), doc_id)
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "document.delete", ",".join(map(str, ids)))
+    return jsonify({"ok": True, "deleted": ids})
+
+
+@bp.get("/documents/<int:doc_id>/related")
+@requires("read")
+def api_related(doc_id: int) -> Any:
+    k = _int_arg("k", 5, 1, 50)
+    return jsonify({"ok": True, "results": related_documents(lib(), who(), doc_id, k)})
+
+
+@bp.get("/jobs/<int:job_id>")
+@requires("view_jobs")
+def api_job(job_id: int) -> Any:
+    return jsonify({"ok": True, "job": jobs_service.get(lib(), who(), job_id)})
+
+
+@bp.get("/workshops/related")
+@requires("read")
+def api_related_workshops() -> Any:
+    k = _int_arg("k", 5, 1, 50)
+    doc = request.args.get("document")
+    if doc is not None and not doc.isdigit():
+        raise BadRequest("document must be a document id")
+    results = related_workshops(lib(), who(), query=request.args.get("q"),
+                                doc_id=int(doc) if doc else None, k=k)
+    return jsonify({"ok": True, "results": results})
+
+
+@bp.get("/workshops/<int:workshop_id>")
+@requires("read")
+def api_workshop(workshop_id: int) -> Any:
+    with lib().db.connect() as conn:
+        found = [w for w in events_service.list_workshops(conn) if w["id"] == workshop_id]
+    if not found:
+        raise NotFound("workshop not found")
+    listing = docs_service.listing(lib(), who(), Filters(workshop=workshop_id), limit=500)
+    return jsonify({"ok": True, "workshop": found[0], "documents": listing["documents"]})
+
+
+@bp.get("/events")
+@requires("read")
+def api_events() -> Any:
+    with lib().db.connect() as conn:
+        return jsonify({"ok": True, "events": events_service.list_events(conn)})
+
+
+@bp.post("/events")
+@requires("manage_events")
+def api_add_event() -> Any:
+    with lib().db.begin() as conn:
+        eid = events_service.add_event(conn, _json_body())
+        row = conn.execute(events_service.store.events.select()
+                           .where(events_service.store.events.c.id == eid)).one()
+        accounts.audit(conn, who().user_id, "event.add", row.slug)
+    return jsonify({"ok": True, "event": events_service.event_dict(row)}), 201
+
+
+@bp.get("/events/<slug>")
+@requires("read")
+def api_event(slug: str) -> Any:
+    with lib().db.connect() as conn:
+        row = events_service.get_event(conn, slug)
+        workshops = events_service.list_workshops(conn, row.id)
+    listing = docs_service.listing(lib(), who(), Filters(event=slug), limit=500)
+    return jsonify({"ok": True, "event": events_service.event_dict(row),
+                    "workshops": workshops, "documents": listing["documents"]})
+
+
+@bp.get("/events/<slug>/workshops")
+@requires("read")
+def api_event_workshops(slug: str) -> Any:
+    with lib().db.connect() as conn:
+        row = events_service.get_event(conn, slug)
+        return jsonify({"ok": True, "workshops": events_service.list_workshops(conn, row.id)})
+
+
+@bp.post("/events/<slug>/workshops")
+@requires("manage_events")
+def api_add_workshop(slug: str) -> Any:
+    with lib().db.begin() as conn:
+        wid = events_service.add_workshop(conn, slug, _json_body())
+        found = [w for w in events_service.list_workshops(conn) if w["id"] == wid]
+        accounts.audit(conn, who().user_id, "workshop.add", f"{slug}/{found[0]['number']}")
+    return jsonify({"ok": True, "workshop": found[0]}), 201
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(SPEC)

@@ -1,0 +1,65 @@
+"""Login and logout.  A new server-side session at every login; logout and
+disabling an account delete it; attempts are throttled per account and per
+client."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, make_response, redirect, render_template, request, session
+from flask_babel import gettext as _
+
+from .. import accounts
+from .pages import safe_next
+from .security import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    client_address,
+    lib,
+    set_session_cookie,
+    who,
+)
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    nxt = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=nxt, error=None, email="")
+    email = request.form.get("email", "").strip().lower()
+    password = request.form.get("password", "")
+    cfg = lib().config.web
+    keys = [f"account:{email}", f"client:{client_address()}"]
+    with lib().db.begin() as conn:
+        if accounts.throttled(conn, keys, cfg.login_attempts, cfg.login_window_s):
+            return render_template("login.html", next=nxt, email=email, error=_(
+                "Too many failed attempts. Wait a few minutes and try again.")), 429
+        user = accounts.authenticate(conn, email, password)
+        if user is None:
+            accounts.record_failure(conn, keys)
+            return render_template("login.html", next=nxt, email=email,
+                                   error=_("Wrong e-mail or password.")), 401
+        accounts.clear_failures(conn, keys[0])
+        accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
+        sid = accounts.start_session(conn, user.id)
+        accounts.audit(conn, user.id, "login")
+    session.clear()  # a new CSRF token with the new session
+    session["csrf"] = secrets.token_urlsafe(32)
+    resp = make_response(redirect(nxt))
+    set_session_cookie(resp, sid)
+    return resp
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    with lib().db.begin() as conn:
+        accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
+        if who().is_authenticated:
+            accounts.audit(conn, who().user_id, "logout")
+    session.clear()
+    resp = make_response(redirect("/"))
+    clear_session_cookie(resp)
+    return resp

@@ -1,0 +1,94 @@
+"""Curation pages: upload, describe, replace, delete; see why an upload failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request
+from flask_babel import gettext as _
+
+from .. import accounts
+from .. import documents as docs_service
+from .. import events as events_service
+from .. import jobs as jobs_service
+from ..errors import BadRequest
+from ..ingest import delete_document
+from ..models import DOC_TYPES
+from .security import lib, requires, who
+from .uploads import accept
+
+bp = Blueprint("curate", __name__, url_prefix="/curate")
+
+
+def _choices() -> dict[str, Any]:
+    with lib().db.connect() as conn:
+        return {"events": events_service.list_events(conn),
+                "workshops": events_service.list_workshops(conn), "types": DOC_TYPES}
+
+
+@bp.get("/")
+@requires("upload")
+def index() -> Any:
+    return render_template("curate.html", documents=docs_service.all_for_curators(lib(), who()),
+                           jobs=jobs_service.recent(lib(), 10), **_choices())
+
+
+@bp.post("/upload")
+@requires("upload")
+def upload() -> Any:
+    job_id = accept(request.files.get("file"), request.form)
+    return redirect(f"/curate/jobs/{job_id}")
+
+
+@bp.get("/jobs/<int:job_id>")
+@requires("view_jobs")
+def job(job_id: int) -> Any:
+    return render_template("job.html", job=jobs_service.get(lib(), who(), job_id))
+
+
+@bp.get("/documents/<int:doc_id>")
+@requires("edit")
+def edit(doc_id: int) -> Any:
+    return render_template("curate_document.html", d=docs_service.detail(lib(), who(), doc_id),
+                           **_choices())
+
+
+@bp.post("/documents/<int:doc_id>")
+@requires("edit")
+def save(doc_id: int) -> Any:
+    f = request.form
+    changes = {k: f.get(k, "") for k in ("title", "type", "access", "event", "workshop",
+                                         "language", "date") if k in f}
+    docs_service.update(lib(), who(), doc_id, changes)
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
+    flash(_("Saved."))
+    return redirect(f"/curate/documents/{doc_id}")
+
+
+@bp.post("/documents/<int:doc_id>/replace")
+@requires("upload")
+def replace(doc_id: int) -> Any:
+    docs_service.get_visible(lib(), who(), doc_id)
+    job_id = accept(request.files.get("file"), request.form, replace_id=doc_id)
+    return redirect(f"/curate/jobs/{job_id}")
+
+
+@bp.post("/delete")
+@requires("delete")
+def delete() -> Any:
+    """Delete one or many documents; every id is checked first."""
+    try:
+        ids = [int(x) for x in request.form.getlist("ids")]
+    except ValueError:
+        raise BadRequest("ids must be numbers") from None
+    if not ids:
+        raise BadRequest("choose documents to delete")
+    for doc_id in ids:
+        docs_service.get_visible(lib(), who(), doc_id)
+    for doc_id in ids:
+        delete_document(lib(), doc_id)
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "document.delete", ",".join(map(str, ids)))
+    flash(_("Deleted %(n)d document(s).", n=len(ids)))
+    return redirect("/curate/")

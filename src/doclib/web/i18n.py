@@ -1,0 +1,42 @@
+"""Interface language: Arabic (right-to-left) and English via Flask-Babel
+message catalogues.  The choice comes from the ``lang`` cookie set by the
+switcher, else the browser's Accept-Language, else the configured default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import Babel
+
+LOCALES = ("en", "ar")
+RTL = {"ar"}
+LANG_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    best = request.accept_languages.best_match(LOCALES)
+    return best or current_app.extensions["doclib_config"].web.default_language
+
+
+def init(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _lang() -> dict[str, Any]:
+        lang = select_locale()
+        return {"lang": lang, "dir": "rtl" if lang in RTL else "ltr",
+                "other_lang": "ar" if lang == "en" else "en",
+                "pick": lambda d: pick(d, lang)}
+
+
+def pick(bilingual: dict[str, str] | None, lang: str) -> str:
+    """The text in the interface language, else the other one."""
+    if not bilingual:
+        return ""
+    return bilingual.get(lang) or bilingual.get("ar" if lang == "en" else "en") or ""

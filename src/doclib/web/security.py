@@ -1,0 +1,188 @@
+"""Who is asking, CSRF, security headers, errors: the web's one choke point.
+
+- The caller is resolved once per request: a Bearer API token, else the
+  server-side session named by the ``doclib_session`` cookie, else a visitor.
+- Every state-changing request from a browser carries the CSRF token.
+- Every response gets the security headers, errors and downloads included.
+- Errors render in one shape: ``{"ok": false, "error", "status"}`` under
+  /api/, an error page elsewhere; neither carries paths, titles or tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
+
+from .. import accounts
+from ..auth import VISITOR, Principal, can
+from ..errors import DoclibError
+from ..jobs import Runner
+from ..library import Library
+
+SESSION_COOKIE = "doclib_session"
+log = logging.getLogger("doclib.web")
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def lib() -> Library:
+    from flask import current_app
+
+    return current_app.extensions["doclib"]  # type: ignore[no-any-return]
+
+
+def runner() -> Runner:
+    from flask import current_app
+
+    return current_app.extensions["doclib_jobs"]  # type: ignore[no-any-return]
+
+
+def who() -> Principal:
+    return g.get("principal", VISITOR)  # type: ignore[no-any-return]
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _resolve_principal() -> None:
+    g.principal = VISITOR
+    g.via_token = False
+    auth = request.headers.get("Authorization", "")
+    with lib().db.begin() as conn:
+        if auth.startswith("Bearer "):
+            user = accounts.token_user(conn, auth[7:].strip())
+            if user is not None:
+                g.principal = accounts.principal(user)
+                g.via_token = True
+            return
+        sid = request.cookies.get(SESSION_COOKIE)
+        user = accounts.session_user(conn, sid)
+        if user is not None:
+            g.principal = accounts.principal(user)
+        elif sid:
+            g.drop_session_cookie = True
+
+
+def _check_csrf() -> Any:
+    if request.method in ("GET", "HEAD", "OPTIONS") or g.get("via_token"):
+        return None
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    expected = session.get("csrf")
+    if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+        return error_response(400, "the form expired or was not sent from this site; "
+                                   "reload the page and try again")
+    return None
+
+
+def error_response(status: int, message: str) -> Any:
+    if is_api():
+        resp = jsonify({"ok": False, "error": message, "status": status})
+        resp.status_code = status
+        return resp
+    return render_template("error.html", status=status, message=message), status
+
+
+def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """First line of a view: visitors are sent to log in (pages) or get 401
+    (API); logged-in callers without the role get 403."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            p = who()
+            if not can(p, action):
+                if not p.is_authenticated:
+                    if is_api():
+                        return error_response(401, "log in or send an API token")
+                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                return error_response(403, "your account may not do this")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def set_session_cookie(resp: Any, sid: str) -> None:
+    resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax",
+                    secure=request.is_secure, path="/")
+
+
+def clear_session_cookie(resp: Any) -> None:
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax",
+                       secure=request.is_secure)
+
+
+class _CsrfSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie (it only holds the CSRF token), Secure over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure)
+
+
+def init(app: Flask) -> None:
+    app.session_interface = _CsrfSessions()
+
+    @app.before_request
+    def _before() -> Any:
+        _resolve_principal()
+        return _check_csrf()
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "same-origin"
+        h.setdefault("Cache-Control", "no-store" if g.get("principal", VISITOR)
+                     .is_authenticated else "no-cache")
+        if request.is_secure:
+            h["Strict-Transport-Security"] = "max-age=31536000"
+        if g.get("drop_session_cookie"):
+            clear_session_cookie(resp)
+        return resp
+
+    @app.errorhandler(DoclibError)
+    def _domain(e: DoclibError) -> Any:
+        return error_response(e.status, e.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Any:
+        code = e.code or 500
+        messages = {
+            404: "not found",
+            405: "method not allowed",
+            413: f"the upload is larger than the limit of "
+                 f"{app.extensions['doclib_config'].storage.max_upload_mb} MiB",
+        }
+        return error_response(code, messages.get(code, e.name.lower()))
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Any:
+        log.exception("unhandled error on %s", request.path)
+        return error_response(500, "internal error")
+
+    @app.context_processor
+    def _ctx() -> dict[str, Any]:
+        return {"csrf_token": csrf_token, "who": who(), "can": can}

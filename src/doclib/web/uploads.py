@@ -1,0 +1,57 @@
+"""Uploads shared by the curation pages and the API: validate now (type by
+extension and content, size), ingest in the background."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadRequest, UnsupportedFormat
+from ..extract import sniff
+from ..ingest import IngestOptions
+from ..jobs import create
+from ..text import strip_bidi
+from .security import lib, runner, who
+
+
+def options_from(form: Any) -> IngestOptions:
+    def get(name: str) -> str | None:
+        v = form.get(name)
+        return str(v).strip() if v not in (None, "") else None
+
+    workshop = get("workshop")
+    if workshop is not None and not workshop.isdigit():
+        raise BadRequest("workshop must be a number")
+    return IngestOptions(title=get("title"), doc_type=get("type"),
+                         access=get("access") or "members", event=get("event"),
+                         workshop=int(workshop) if workshop else None,
+                         language=get("language") or "auto", date=get("date"))
+
+
+def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
+    """Store the upload aside, check it, queue its ingestion; the job id."""
+    if file is None or not file.filename:
+        raise BadRequest("choose a file to upload")
+    name = strip_bidi(os.path.basename(file.filename.replace("\\", "/"))).strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:255]
+    if not name:
+        raise BadRequest("the file has no name")
+    opts = options_from(form)
+    incoming = Path(lib().config.library_dir) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    suffix = os.path.splitext(name)[1].lower()[:10]
+    fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            file.save(out)
+        sniff(tmp, name)  # refuses here, before anything is stored
+    except (UnsupportedFormat, OSError) as e:
+        os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise BadRequest(f"the upload could not be stored ({e.strerror})") from None
+        raise
+    job_id = create(lib(), who().user_id)
+    runner().submit(job_id, Path(tmp), opts, name, who().user_id, replace_id=replace_id)
+    return job_id
