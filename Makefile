@@ -1,11 +1,12 @@
 # doclib: the two commands of the README, and a few more.
-.PHONY: run test setup setup-test sample lint bench-quality serve
+.PHONY: run demo-search test setup setup-test sample lint bench-quality bench-load i18n
 
-run: setup
+run:
+	scripts/run.sh
+
+demo-search: setup
 	.venv/bin/doclib ingest library/sample
-	@echo
 	.venv/bin/doclib search "How do recruiters reach teenagers online?" --k 3
-	@echo
 	.venv/bin/doclib search "ما دور الأمهات في ملاحظة علامات الخطر؟" --k 3
 
 test: setup-test
@@ -26,3 +27,9 @@ lint:
 
 bench-quality:
 	.venv/bin/python bench/quality.py
+
+bench-load:
+	.venv/bin/python bench/load.py
+
+i18n:
+	.venv/bin/python scripts/i18n.py

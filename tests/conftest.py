@@ -78,3 +78,74 @@ def fixtures_dir() -> Path:
     if not FIXTURES.exists():
         pytest.fail(f"shared fixtures not found at {FIXTURES}")
     return FIXTURES
+
+
+# ------------------------------------------------------------------ web
+ROLE_PASSWORDS = {"member": "member-pass-1", "curator": "curator-pass-1",
+                  "admin": "admin-pass-1"}
+
+
+def build_web(root: Path, embedder=None):
+    """A real app over a real library (the sample library ingested) with one
+    account per role."""
+    from doclib import accounts
+    from doclib.ingest import IngestOptions, ingest_paths
+    from doclib.web import create_app
+
+    cfg = make_config(root, **{"web.login_attempts": 5})
+    app = create_app(cfg, embedder=embedder or FakeEmbedder())
+    lib = app.extensions["doclib"]
+    reports = list(ingest_paths(lib, [str(SAMPLE)], IngestOptions()))
+    assert all(r.status == "ready" for r in reports), reports
+    with lib.db.begin() as conn:
+        for role, pw in ROLE_PASSWORDS.items():
+            accounts.add_user(conn, f"{role}@example.org", pw, role)
+    app.testing = True
+    return app
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+def login(client, role: str) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    r = client.post("/login", data={"email": f"{role}@example.org",
+                                    "password": ROLE_PASSWORDS[role],
+                                    "csrf_token": csrf_of(page), "next": "/"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def web_app(tmp_path_factory):
+    app = build_web(tmp_path_factory.mktemp("web"))
+    yield app
+    app.extensions["doclib_jobs"].shutdown()
+    app.extensions["doclib"].close()
+
+
+@pytest.fixture
+def client_for(web_app):
+    def make(role: str = "visitor"):
+        c = web_app.test_client()
+        if role != "visitor":
+            login(c, role)
+        return c
+
+    return make
+
+
+def doc_ids(app) -> dict[str, int]:
+    """Sample documents by file name."""
+    from sqlalchemy import select
+
+    from doclib import store
+
+    lib = app.extensions["doclib"]
+    with lib.db.connect() as conn:
+        return {r.original_filename: r.id for r in conn.execute(
+            select(store.documents.c.id, store.documents.c.original_filename))}

@@ -168,3 +168,14 @@ def test_property_no_result_outside_visible_set(shared_lib, levels, role, query,
     assert res["total"] <= len(visible)
     for f in res["facets"]["type"]:
         assert f["count"] <= len(visible)
+
+
+def test_snippet_windows_around_the_first_match():
+    from doclib.search import snippet
+
+    text = " ".join(f"word{i}" for i in range(200)) + " schools are here " + \
+        " ".join(f"tail{i}" for i in range(200))
+    out = snippet(text, {"school"}, 120)
+    assert "schools" in out and out.startswith("… ") and out.endswith(" …")
+    assert len(out) <= 130
+    assert snippet("short text", {"x"}, 120) == "short text"

@@ -15,6 +15,8 @@ from . import config as config_mod
 from .errors import DoclibError
 from .models import DOC_TYPES, ROLES
 
+ROLE_CHOICES = [r for r in ROLES if r != "visitor"]
+
 
 class Ctx:
     def __init__(self, config_path: str | None) -> None:
@@ -307,10 +309,96 @@ def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: st
     click.echo(f"workshop {number} of {event} added (id {wid})")
 
 
+@main.command()
+@click.option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: web.port, 5000).")
+@click.option("--workers", type=int, help="gunicorn workers (default: web.workers).")
+@click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
+@click.pass_obj
+@domain_errors
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None,
+          dev: bool) -> None:
+    """Run the web service (gunicorn on 127.0.0.1 by default)."""
+    from .serve import run
+
+    cfg = obj.config
+    run(cfg, host or cfg.web.host, port or cfg.web.port, workers or cfg.web.workers, dev)
+
+
+@main.group()
+def users() -> None:
+    """Accounts (members, curators, admins)."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLE_CHOICES), required=True)
+@click.option("--name", default="")
+@click.option("--password", envvar="DOCLIB_PASSWORD", help="Default: read from stdin or "
+              "asked for; also $DOCLIB_PASSWORD.")
+@click.pass_obj
+@domain_errors
+def users_add(obj: Ctx, email: str, role: str, name: str, password: str | None) -> None:
+    """Add an account; the password comes from stdin or a prompt."""
+    from .accounts import add_user
+
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    with obj.lib.db.begin() as conn:
+        uid = add_user(conn, email, password or "", role, name)
+    click.echo(f"account {email} added ({role}, id {uid})")
+
+
+@users.command("token")
+@click.argument("email")
+@click.pass_obj
+@domain_errors
+def users_token(obj: Ctx, email: str) -> None:
+    """Print a new API token for the account (shown once)."""
+    from .accounts import create_token, user_by_email
+    from .errors import NotFound
+
+    with obj.lib.db.begin() as conn:
+        user = user_by_email(conn, email)
+        if user is None:
+            raise NotFound(f"no account {email}")
+        click.echo(create_token(conn, user.id))
+
+
+@users.command("list")
+@click.pass_obj
+@domain_errors
+def users_list(obj: Ctx) -> None:
+    from .accounts import list_users
+
+    with obj.lib.db.connect() as conn:
+        for u in list_users(conn):
+            click.echo(f"{u.email}  {u.role}  {'active' if u.active else 'disabled'}")
+
+
+@users.command("disable")
+@click.argument("email")
+@click.pass_obj
+@domain_errors
+def users_disable(obj: Ctx, email: str) -> None:
+    """Disable an account and end its sessions."""
+    from .accounts import set_active, user_by_email
+    from .errors import NotFound
+
+    with obj.lib.db.begin() as conn:
+        user = user_by_email(conn, email)
+        if user is None:
+            raise NotFound(f"no account {email}")
+        set_active(conn, user.id, False)
+    click.echo(f"{email} disabled")
+
+
 @main.command("config")
 def show_config() -> None:
     """Print every configuration key with its default and help."""
     click.echo(config_mod.render_defaults(), nl=False)
 
 
-ROLE_CHOICES = [r for r in ROLES if r != "visitor"]

@@ -78,7 +78,8 @@ class SearchConfig:
                      ("calibrated", "rrf"))
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
-    snippet_chars: int = _f(320, "Length of a shown passage.")
+    snippet_chars: int = _f(320, "Characters of the excerpt shown per passage on the search "
+                            "page (the API also returns the whole passage).")
 
 
 @dataclass(frozen=True)

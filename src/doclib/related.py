@@ -65,6 +65,27 @@ def related_documents(lib: Library, who: Principal, doc_id: int, k: int = 5
              "passage": {"text": r.text, "page": r.page_start}} for d, (s, r) in ranked]
 
 
+def _profile_texts(r: Any) -> list[str]:
+    """Title alone and title with description, per language present."""
+    out = []
+    for title, desc in ((r.title_en, r.description_en), (r.title_ar, r.description_ar)):
+        if title:
+            out.append(title)
+        if desc:
+            out.append(f"{title}. {desc}" if title else desc)
+    return out
+
+
+def _display_text(texts: list[str], i: int) -> str:
+    """The fullest text of the language of profile text i (the description
+    when there is one)."""
+    chosen = texts[i]
+    for t in texts:
+        if t.startswith(chosen) and len(t) > len(chosen):
+            return t
+    return chosen
+
+
 def _workshop_vectors(lib: Library) -> list[tuple[Any, np.ndarray, list[str]]]:
     """Each workshop with its profile vectors (title and description per
     language), computed once and cached in the database."""
@@ -75,11 +96,7 @@ def _workshop_vectors(lib: Library) -> list[tuple[Any, np.ndarray, list[str]]]:
     dim = lib.embedder.dim
     out = []
     for r in rows:
-        texts = [t for t in (r.title_en, r.title_ar,
-                             f"{r.title_en}. {r.description_en}".strip(". ")
-                             if r.description_en else "",
-                             f"{r.title_ar}. {r.description_ar}".strip(". ")
-                             if r.description_ar else "") if t]
+        texts = _profile_texts(r)
         vecs = None
         if r.embedding is not None and len(r.embedding) == len(texts) * dim * 4:
             vecs = np.frombuffer(r.embedding, np.float32).reshape(len(texts), dim)
@@ -146,9 +163,10 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
         if not reason or own_best >= doc_best:
             i = int(np.argmax(own)) if len(own) else None
             if i is not None:
-                reason.insert(0, {"text": texts[i], "page": None, "document": None,
+                shown = _display_text(texts, i)
+                reason.insert(0, {"text": shown, "page": None, "document": None,
                                   "score": round(own_best, 4),
-                                  "highlighted": highlight(texts[i], terms)})
+                                  "highlighted": highlight(shown, terms)})
         results.append({"workshop": workshop_dict(row, row.slug), "score": round(score, 4),
                         "reason": reason[:2]})
     results.sort(key=lambda x: -x["score"])

@@ -144,6 +144,30 @@ def highlight(passage: str, terms: set[str]) -> str:
     return "".join(out)
 
 
+def snippet(passage: str, terms: set[str], size: int) -> str:
+    """A window of about ``size`` characters around the first matched word,
+    cut at word boundaries, with ellipses; the whole passage if short."""
+    if len(passage) <= size:
+        return passage
+    start = 0
+    for m in _WORD.finditer(passage):
+        stems = lexical_terms(m.group(0)) if terms else []
+        if stems and stems[0] in terms:
+            start = max(0, m.start() - size // 4)
+            break
+    end = min(len(passage), start + size)
+    if end == len(passage):
+        start = max(0, end - size)
+    if start > 0:
+        cut = passage.find(" ", start)
+        start = cut + 1 if 0 <= cut < start + 40 else start
+    if end < len(passage):
+        cut = passage.rfind(" ", start, end)
+        end = cut if cut > start else end
+    return ("… " if start > 0 else "") + passage[start:end].strip() + \
+        (" …" if end < len(passage) else "")
+
+
 # ------------------------------------------------------------------ search
 def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
              candidates: int | None = None, strategy: str | None = None,
@@ -186,6 +210,7 @@ def _owners(lib: Library, chunk_ids: list[int]) -> dict[int, int]:
 
 
 def _passages(lib: Library, chunk_scores: list[Any], terms: set[str]) -> list[dict[str, Any]]:
+    size = lib.config.search.snippet_chars
     c = store.chunks
     ids = [cs.chunk_id for cs in chunk_scores]
     with lib.db.connect() as conn:
@@ -199,7 +224,9 @@ def _passages(lib: Library, chunk_scores: list[Any], terms: set[str]) -> list[di
             continue
         out.append({"text": r.text, "page": r.page_start, "page_end": r.page_end,
                     "language": r.language, "ocr": r.source == "ocr",
-                    "highlighted": highlight(r.text, terms), "score": round(cs.score, 4)})
+                    "highlighted": highlight(r.text, terms),
+                    "snippet": highlight(snippet(r.text, terms, size), terms),
+                    "score": round(cs.score, 4)})
     return out
 
 
@@ -208,6 +235,7 @@ def facets(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
     lang: Counter[str] = Counter()
     typ: Counter[str] = Counter()
     event: Counter[str] = Counter()
+    event_titles: dict[str, dict[str, str]] = {}
     year: Counter[int] = Counter()
     workshop: Counter[tuple[int, int, str, str, str]] = Counter()
     for r in rows:
@@ -217,6 +245,8 @@ def facets(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
         typ[r.doc_type] += 1
         if r.event_slug:
             event[r.event_slug] += 1
+            event_titles[r.event_slug] = {"en": r.event_title_en or "",
+                                          "ar": r.event_title_ar or ""}
         if r.year:
             year[r.year] += 1
         if r.workshop_id:
@@ -225,7 +255,8 @@ def facets(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
     return {
         "language": [{"value": k, "count": v} for k, v in lang.most_common()],
         "type": [{"value": k, "count": v} for k, v in typ.most_common()],
-        "event": [{"value": k, "count": v} for k, v in event.most_common()],
+        "event": [{"value": k, "title": event_titles[k], "count": v}
+                  for k, v in event.most_common()],
         "year": [{"value": k, "count": v} for k, v in sorted(year.items(), reverse=True)],
         "workshop": [{"value": k[0], "number": k[1], "title": {"en": k[2], "ar": k[3]},
                       "event": k[4], "count": v} for k, v in workshop.most_common()],

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 
 LOCALES = ("en", "ar")
 RTL = {"ar"}
@@ -32,7 +33,29 @@ def init(app: Flask) -> None:
         lang = select_locale()
         return {"lang": lang, "dir": "rtl" if lang in RTL else "ltr",
                 "other_lang": "ar" if lang == "en" else "en",
-                "pick": lambda d: pick(d, lang)}
+                "pick": lambda d: pick(d, lang),
+                "lang_name": _namer("lang"), "type_name": _namer("type"),
+                "access_name": _namer("access"), "role_name": _namer("role"),
+                "status_name": _namer("status")}
+
+
+NAMES = {
+    "lang": {"ar": _l("Arabic"), "en": _l("English"), "und": _l("Unknown language")},
+    "type": {"presentation": _l("Presentation"), "report": _l("Report"),
+             "minutes": _l("Minutes"), "other": _l("Other")},
+    "access": {"public": _l("Public"), "members": _l("Members only"),
+               "curators": _l("Curators only")},
+    "role": {"visitor": _l("Visitor"), "member": _l("Member"), "curator": _l("Curator"),
+             "admin": _l("Admin")},
+    "status": {"queued": _l("queued"), "processing": _l("processing"), "ready": _l("ready"),
+               "failed": _l("failed"), "encrypted": _l("encrypted"),
+               "empty": _l("no text"), "unchanged": _l("unchanged"),
+               "updated": _l("updated")},
+}
+
+
+def _namer(kind: str) -> Any:
+    return lambda value: str(NAMES[kind].get(value, value))
 
 
 def pick(bilingual: dict[str, str] | None, lang: str) -> str:

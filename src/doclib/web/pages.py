@@ -92,7 +92,7 @@ def send_original(doc_id: int) -> Any:
     path, name, kind = docs_service.file_for_download(lib(), who(), doc_id)
     resp = send_file(path, mimetype=MIME.get(kind, "application/octet-stream"),
                      as_attachment=True, download_name=name, max_age=0)
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
     return resp
 
 

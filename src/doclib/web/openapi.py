@@ -1,0 +1,198 @@
+"""The OpenAPI 3.1 description of /api/v1 (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _q(name: str, schema: dict[str, Any], desc: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": desc}
+
+
+def _path_id(name: str = "id") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _ok(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {str(code): {"$ref": "#/components/responses/Error"} for code in (400, 401, 403, 404)}
+FILTERS = [
+    _q("language", {"type": "string", "enum": ["ar", "en"]}, "documents in this language"),
+    _q("event", {"type": "string"}, "event slug"),
+    _q("type", {"type": "string", "enum": ["presentation", "report", "minutes", "other"]},
+       "document type"),
+    _q("workshop", {"type": "integer"}, "workshop id"),
+    _q("year", {"type": "integer"}, "year"),
+]
+BILINGUAL = {"type": "object", "properties": {"en": {"type": "string"},
+                                              "ar": {"type": "string"}}}
+UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "title": {"type": "string"},
+                   "type": {"type": "string",
+                            "enum": ["presentation", "report", "minutes", "other"]},
+                   "access": {"type": "string", "enum": ["public", "members", "curators"]},
+                   "event": {"type": "string"}, "workshop": {"type": "integer"},
+                   "language": {"type": "string", "enum": ["auto", "ar", "en"]},
+                   "date": {"type": "string"}}}}}}
+ACCEPTED = _ok({"type": "object", "properties": {"ok": {"const": True},
+                                                 "job": {"type": "integer"},
+                                                 "status_url": {"type": "string"}}},
+               "Accepted: ingestion runs in the background")
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "doclib API", "version": __version__,
+             "description": "Bilingual (Arabic/English) document library with semantic "
+                            "search. Authenticate with the session cookie (and the "
+                            "X-CSRF-Token header for changes) or Authorization: Bearer."},
+    "servers": [{"url": "/api/v1"}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "cookie": {"type": "apiKey", "in": "cookie",
+                                       "name": "doclib_session"}},
+        "responses": {"Error": {"description": "Error", "content": {"application/json": {
+            "schema": _ref("Error")}}}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["ok", "error", "status"],
+                      "properties": {"ok": {"const": False}, "error": {"type": "string"},
+                                     "status": {"type": "integer"}}},
+            "Document": {"type": "object", "required": ["id", "title", "language", "type",
+                                                        "event", "workshop", "access"],
+                         "properties": {
+                             "id": {"type": "integer"}, "title": {"type": "string"},
+                             "language": {"type": "string"},
+                             "languages": {"type": "array", "items": {"type": "string"}},
+                             "type": {"type": "string"},
+                             "event": {"type": ["string", "null"]},
+                             "workshop": {"type": ["object", "null"]},
+                             "access": {"type": "string",
+                                        "enum": ["public", "members", "curators"]},
+                             "year": {"type": ["integer", "null"]}}},
+            "Passage": {"type": "object", "required": ["text", "page", "highlighted"],
+                        "properties": {"text": {"type": "string"},
+                                       "page": {"type": ["integer", "null"]},
+                                       "highlighted": {"type": "string"}}},
+            "SearchResult": {"type": "object", "required": ["document", "score", "passages"],
+                             "properties": {"document": _ref("Document"),
+                                            "score": {"type": "number"},
+                                            "other_language": {"type": "boolean"},
+                                            "passages": {"type": "array",
+                                                         "items": _ref("Passage")}}},
+            "Search": {"type": "object", "required": ["ok", "query", "total", "results",
+                                                      "facets"],
+                       "properties": {"ok": {"const": True}, "query": {"type": "string"},
+                                      "total": {"type": "integer"},
+                                      "results": {"type": "array",
+                                                  "items": _ref("SearchResult")},
+                                      "facets": {"type": "object"}}},
+            "Workshop": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "event": {"type": "string"},
+                "number": {"type": "integer"}, "title": BILINGUAL,
+                "description": BILINGUAL}},
+            "Event": {"type": "object", "properties": {
+                "slug": {"type": "string"}, "title": BILINGUAL, "city": {"type": "string"},
+                "start": {"type": ["string", "null"]}, "end": {"type": ["string", "null"]},
+                "description": BILINGUAL}},
+        },
+    },
+    "security": [{}, {"bearer": []}, {"cookie": []}],
+    "paths": {
+        "/search": {"get": {
+            "summary": "Search visible documents (hybrid, cross-lingual)",
+            "parameters": [_q("q", {"type": "string"}, "question", True),
+                           _q("k", {"type": "integer", "minimum": 1, "maximum": 100},
+                              "documents per page"),
+                           _q("page", {"type": "integer", "minimum": 1}, "page"), *FILTERS],
+            "responses": {"200": _ok(_ref("Search")), **ERRORS}}},
+        "/documents": {
+            "get": {"summary": "List visible documents", "parameters": [
+                *FILTERS, _q("limit", {"type": "integer"}, "page size"),
+                _q("offset", {"type": "integer"}, "offset")],
+                "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "post": {"summary": "Upload a document (curators)", "requestBody": UPLOAD,
+                     "responses": {"202": ACCEPTED, "413": {"$ref": "#/components/responses/"
+                                                                    "Error"},
+                                   "415": {"$ref": "#/components/responses/Error"},
+                                   **ERRORS}}},
+        "/documents/delete": {"post": {
+            "summary": "Delete several documents (curators); every id is checked first",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"ids": {"type": "array",
+                                                         "items": {"type": "integer"}}}}}}},
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/documents/{id}": {
+            "parameters": [_path_id()],
+            "get": {"summary": "A visible document with its text by page",
+                    "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "patch": {"summary": "Edit metadata (curators)", "requestBody": {
+                "required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "title": {"type": "string"}, "type": {"type": "string"},
+                        "access": {"type": "string"}, "event": {"type": ["string", "null"]},
+                        "workshop": {"type": ["integer", "null"]},
+                        "language": {"type": "string"}, "date": {"type": "string"}}}}}},
+                "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "delete": {"summary": "Delete (curators)",
+                       "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/documents/{id}/file": {
+            "parameters": [_path_id()],
+            "get": {"summary": "Download the original (attachment)",
+                    "responses": {"200": {"description": "the file"}, **ERRORS}},
+            "post": {"summary": "Replace the file (curators)", "requestBody": UPLOAD,
+                     "responses": {"202": ACCEPTED, **ERRORS}}},
+        "/documents/{id}/related": {"get": {
+            "summary": "Related visible documents (across languages)",
+            "parameters": [_path_id(), _q("k", {"type": "integer"}, "how many")],
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/jobs/{id}": {"get": {"summary": "Ingestion job status (curators)",
+                               "parameters": [_path_id()],
+                               "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/workshops/related": {"get": {
+            "summary": "Workshops that fit a problem (q) or a document",
+            "parameters": [_q("q", {"type": "string"}, "the problem, in Arabic or English"),
+                           _q("document", {"type": "integer"}, "a visible document id"),
+                           _q("k", {"type": "integer"}, "how many")],
+            "responses": {"200": _ok({"type": "object", "properties": {
+                "ok": {"const": True}, "results": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "workshop": _ref("Workshop"), "score": {"type": "number"},
+                        "reason": {"type": "array", "items": _ref("Passage")}}}}}}),
+                **ERRORS}}},
+        "/workshops/{id}": {"get": {"summary": "A workshop and its visible documents",
+                                    "parameters": [_path_id()],
+                                    "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/events": {
+            "get": {"summary": "Events", "responses": {"200": _ok({"type": "object"})}},
+            "post": {"summary": "Create an event (curators)", "requestBody": {
+                "required": True, "content": {"application/json": {"schema": _ref("Event")}}},
+                "responses": {"201": _ok({"type": "object"}, "Created"), "409": {
+                    "$ref": "#/components/responses/Error"}, **ERRORS}}},
+        "/events/{slug}": {"get": {
+            "summary": "An event with its workshops and visible documents",
+            "parameters": [{"name": "slug", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/events/{slug}/workshops": {
+            "parameters": [{"name": "slug", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "get": {"summary": "Workshops of an event",
+                    "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "post": {"summary": "Add a workshop (curators)", "requestBody": {
+                "required": True, "content": {"application/json": {"schema": _ref(
+                    "Workshop")}}},
+                "responses": {"201": _ok({"type": "object"}, "Created"), **ERRORS}}},
+        "/openapi.json": {"get": {"summary": "This document",
+                                  "responses": {"200": _ok({"type": "object"})}}},
+    },
+}

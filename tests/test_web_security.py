@@ -1,0 +1,410 @@
+"""SECURITY.md's "Access" and "Web and accounts" sections, one test each,
+against the real app (real SQLite, real FAISS, real Argon2)."""
+
+from __future__ import annotations
+
+import io
+import time
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROLE_PASSWORDS, SAMPLE, build_web, csrf_of, doc_ids, login
+from doclib import store
+
+MINUTES = "steering-committee-minutes-2025-11.docx"
+AR_REPORT = "تقرير-ورشة-الأسر.pdf"
+SECRET = "budget reallocation for the Zarqa home-visit pilot"
+
+
+def token(client) -> str:
+    return csrf_of(client.get("/login").get_data(as_text=True))
+
+
+def wait_job(client, job_id: int, timeout: float = 60) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").get_json()["job"]
+        if job["status"] not in ("queued", "processing"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+# ------------------------------------------------------------------ access
+def test_member_only_phrase_not_found_by_visitor_but_k_public_hits(web_app, client_for):
+    visitor = client_for("visitor")
+    res = visitor.get("/api/v1/search", query_string={"q": SECRET, "k": 3}).get_json()
+    ids = doc_ids(web_app)
+    assert ids[MINUTES] not in [r["document"]["id"] for r in res["results"]]
+    assert len(res["results"]) == 3  # filtered inside both legs, not after top-k
+    body = str(res["results"]) + str(res["facets"])
+    assert "Zarqa home-visit" not in body and "Steering" not in body
+    html = visitor.get("/search", query_string={"q": SECRET}).get_data(as_text=True)
+    assert "Steering Committee" not in html and "40,000 euros" not in html
+    member = client_for("member").get("/api/v1/search", query_string={"q": SECRET}).get_json()
+    assert member["results"][0]["document"]["id"] == ids[MINUTES]
+
+
+def test_guessing_ids_finds_nothing_hidden(web_app, client_for):
+    visitor = client_for("visitor")
+    ids = doc_ids(web_app)
+    hidden = ids[MINUTES]
+    answers = {visitor.get(f"/api/v1/documents/{i}").get_data() for i in (hidden, 999999)}
+    assert len(answers) == 1  # identical to a missing document
+    for i in range(1, max(ids.values()) + 5):
+        r = visitor.get(f"/api/v1/documents/{i}")
+        if r.status_code == 200:
+            assert r.get_json()["document"]["access"] == "public"
+
+
+def test_related_and_workshop_lists_never_show_hidden(web_app, client_for):
+    visitor = client_for("visitor")
+    ids = doc_ids(web_app)
+    for name, doc_id in ids.items():
+        if name == MINUTES:
+            continue
+        rel = visitor.get(f"/api/v1/documents/{doc_id}/related").get_json()["results"]
+        assert ids[MINUTES] not in [r["document"]["id"] for r in rel]
+    ws = visitor.get("/api/v1/workshops/related", query_string={"q": SECRET}).get_json()
+    for r in ws["results"]:
+        for reason in r["reason"]:
+            assert not reason["document"] or reason["document"]["id"] != ids[MINUTES]
+    listing = visitor.get("/api/v1/documents").get_json()
+    assert ids[MINUTES] not in [d["id"] for d in listing["documents"]]
+    assert visitor.get(f"/api/v1/workshops/related?document={ids[MINUTES]}").status_code == 404
+
+
+def test_bulk_delete_checks_every_id(tmp_path):
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "curator")
+    ids = doc_ids(app)
+    r = c.post("/api/v1/documents/delete", json={"ids": [ids[AR_REPORT], 424242]},
+               headers={"X-CSRF-Token": token(c)})
+    assert r.status_code == 404
+    assert doc_ids(app) == ids  # nothing was deleted
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_disabling_an_account_ends_its_sessions(tmp_path):
+    app = build_web(tmp_path)
+    member, admin = app.test_client(), app.test_client()
+    login(member, "member")
+    login(admin, "admin")
+    ids = doc_ids(app)
+    assert member.get(f"/documents/{ids[MINUTES]}").status_code == 200
+    lib = app.extensions["doclib"]
+    with lib.db.connect() as conn:
+        uid = conn.execute(store.users.select().where(
+            store.users.c.email == "member@example.org")).one().id
+    r = admin.post(f"/admin/users/{uid}", data={"action": "disable",
+                                                "csrf_token": token(admin)})
+    assert r.status_code == 302
+    assert member.get(f"/documents/{ids[MINUTES]}").status_code == 404  # now a visitor
+    page = member.get("/").get_data(as_text=True)
+    assert "member@example.org" not in page
+    app.extensions["doclib_jobs"].shutdown()
+
+
+@pytest.mark.parametrize("path", ["/library/doclib.db", "/index/vectors.faiss",
+                                  "/index/manifest.json", "/static/../../library/doclib.db",
+                                  "/library/files/", "/index/secret_key", "/backup"])
+def test_no_route_serves_internal_files(web_app, client_for, path):
+    r = client_for("admin").get(path)
+    assert r.status_code == 404
+    secret = (web_app.extensions["doclib"].config.index_dir / "secret_key").read_bytes()
+    assert b"SQLite format" not in r.data and secret.strip() not in r.data
+
+
+def test_errors_carry_no_paths_or_titles(web_app, client_for):
+    ids = doc_ids(web_app)
+    r = client_for("visitor").get(f"/documents/{ids[MINUTES]}")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 404
+    assert "Steering" not in body and "/tmp" not in body and "Traceback" not in body
+
+
+def test_error_shape_of_every_api_error(client_for):
+    c = client_for("member")
+    for url, status in [("/api/v1/search?q=x&k=0", 400), ("/api/v1/search?q=x&language=fr", 400),
+                        ("/api/v1/documents/424242", 404), ("/api/v1/nothing", 404),
+                        ("/api/v1/jobs/1", 403), ("/api/v1/workshops/related", 400)]:
+        r = c.get(url)
+        data = r.get_json()
+        assert r.status_code == status
+        assert set(data) == {"ok", "error", "status"}
+        assert data["ok"] is False and data["status"] == status and data["error"]
+    r = c.post("/api/v1/events", json={})  # no CSRF header with a cookie session
+    assert r.status_code == 400 and r.get_json()["ok"] is False
+
+
+# ---------------------------------------------------------------- accounts
+def test_session_cookie_flags_new_session_and_server_side_logout(web_app):
+    c = web_app.test_client()
+    before = c.get_cookie("doclib_session")
+    login(c, "member")
+    cookie = c.get_cookie("doclib_session")
+    assert cookie is not None and before is None
+    assert cookie.http_only and cookie.same_site == "Lax"
+    old_value = cookie.value
+    login(c, "member")  # logging in again starts a new session
+    assert c.get_cookie("doclib_session").value != old_value
+    current = c.get_cookie("doclib_session").value
+    r = c.post("/logout", data={"csrf_token": token(c)})
+    assert r.status_code == 302
+    # replaying the old cookie after logout is a visitor's request
+    replay = web_app.test_client()
+    replay.set_cookie("doclib_session", current)
+    ids = doc_ids(web_app)
+    assert replay.get(f"/api/v1/documents/{ids[MINUTES]}").status_code == 404
+
+
+def test_csrf_required_on_every_form(web_app):
+    c = web_app.test_client()
+    assert c.post("/login", data={"email": "member@example.org",
+                                  "password": ROLE_PASSWORDS["member"]}).status_code == 400
+    assert c.post("/lang", data={"lang": "ar"}).status_code == 400
+    login(c, "admin")
+    assert c.post("/admin/users", data={"email": "x@example.org", "password": "12345678",
+                                        "role": "member"}).status_code == 400
+    assert c.post("/logout").status_code == 400
+    assert c.get("/logout").status_code == 405  # GET never changes state
+
+
+def test_login_throttled_per_account_and_per_client(tmp_path):
+    app = build_web(tmp_path)
+    c = app.test_client()
+    t = token(c)
+    for _ in range(5):
+        r = c.post("/login", data={"email": "member@example.org", "password": "wrong-pass",
+                                   "csrf_token": t})
+        assert r.status_code == 401
+    r = c.post("/login", data={"email": "member@example.org",
+                               "password": ROLE_PASSWORDS["member"], "csrf_token": t})
+    assert r.status_code == 429  # even the right password waits
+    # per client: another account from the same address is refused too
+    r = c.post("/login", data={"email": "admin@example.org",
+                               "password": ROLE_PASSWORDS["admin"], "csrf_token": t})
+    assert r.status_code == 429
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+    r = other.post("/login", data={"email": "admin@example.org",
+                                   "password": ROLE_PASSWORDS["admin"],
+                                   "csrf_token": token(other)})
+    assert r.status_code == 302
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_passwords_are_argon2id_and_rehashed(web_app):
+    from argon2 import PasswordHasher
+
+    from doclib import accounts
+
+    lib = web_app.extensions["doclib"]
+    with lib.db.begin() as conn:
+        user = accounts.user_by_email(conn, "member@example.org")
+        assert user.password_hash.startswith("$argon2id$")
+        weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
+            ROLE_PASSWORDS["member"])
+        conn.execute(store.users.update().where(store.users.c.id == user.id)
+                     .values(password_hash=weak))
+        assert accounts.authenticate(conn, "member@example.org", ROLE_PASSWORDS["member"])
+        assert accounts.user_by_email(conn, "member@example.org").password_hash != weak
+
+
+def test_api_tokens(web_app):
+    from doclib import accounts
+
+    lib = web_app.extensions["doclib"]
+    with lib.db.begin() as conn:
+        uid = accounts.user_by_email(conn, "curator@example.org").id
+        tok = accounts.create_token(conn, uid)
+    c = web_app.test_client()
+    h = {"Authorization": f"Bearer {tok}"}
+    ids = doc_ids(web_app)
+    assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=h).status_code == 200
+    # no CSRF needed with a token; a bad token is a visitor
+    r = c.post("/api/v1/events", json={"slug": "token-event", "title": {"en": "T"}}, headers=h)
+    assert r.status_code == 201
+    bad = {"Authorization": "Bearer nope"}
+    assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=bad).status_code == 404
+
+
+def test_security_headers_everywhere(web_app, client_for):
+    ids = doc_ids(web_app)
+    c = client_for("member")
+    for url in ["/", "/api/v1/search?q=x", "/documents/424242", "/api/v1/documents/424242",
+                f"/documents/{ids[MINUTES]}/file"]:
+        r = c.get(url)
+        h = r.headers
+        assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "same-origin"
+        r.close()
+
+
+def test_download_with_arabic_name(web_app, client_for):
+    ids = doc_ids(web_app)
+    r = client_for("visitor").get(f"/documents/{ids[AR_REPORT]}/file")
+    cd = r.headers["Content-Disposition"]
+    assert cd.startswith("attachment;")
+    assert "filename*=UTF-8''" + quote(AR_REPORT) in cd
+    assert "\n" not in cd and "\r" not in cd
+    assert r.data.startswith(b"%PDF")
+    assert r.headers["Content-Type"] == "application/pdf"
+    r.close()
+
+
+def test_forwarded_headers_ignored_without_proxy(web_app):
+    c = web_app.test_client()
+    r = c.post("/login", data={"email": "member@example.org",
+                               "password": ROLE_PASSWORDS["member"],
+                               "csrf_token": token(c)},
+               headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "1.2.3.4"})
+    assert r.status_code == 302
+    assert not c.get_cookie("doclib_session").secure  # the header was not trusted
+
+
+def test_forwarded_headers_trusted_with_proxy(tmp_path):
+    from conftest import FakeEmbedder, make_config
+    from doclib.web import create_app
+
+    app = create_app(make_config(tmp_path, **{"web.trusted_proxies": 1}),
+                     embedder=FakeEmbedder())
+    c = app.test_client()
+    r = c.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" in r.headers
+
+
+# ----------------------------------------------------------------- uploads
+def test_upload_flow_arabic_filename_and_search(tmp_path):
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "curator")
+    data = "ورشة جديدة عن حماية الأطفال من الدعاية المتطرفة على الإنترنت.\n".encode()
+    r = c.post("/api/v1/documents", headers={"X-CSRF-Token": token(c)},
+               data={"file": (io.BytesIO(data), "تقرير.txt"), "access": "public",
+                     "type": "report", "event": "amman-2025", "workshop": "3"},
+               content_type="multipart/form-data")
+    assert r.status_code == 202, r.get_json()
+    job = wait_job(c, r.get_json()["job"])
+    assert job["status"] == "ready", job
+    doc = c.get(f"/api/v1/documents/{job['document_id']}").get_json()["document"]
+    assert doc["filename"] == "تقرير.txt" and doc["workshop"]["number"] == 3
+    res = c.get("/api/v1/search", query_string={"q": "الدعاية المتطرفة"}).get_json()
+    assert res["results"][0]["document"]["id"] == job["document_id"]
+    app.extensions["doclib_jobs"].shutdown()
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("evil.exe", b"MZ\x90\x00", "not accepted"),
+    ("fake.pdf", b"hello, I am text", "content is TXT"),
+    ("empty.txt", b"", "empty"),
+])
+def test_bad_uploads_get_a_clear_4xx_and_store_nothing(web_app, client_for, name, content,
+                                                       message):
+    c = client_for("curator")
+    lib = web_app.extensions["doclib"]
+    before = doc_ids(web_app)
+    r = c.post("/api/v1/documents", headers={"X-CSRF-Token": token(c)},
+               data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+    assert r.status_code in (400, 415) and message in r.get_json()["error"]
+    assert doc_ids(web_app) == before
+    incoming = lib.config.library_dir / "incoming"
+    assert not incoming.exists() or not list(incoming.iterdir())
+
+
+def test_too_large_upload_is_413(tmp_path):
+    from conftest import FakeEmbedder, make_config
+    from doclib.web import create_app
+
+    app = create_app(make_config(tmp_path, **{"storage.max_upload_mb": 1}),
+                     embedder=FakeEmbedder())
+    c = app.test_client()
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n"
+            b"\r\n" + b"x" * (2 * 1024 * 1024) + b"\r\n--b--\r\n")
+    # raw bytes (an in-memory stream): the test client spools big dict bodies to a file
+    r = c.post("/api/v1/documents", data=body, content_type="multipart/form-data; boundary=b")
+    assert r.status_code == 413
+    assert r.get_json() == {"ok": False, "status": 413,
+                            "error": "the upload is larger than the limit of 1 MiB"}
+
+
+def test_failed_upload_is_explained_to_curators(tmp_path):
+    from pypdf import PdfWriter
+
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "curator")
+    buf = io.BytesIO()
+    w = PdfWriter()
+    w.add_blank_page(width=100, height=100)
+    w.write(buf)
+    r = c.post("/api/v1/documents", headers={"X-CSRF-Token": token(c)},
+               data={"file": (io.BytesIO(buf.getvalue()), "blank.pdf")},
+               content_type="multipart/form-data")
+    job = wait_job(c, r.get_json()["job"])
+    assert job["status"] == "empty" and "no extractable text" in job["report"]["error"]
+    page = c.get("/curate/").get_data(as_text=True)
+    assert "no extractable text" in page
+    app.extensions["doclib_jobs"].shutdown()
+
+
+# ------------------------------------------------------------ property
+ACCESS = st.sampled_from(["public", "members", "curators"])
+
+
+@pytest.fixture(scope="module")
+def prop_app(tmp_path_factory):
+    app = build_web(tmp_path_factory.mktemp("prop-web"))
+    yield app
+    app.extensions["doclib_jobs"].shutdown()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture])
+@given(levels=st.lists(ACCESS, min_size=4, max_size=4),
+       role=st.sampled_from(["visitor", "member", "curator"]),
+       query=st.sampled_from(["budget", "teenagers online", "الأسر", "schools", "Zarqa"]))
+def test_property_every_endpoint_stays_in_the_visible_set(prop_app, levels, role, query):
+    lib = prop_app.extensions["doclib"]
+    rank = {"public": 0, "members": 1, "curators": 2}
+    ids = sorted(doc_ids(prop_app).values())
+    with lib.db.begin() as conn:
+        for doc_id, level in zip(ids, levels, strict=True):
+            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                         .values(access=rank[level]))
+    c = prop_app.test_client()
+    if role != "visitor":
+        login(c, role)
+    limit = {"visitor": 0, "member": 1, "curator": 2}[role]
+    visible = {d for d, lv in zip(ids, levels, strict=True) if rank[lv] <= limit}
+    seen: set[int] = set()
+    res = c.get("/api/v1/search", query_string={"q": query, "k": 20}).get_json()
+    seen |= {r["document"]["id"] for r in res["results"]}
+    assert sum(f["count"] for f in res["facets"]["type"]) <= len(visible)
+    seen |= {d["id"] for d in c.get("/api/v1/documents").get_json()["documents"]}
+    ev = c.get("/api/v1/events/amman-2025").get_json()
+    seen |= {d["id"] for d in ev["documents"]}
+    ws = c.get("/api/v1/workshops/related", query_string={"q": query}).get_json()
+    seen |= {p["document"]["id"] for r in ws["results"] for p in r["reason"] if p["document"]}
+    for w in ev["workshops"]:
+        seen |= {d["id"] for d in c.get(f"/api/v1/workshops/{w['id']}").get_json()["documents"]}
+    for d in ids:
+        r = c.get(f"/api/v1/documents/{d}/related")
+        if d in visible:
+            seen |= {x["document"]["id"] for x in r.get_json()["results"]}
+        else:
+            assert r.status_code == 404
+            assert c.get(f"/api/v1/documents/{d}").status_code == 404
+            f = c.get(f"/api/v1/documents/{d}/file")
+            assert f.status_code == 404
+            f.close()
+    assert seen <= visible, (seen - visible, levels, role)
+
+
+def test_sample_library_is_present():
+    assert (SAMPLE / "catalogue.yaml").exists()
