@@ -207,18 +207,11 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", help="doclib config to use (embedder, search settings); its "
-                    "storage is replaced by a temporary folder")
-    ap.add_argument("--limit", type=int, help="only the first N questions (and their twins)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
-    ap.add_argument("--data-dir", help="keep the ingested library here (default: temporary)")
-    args = ap.parse_args()
-    docs, queries = load_dev(args.limit)
-    base = config_mod.load(args.config) if args.config else config_mod.from_dict({})
+def run_one(config_path: str | None, docs: list[dict[str, Any]],
+            queries: list[dict[str, Any]], data_dir: str | None) -> dict[str, Any]:
+    base = config_mod.load(config_path) if config_path else config_mod.from_dict({})
     with tempfile.TemporaryDirectory(prefix="doclib-bench-") as tmp:
-        data = Path(args.data_dir or tmp)
+        data = Path(data_dir or tmp)
         cfg = config_mod.with_overrides(base, {"storage.data_dir": str(data / "data"),
                                                "storage.library_dir": "",
                                                "storage.index_dir": "",
@@ -237,16 +230,34 @@ def main() -> None:
         lib.close()
     p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
     md = table(results)
-    print(md)
+    label = config_path or "default configuration"
+    print(f"\n### {label}\n\n{md}")
     print(f"\ndoclib search latency over {len(lat)} searches: p50 {p50:.1f} ms, "
           f"p99 {p99:.1f} ms (evaluation took {elapsed:.0f} s)")
+    return {"config": label, "results": results, "latency_ms": {"p50": p50, "p99": p99},
+            "queries": len(queries), "embedder": cfg.embed.backend,
+            "fusion": cfg.search.fusion, "markdown": md}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="doclib config to use (embedder, chunking, search); its "
+                    "storage is replaced by a temporary folder")
+    ap.add_argument("--compare", action="append", default=[],
+                    help="also run with this config (e.g. the previous defaults), same run")
+    ap.add_argument("--limit", type=int, help="only the first N questions (and their twins)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
+    ap.add_argument("--data-dir", help="keep the ingested library here (default: temporary)")
+    args = ap.parse_args()
+    docs, queries = load_dev(args.limit)
+    runs = [run_one(c, docs, queries, args.data_dir if i == 0 else None)
+            for i, c in enumerate([args.config, *args.compare])]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results, "latency_ms": {"p50": p50, "p99": p99},
-                               "queries": len(queries), "embedder": cfg.embed.backend,
-                               "fusion": cfg.search.fusion}, indent=2), encoding="utf-8")
-    out.with_suffix(".md").write_text(md + f"\n\nlatency p50 {p50:.1f} ms, p99 {p99:.1f} ms\n",
-                                      encoding="utf-8")
+    out.write_text(json.dumps(runs if len(runs) > 1 else runs[0], indent=2), encoding="utf-8")
+    out.with_suffix(".md").write_text("\n\n".join(
+        f"### {r['config']}\n\n{r['markdown']}\n\nlatency p50 {r['latency_ms']['p50']:.1f} ms, "
+        f"p99 {r['latency_ms']['p99']:.1f} ms" for r in runs) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class ExtractConfig:
 
 @dataclass(frozen=True)
 class ChunkConfig:
-    max_words: int = _f(120, "Target upper bound of words per chunk.")
+    max_words: int = _f(160, "Target upper bound of words per chunk.")
     min_words: int = _f(25, "Chunks shorter than this are merged with a neighbour "
                          "on the same page.")
     overlap_sentences: int = _f(1, "Sentences repeated at the start of the next chunk.")
@@ -78,6 +78,11 @@ class SearchConfig:
                      ("calibrated", "rrf"))
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
+    echo_weight: float = _f(1.0, "Cross-language echo: share of a top document's score that "
+                            "its counterpart in the other language inherits (0: off).")
+    echo_documents: int = _f(3, "Cross-language echo: top documents in the query's language "
+                             "whose best passages look for counterparts.")
+    echo_candidates: int = _f(50, "Cross-language echo: passages fetched per feedback passage.")
     snippet_chars: int = _f(320, "Characters of the excerpt shown per passage on the search "
                             "page (the API also returns the whole passage).")
 

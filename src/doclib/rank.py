@@ -68,3 +68,25 @@ def group_by_document(scored: Sequence[ChunkScore], passages: int
     docs = [(doc, chs[0].score, chs) for doc, chs in best.items()]
     docs.sort(key=lambda x: (-x[1], x[0]))
     return docs
+
+
+def merge_echoes(ranked: Sequence[tuple[int, float, list[ChunkScore]]],
+                 echoes: Mapping[int, ChunkScore], passages: int
+                 ) -> list[tuple[int, float, list[ChunkScore]]]:
+    """Raise each echoed document to its echo score when that is higher (the
+    echoing passage then comes first); add echoed documents not yet ranked."""
+    out = []
+    seen = set()
+    for doc, score, chunks in ranked:
+        seen.add(doc)
+        e = echoes.get(doc)
+        if e is not None and e.score > score:
+            rest = [c for c in chunks if c.chunk_id != e.chunk_id]
+            out.append((doc, e.score, [e, *rest][:passages]))
+        else:
+            out.append((doc, score, list(chunks)))
+    for doc, e in echoes.items():
+        if doc not in seen:
+            out.append((doc, e.score, [e]))
+    out.sort(key=lambda x: (-x[1], x[0]))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from .errors import BadRequest
 from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES, Access
-from .rank import fuse, group_by_document
+from .rank import ChunkScore, fuse, group_by_document, merge_echoes
 from .text import detect_language, lexical_terms, normalise
 
 MAX_QUERY_CHARS = 1000
@@ -169,34 +169,97 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
 
 
 # ------------------------------------------------------------------ search
-def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
-             candidates: int | None = None, strategy: str | None = None,
-             ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
-    """Ranked (document id, score, best chunk scores) over the visible set."""
+def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
+           n: int, strategy: str) -> tuple[list[ChunkScore], dict[int, Any]]:
+    """Both legs over the caller's visible documents (with filters), fused."""
     cfg = lib.config.search
-    n = candidates or cfg.candidates
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who, filters)
         if not visible:
             return [], visible
-        vids = np.fromiter(visible.keys(), dtype=np.int64)
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = visible_documents_sql(who)
         fsql, fparams = filters.sql()
         lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams})
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
-    allowed = vi.allowed_chunks(vids)
-    qv = lib.embedder.embed_queries([query])[0]
+    allowed = vi.allowed_chunks(np.fromiter(visible.keys(), dtype=np.int64))
     scores, ids = vi.search(qv, n, allowed)
     dense = [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
-    owner_ids = [c for c, _ in dense] + [c for c, _ in lex]
-    owner = _owners(lib, owner_ids)
+    owner = _owners(lib, [c for c, _ in dense] + [c for c, _ in lex])
     # belt and braces: anything whose owner is not visible is dropped
     dense = [(c, s) for c, s in dense if owner.get(c) in visible]
     lex = [(c, s) for c, s in lex if owner.get(c) in visible]
-    fused = fuse(dense, lex, owner, strategy or cfg.fusion, cfg.rrf_k, cfg.lexical_weight)
-    return group_by_document(fused, cfg.passages_per_document), visible
+    return fuse(dense, lex, owner, strategy, cfg.rrf_k, cfg.lexical_weight), visible
+
+
+def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
+             candidates: int | None = None, strategy: str | None = None,
+             ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
+    """Ranked (document id, score, best chunk scores) over the visible set."""
+    cfg = lib.config.search
+    n = candidates or cfg.candidates
+    strategy = strategy or cfg.fusion
+    qv = lib.embedder.embed_queries([query])[0]
+    fused, visible = _fused(lib, who, query, qv, filters, n, strategy)
+    ranked = group_by_document(fused, cfg.passages_per_document)
+    qlang = detect_language(query)
+    if cfg.echo_weight > 0 and qlang in LANGUAGES and filters.language != qlang and visible:
+        ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy)
+    return ranked, visible
+
+
+def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
+                 targets: list[int], visible: dict[int, Any], weight: float
+                 ) -> dict[int, ChunkScore]:
+    """For each target document, the best (feedback score x similarity x
+    weight) between a feedback document's best passage and the target's
+    passages, found with the passage vector as the query (FAISS, restricted
+    to the targets' chunks)."""
+    cfg = lib.config.search
+    vi = lib.vectors
+    allowed = vi.allowed_chunks(np.asarray(targets, np.int64))
+    echoes: dict[int, ChunkScore] = {}
+    if allowed.size == 0:
+        return echoes
+    for _doc, score, chunk_scores in feedback[: cfg.echo_documents]:
+        v = vi.vector(chunk_scores[0].chunk_id)
+        if v is None:
+            continue
+        sims, ids = vi.search(v, cfg.echo_candidates, allowed)
+        owner = vi.owners(ids)
+        for sim, cid in zip(sims, ids, strict=True):
+            d = owner.get(int(cid))
+            if d is None or d not in visible:
+                continue
+            e = score * weight * float(sim)
+            if d not in echoes or e > echoes[d].score:
+                echoes[d] = ChunkScore(int(cid), d, e, float(sim), None)
+    return echoes
+
+
+def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
+          filters: Filters, ranked: list[tuple[int, float, list[Any]]],
+          visible: dict[int, Any], n: int, strategy: str) -> list[tuple[int, float, list[Any]]]:
+    """Cross-language echo: the best passages of the best documents in the
+    query's language (found with both legs) look for their counterparts in
+    the other language, which inherit their score times the similarity.
+
+    The feedback documents come from the caller's visible set only (the same
+    filters, with the language set to the query's)."""
+    cfg = lib.config.search
+    others = [d for d, row in visible.items() if row.language != qlang]
+    if not others:
+        return ranked
+    if filters.language is None:
+        feedback = [r for r in ranked if visible[r[0]].language == qlang]
+    else:
+        fb_fused, fb_visible = _fused(lib, who, query, qv, replace(filters, language=qlang),
+                                      n, strategy)
+        feedback = [r for r in group_by_document(fb_fused, 1)
+                    if fb_visible[r[0]].language == qlang]
+    echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight)
+    return merge_echoes(ranked, echoes, cfg.passages_per_document)
 
 
 def _owners(lib: Library, chunk_ids: list[int]) -> dict[int, int]:

@@ -85,6 +85,21 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         return self._faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
+    def vector(self, chunk_id: int) -> np.ndarray | None:
+        """The stored vector of one chunk (None if it is not in the index)."""
+        with self._lock:
+            try:
+                return np.asarray(self.index.reconstruct(int(chunk_id)), np.float32)
+            except RuntimeError:
+                return None
+
+    def owners(self, chunk_ids: np.ndarray | list[int]) -> dict[int, int]:
+        """chunk id -> document id for chunks in the index."""
+        with self._lock:
+            mask = np.isin(self._owner_ids, np.asarray(chunk_ids, np.int64))
+            return dict(zip(self._owner_ids[mask].tolist(), self._owner_docs[mask].tolist(),
+                            strict=True))
+
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
