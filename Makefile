@@ -1,5 +1,5 @@
 # doclib: the two commands of the README, and a few more.
-.PHONY: run demo-search test setup setup-test sample lint bench-quality bench-load i18n
+.PHONY: run demo-search test setup setup-test sample lint bench-quality bench-load bench-related bench-lexical i18n
 
 run:
 	scripts/run.sh
@@ -33,3 +33,9 @@ bench-load:
 
 i18n:
 	.venv/bin/python scripts/i18n.py
+
+bench-related:
+	.venv/bin/python bench/related.py
+
+bench-lexical:
+	.venv/bin/python bench/lexical.py
