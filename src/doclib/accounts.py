@@ -57,6 +57,13 @@ def user_by_email(conn: Connection, email: str) -> Any:
         store.users.c.email == (email or "").strip().lower())).first()
 
 
+def require_user_by_email(conn: Connection, email: str) -> Any:
+    user = user_by_email(conn, email)
+    if user is None:
+        raise NotFound(f"no account {email}")
+    return user
+
+
 def list_users(conn: Connection) -> list[Any]:
     return list(conn.execute(select(store.users).order_by(store.users.c.email)).all())
 
@@ -119,15 +126,18 @@ def start_session(conn: Connection, user_id: int) -> str:
     return sid
 
 
+def _active_user(conn: Connection, link: Any, key: Any, value: str) -> Any | None:
+    """The active user a session or token row (``link``) points to."""
+    u = store.users
+    row = conn.execute(select(u).join(link, link.c.user_id == u.c.id)
+                       .where(key == value)).first()
+    return row if row is not None and row.active else None
+
+
 def session_user(conn: Connection, sid: str | None) -> Any | None:
     if not sid:
         return None
-    s, u = store.sessions, store.users
-    row = conn.execute(select(u).join(s, s.c.user_id == u.c.id)
-                       .where(s.c.id == _sid_hash(sid))).first()
-    if row is None or not row.active:
-        return None
-    return row
+    return _active_user(conn, store.sessions, store.sessions.c.id, _sid_hash(sid))
 
 
 def end_session(conn: Connection, sid: str | None) -> None:
@@ -149,12 +159,8 @@ def create_token(conn: Connection, user_id: int) -> str:
 
 
 def token_user(conn: Connection, token: str) -> Any | None:
-    t, u = store.api_tokens, store.users
-    row = conn.execute(select(u).join(t, t.c.user_id == u.c.id)
-                       .where(t.c.token_hash == token_hash(token))).first()
-    if row is None or not row.active:
-        return None
-    return row
+    t = store.api_tokens
+    return _active_user(conn, t, t.c.token_hash, token_hash(token))
 
 
 # ---------------------------------------------------------------- throttle

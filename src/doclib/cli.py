@@ -358,14 +358,10 @@ def users_add(obj: Ctx, email: str, role: str, name: str, password: str | None) 
 @domain_errors
 def users_token(obj: Ctx, email: str) -> None:
     """Print a new API token for the account (shown once)."""
-    from .accounts import create_token, user_by_email
-    from .errors import NotFound
+    from .accounts import create_token, require_user_by_email
 
     with obj.lib.db.begin() as conn:
-        user = user_by_email(conn, email)
-        if user is None:
-            raise NotFound(f"no account {email}")
-        click.echo(create_token(conn, user.id))
+        click.echo(create_token(conn, require_user_by_email(conn, email).id))
 
 
 @users.command("list")
@@ -385,14 +381,10 @@ def users_list(obj: Ctx) -> None:
 @domain_errors
 def users_disable(obj: Ctx, email: str) -> None:
     """Disable an account and end its sessions."""
-    from .accounts import set_active, user_by_email
-    from .errors import NotFound
+    from .accounts import require_user_by_email, set_active
 
     with obj.lib.db.begin() as conn:
-        user = user_by_email(conn, email)
-        if user is None:
-            raise NotFound(f"no account {email}")
-        set_active(conn, user.id, False)
+        set_active(conn, require_user_by_email(conn, email).id, False)
     click.echo(f"{email} disabled")
 
 

@@ -133,6 +133,15 @@ def find_workshop(conn: Connection, event_slug: str, number: int) -> Any:
     return row
 
 
+def get_workshop(conn: Connection, workshop_id: int) -> dict[str, Any]:
+    w, e = store.workshops, store.events
+    row = conn.execute(select(w, e.c.slug).join(e, e.c.id == w.c.event_id)
+                       .where(w.c.id == workshop_id)).first()
+    if row is None:
+        raise NotFound("workshop not found")
+    return workshop_dict(row, row.slug)
+
+
 def list_workshops(conn: Connection, event_id: int | None = None) -> list[dict[str, Any]]:
     w, e = store.workshops, store.events
     q = select(w, e.c.slug).join(e, e.c.id == w.c.event_id).order_by(e.c.slug, w.c.number)

@@ -14,7 +14,7 @@ from .. import accounts
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..ingest import delete_document
 from ..related import related_documents, related_workshops
 from ..search import MAX_K, Filters, search
@@ -154,11 +154,9 @@ def api_related_workshops() -> Any:
 @requires("read")
 def api_workshop(workshop_id: int) -> Any:
     with lib().db.connect() as conn:
-        found = [w for w in events_service.list_workshops(conn) if w["id"] == workshop_id]
-    if not found:
-        raise NotFound("workshop not found")
+        workshop = events_service.get_workshop(conn, workshop_id)
     listing = docs_service.listing(lib(), who(), Filters(workshop=workshop_id), limit=500)
-    return jsonify({"ok": True, "workshop": found[0], "documents": listing["documents"]})
+    return jsonify({"ok": True, "workshop": workshop, "documents": listing["documents"]})
 
 
 @bp.get("/events")
@@ -203,9 +201,9 @@ def api_event_workshops(slug: str) -> Any:
 def api_add_workshop(slug: str) -> Any:
     with lib().db.begin() as conn:
         wid = events_service.add_workshop(conn, slug, _json_body())
-        found = [w for w in events_service.list_workshops(conn) if w["id"] == wid]
-        accounts.audit(conn, who().user_id, "workshop.add", f"{slug}/{found[0]['number']}")
-    return jsonify({"ok": True, "workshop": found[0]}), 201
+        workshop = events_service.get_workshop(conn, wid)
+        accounts.audit(conn, who().user_id, "workshop.add", f"{slug}/{workshop['number']}")
+    return jsonify({"ok": True, "workshop": workshop}), 201
 
 
 @bp.get("/openapi.json")

@@ -13,7 +13,6 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 
 from .. import documents as docs_service
 from .. import events as events_service
-from ..errors import NotFound
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .i18n import LANG_COOKIE, LOCALES
@@ -130,10 +129,7 @@ def workshops() -> Any:
 @requires("read")
 def workshop(workshop_id: int) -> Any:
     with lib().db.connect() as conn:
-        found = [w for w in events_service.list_workshops(conn) if w["id"] == workshop_id]
-        if not found:
-            raise NotFound("workshop not found")
-        w = found[0]
+        w = events_service.get_workshop(conn, workshop_id)
         ev = events_service.event_dict(events_service.get_event(conn, w["event"]))
     listing = docs_service.listing(lib(), who(), Filters(workshop=workshop_id), limit=200)
     return render_template("workshop.html", w=w, ev=ev, documents=listing["documents"])
