@@ -195,3 +195,20 @@ def test_cli_users_and_serve_help(tmp_path):
     assert r.stdout.startswith("dl_")
     r = subprocess.run(doclib + ["serve", "--help"], capture_output=True, text=True, env=env)
     assert "gunicorn" in r.stdout
+
+
+def test_delete_asks_for_confirmation_first(tmp_path):
+    from conftest import build_web
+
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "curator")
+    ids = doc_ids(app)
+    t = csrf_of(c.get("/curate/").get_data(as_text=True))
+    r = c.post("/curate/delete", data={"csrf_token": t, "ids": [ids[AR_REPORT]]})
+    assert r.status_code == 200 and "Delete these documents?" in r.get_data(as_text=True)
+    assert doc_ids(app) == ids
+    r = c.post("/curate/delete", data={"csrf_token": t, "ids": [ids[AR_REPORT]],
+                                       "confirm": "yes"})
+    assert r.status_code == 302 and AR_REPORT not in doc_ids(app)
+    app.extensions["doclib_jobs"].shutdown()

@@ -84,8 +84,9 @@ def delete() -> Any:
         raise BadRequest("ids must be numbers") from None
     if not ids:
         raise BadRequest("choose documents to delete")
-    for doc_id in ids:
-        docs_service.get_visible(lib(), who(), doc_id)
+    rows = [docs_service.get_visible(lib(), who(), doc_id) for doc_id in ids]
+    if request.form.get("confirm") != "yes":
+        return render_template("curate_delete.html", documents=rows)
     for doc_id in ids:
         delete_document(lib(), doc_id)
     with lib().db.begin() as conn:
