@@ -6,7 +6,7 @@ index).  Then every question is asked three ways (mono: documents in the
 question's language; xling: documents in the other language; pool: all), by
 doclib and by three reference retrievers over *the same chunks*:
 
-- bm25:  BM25 (bm25s) over doclib's normalised, stemmed terms
+- bm25:  BM25 (bm25s) over normalised, Snowball-stemmed words (text.stem_terms)
 - dense: the stored USE embeddings in a flat FAISS inner-product index
 - rrf:   reciprocal-rank fusion (k = 60) of those two chunk rankings
 
@@ -38,7 +38,7 @@ from doclib.auth import principal_for_role  # noqa: E402
 from doclib.ingest import IngestOptions, ingest_paths  # noqa: E402
 from doclib.library import Library  # noqa: E402
 from doclib.search import Filters, search  # noqa: E402
-from doclib.text import lexical_terms, normalise  # noqa: E402
+from doclib.text import normalise, stem_terms  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "xquad-dev"
 MEASURES = ["mono_mrr10", "mono_r10", "xling_mrr10", "pool_both10", "answer_in_passage5"]
@@ -101,7 +101,7 @@ class References:
         self.chunk_text = [r.text for r in rows]
         self.doc_lang = doc_lang
         self.retriever = bm25s.BM25()
-        self.retriever.index([lexical_terms(r.text) for r in rows], show_progress=False)
+        self.retriever.index([stem_terms(r.text) for r in rows], show_progress=False)
         dim = lib.embedder.dim
         vecs = np.frombuffer(b"".join(r.embedding for r in rows), np.float32).reshape(-1, dim)
         self.index = faiss.IndexFlatIP(dim)
@@ -111,7 +111,7 @@ class References:
     def chunk_rankings(self, query: str) -> dict[str, np.ndarray]:
         """Every chunk's position in each reference ranking (full rankings)."""
         n = len(self.chunk_ids)
-        terms = lexical_terms(query)
+        terms = stem_terms(query)
         bm = np.zeros(n, np.float32)
         if terms:
             scores = self.retriever.get_scores(terms)

@@ -223,3 +223,17 @@ def test_embeddings_stored_match_index(lib, fixtures_dir):
     for cid, v in zip(ids, vecs, strict=True):
         _, got = lib.vectors.search(v, 1, np.array([cid]))
         assert got[0] == cid
+
+
+def test_lexical_index_rebuilt_when_its_version_changes(lib, fixtures_dir):
+    from doclib.library import _set_meta
+
+    r = ingest_file(lib, fixtures_dir / "ar_summit.txt")
+    with lib.db.begin() as conn:
+        conn.execute(store.meta.delete().where(store.meta.c.key == "lexical_version"))
+        lexical.clear(conn)
+        _set_meta(conn, {"lexical_version": "0"})
+    reopened = Library(lib.config, embedder=FakeEmbedder())
+    with reopened.db.connect() as conn:
+        assert lexical.count(conn) == r.chunks
+    assert search(reopened, MEMBER, "القمة الدولية")["total"] == 1

@@ -67,3 +67,14 @@ def test_clean_display_keeps_harakat_removes_controls():
 
 def test_sentences():
     assert sentences("One. Two? ثلاثة؟ أربعة.") == ["One.", "Two?", "ثلاثة؟", "أربعة."]
+
+
+def test_lexical_terms_arabic_grams_and_english_stems():
+    from doclib.text import stem_terms
+
+    assert lexical_terms("workshops") == stem_terms("workshop") == ["workshop"]
+    grams = lexical_terms("والمدارس")
+    assert "مدار" in grams and all(len(g) == 4 for g in grams)
+    # a clitic-prefixed form shares most grams with the bare word
+    assert len(set(lexical_terms("بالمدارس")) & set(lexical_terms("المدارس"))) >= 4
+    assert lexical_terms("في") == []  # stop word

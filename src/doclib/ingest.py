@@ -351,8 +351,7 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
         with lib.db.begin() as conn:
             for cid, v in zip(ids, vecs, strict=True):
                 conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes()))
-            lexical.clear(conn)
-            lexical.add(conn, ((r.id, r.text) for r in rows))
+            lexical.rebuild(conn)
             conn.execute(store.workshops.update().values(embedding=None))
             lib.record_embedder(conn)
         lib.drop_vectors()

@@ -23,8 +23,16 @@ from . import store
 from .config import Config
 from .embed import Embedder, make_embedder
 from .errors import ConfigError, IndexStale
+from .index import lexical
 from .index.vector import VectorIndex, fingerprint
 from .store import Database, FileStore
+from .text import LEXICAL_VERSION
+
+
+def _set_meta(conn, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for key, value in values.items():
+        conn.execute(store.meta.delete().where(store.meta.c.key == key))
+        conn.execute(store.meta.insert().values(key=key, value=value))
 
 
 class Library:
@@ -45,6 +53,8 @@ class Library:
         self._lock = threading.RLock()
         self._write_mutex = threading.RLock()
         self._write_depth = 0
+        if migrate:
+            self.ensure_lexical_version()
 
     # ------------------------------------------------------------ embedder
     @property
@@ -63,9 +73,19 @@ class Library:
 
     def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
         e = self.embedder
-        for key, value in (("embedder_id", e.id), ("embedding_dim", str(e.dim))):
-            conn.execute(store.meta.delete().where(store.meta.c.key == key))
-            conn.execute(store.meta.insert().values(key=key, value=value))
+        _set_meta(conn, {"embedder_id": e.id, "embedding_dim": str(e.dim)})
+
+    def ensure_lexical_version(self) -> None:
+        """Rebuild the lexical index when its terms were made by another
+        version of ``text.lexical_terms``."""
+        with self.db.connect() as conn:
+            stored = conn.execute(select(store.meta.c.value).where(
+                store.meta.c.key == "lexical_version")).scalar()
+        if stored == LEXICAL_VERSION:
+            return
+        with self.write_lock(), self.db.begin() as conn:
+            lexical.rebuild(conn)
+            _set_meta(conn, {"lexical_version": LEXICAL_VERSION})
 
     def check_embedder(self) -> None:
         """Refuse to mix vectors of two models (clear error naming the fix)."""

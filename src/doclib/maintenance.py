@@ -52,9 +52,7 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
     record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks")
     if not lex_ok and repair:
         with lib.write_lock(), lib.db.begin() as conn:
-            rows = conn.execute(select(c.c.id, c.c.text)).all()
-            lexical.clear(conn)
-            lexical.add(conn, ((r.id, r.text) for r in rows))
+            lexical.rebuild(conn)
         repaired.append("rebuilt the lexical index from the chunks")
     record("stuck ingestions", not stuck, f"documents still processing: {stuck or 'none'}")
     if stuck and repair:

@@ -20,7 +20,7 @@ from .errors import BadRequest
 from .events import workshop_dict
 from .library import Library
 from .search import document_summary, highlight, visible_documents
-from .text import lexical_terms
+from .text import stem_terms
 
 
 def _document_vector(lib: Library, doc_id: int) -> np.ndarray:
@@ -125,7 +125,7 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
         if len(query) > 1000:
             raise BadRequest("the question is longer than 1000 characters")
         qv = lib.embedder.embed_queries([query])[0]
-        terms = set(lexical_terms(query))
+        terms = set(stem_terms(query))
     workshops = _workshop_vectors(lib)
     if not workshops:
         return []

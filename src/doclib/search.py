@@ -24,7 +24,7 @@ from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES, Access
 from .rank import ChunkScore, fuse, group_by_document, merge_echoes
-from .text import detect_language, lexical_terms, normalise
+from .text import detect_language, normalise, stem_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -134,7 +134,7 @@ def highlight(passage: str, terms: set[str]) -> str:
     for m in _WORD.finditer(passage):
         out.append(html.escape(passage[pos:m.start()]))
         word = m.group(0)
-        stems = lexical_terms(word) if terms else []
+        stems = stem_terms(word) if terms else []
         if stems and stems[0] in terms:
             out.append(f"<mark>{html.escape(word)}</mark>")
         else:
@@ -151,7 +151,7 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
         return passage
     start = 0
     for m in _WORD.finditer(passage):
-        stems = lexical_terms(m.group(0)) if terms else []
+        stems = stem_terms(m.group(0)) if terms else []
         if stems and stems[0] in terms:
             start = max(0, m.start() - size // 4)
             break
@@ -342,7 +342,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     if not normalise(query):
         return {**base, "total": 0, "results": [], "facets": facets([])}
     ranked, visible = retrieve(lib, who, query, filters, strategy=strategy)
-    terms = set(lexical_terms(query))
+    terms = set(stem_terms(query))
     qlang = base["query_language"]
     results = []
     for doc_id, score, chunk_scores in ranked[(page - 1) * k: page * k]:

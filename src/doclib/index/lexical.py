@@ -5,7 +5,9 @@ the same database as the chunks, so a document's rows, its terms and their
 deletion commit in one transaction; the access filter is a join evaluated
 before ranking and LIMIT; and it needs no extra memory.  Terms are
 produced by ``text.lexical_terms`` for documents and queries alike; the FTS5
-tokenizer only splits on the spaces between them.
+tokenizer only splits on the spaces between them.  The terms' version
+(``text.LEXICAL_VERSION``) is kept in the ``meta`` table; the Library rebuilds
+the index from the chunks when it changes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ def remove(conn: Connection, chunk_ids: Iterable[int]) -> None:
 
 def clear(conn: Connection) -> None:
     conn.execute(text("DELETE FROM chunk_terms"))
+
+
+def rebuild(conn: Connection) -> int:
+    """Re-derive every chunk's terms from its text; returns the chunk count."""
+    rows = conn.execute(text("SELECT id, text FROM chunks ORDER BY id")).all()
+    clear(conn)
+    add(conn, ((r[0], r[1]) for r in rows))
+    return len(rows)
 
 
 def count(conn: Connection) -> int:
