@@ -24,7 +24,7 @@ from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES, Access
 from .rank import ChunkScore, fuse, group_by_document, merge_echoes
-from .text import detect_language, normalise, stem_terms
+from .text import detect_language, normalise, stem_terms, word_stem
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -134,8 +134,7 @@ def highlight(passage: str, terms: set[str]) -> str:
     for m in _WORD.finditer(passage):
         out.append(html.escape(passage[pos:m.start()]))
         word = m.group(0)
-        stems = stem_terms(word) if terms else []
-        if stems and stems[0] in terms:
+        if terms and word_stem(word) in terms:
             out.append(f"<mark>{html.escape(word)}</mark>")
         else:
             out.append(html.escape(word))
@@ -151,8 +150,7 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
         return passage
     start = 0
     for m in _WORD.finditer(passage):
-        stems = stem_terms(m.group(0)) if terms else []
-        if stems and stems[0] in terms:
+        if terms and word_stem(m.group(0)) in terms:
             start = max(0, m.start() - size // 4)
             break
     end = min(len(passage), start + size)

@@ -122,6 +122,14 @@ def stem_terms(text: str) -> list[str]:
     return stem_tokens(tokens(normalise(text)))
 
 
+@lru_cache(maxsize=65536)
+def word_stem(word: str) -> str | None:
+    """The stem of one displayed word (None for stop words); cached, as
+    highlighting asks for every word of every shown passage."""
+    stems = stem_terms(word)
+    return stems[0] if stems else None
+
+
 # Version of the lexical index terms; the Library rebuilds the lexical index
 # when the stored version differs.
 LEXICAL_VERSION = "2"
