@@ -237,3 +237,18 @@ def test_lexical_index_rebuilt_when_its_version_changes(lib, fixtures_dir):
     with reopened.db.connect() as conn:
         assert lexical.count(conn) == r.chunks
     assert search(reopened, MEMBER, "القمة الدولية")["total"] == 1
+
+
+def test_rechunk_applies_new_chunk_settings(lib, fixtures_dir):
+    from doclib import config as config_mod
+    from doclib.ingest import rechunk
+
+    r = ingest_file(lib, fixtures_dir / "ar_summit_writer.pdf", IngestOptions(language="ar"))
+    small = config_mod.with_overrides(lib.config, {"chunk.max_words": 40})
+    other = Library(small, embedder=FakeEmbedder())
+    out = rechunk(other)
+    assert out == {"documents": 1, "failed": 0}
+    docs, chunks, terms, vectors = counts(other)
+    assert docs == 1 and chunks > r.chunks and chunks == terms == vectors
+    with other.db.connect() as conn:
+        assert conn.execute(select(store.documents.c.language)).scalar_one() == "ar"

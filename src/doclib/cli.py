@@ -163,15 +163,24 @@ def search(obj: Ctx, query: str, k: int, page: int, language: str | None, event:
 
 # --------------------------------------------------------- index upkeep
 @main.command()
+@click.option("--rechunk", is_flag=True, help="Also extract and chunk every stored original "
+              "again (after changing chunk.* or extract.*).")
 @click.pass_obj
 @domain_errors
-def reindex(obj: Ctx) -> None:
+def reindex(obj: Ctx, rechunk: bool) -> None:
     """Re-embed every chunk with the configured embedder; rebuild both indexes."""
+    from .ingest import rechunk as run_rechunk
     from .ingest import reindex as run
 
-    out = run(obj.lib, progress=lambda i, n: click.echo(f"\r{i}/{n} chunks", nl=False,
-                                                         err=True) if sys.stderr.isatty()
-              else None)
+    def progress(what: str) -> Callable[[int, int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        return lambda i, n: click.echo(f"\r{i}/{n} {what}", nl=False, err=True)
+
+    if rechunk:
+        out = run_rechunk(obj.lib, progress=progress("documents"))
+        click.echo(f"re-chunked {out['documents']} documents ({out['failed']} failed)")
+    out = run(obj.lib, progress=progress("chunks"))
     click.echo(f"reindexed {out['chunks']} chunks")
 
 

@@ -333,6 +333,26 @@ def delete_document(lib: Library, doc_id: int) -> None:
         lib.files.delete(doc.stored_name)
 
 
+def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
+            ) -> dict[str, int]:
+    """Extract, chunk and embed every stored original again with the current
+    configuration (after changing ``chunk.*`` or ``extract.*``).  Metadata,
+    including the document language, is kept."""
+    d = store.documents
+    with lib.db.connect() as conn:
+        docs = conn.execute(select(d.c.id, d.c.language).where(d.c.stored_name.is_not(None))
+                            .order_by(d.c.id)).all()
+    failed = 0
+    for i, doc in enumerate(docs, start=1):
+        report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
+        lang = doc.language if doc.language in ("ar", "en") else "auto"
+        _process(lib, doc.id, IngestOptions(language=lang), report, None)
+        failed += report.status != "ready"
+        if progress:
+            progress(i, len(docs))
+    return {"documents": len(docs), "failed": failed}
+
+
 def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Re-embed every chunk with the configured embedder and rebuild both
     indexes from the database.  Deterministic: twice gives the same index."""
