@@ -13,9 +13,8 @@ from sqlalchemy import select, text
 from . import store
 from .auth import Principal, can
 from .errors import BadRequest, Forbidden, NotFound
-from .ingest import IngestOptions, _resolve_meta
+from .ingest import IngestOptions, resolve_metadata
 from .library import Library
-from .models import Access
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 
 NOT_FOUND = "document not found"
@@ -112,7 +111,7 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
         date=str(changes["date"]) if changes.get("date") else None)
     d = store.documents
     with lib.db.begin() as conn:
-        values = _resolve_meta(conn, opts)
+        values = resolve_metadata(conn, opts)
         if "event" in changes and not changes["event"]:
             values.update(event_id=None, workshop_id=None)
         if "workshop" in changes and changes["workshop"] in (None, ""):
@@ -124,6 +123,3 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
         values["updated_at"] = store.now()
         conn.execute(d.update().where(d.c.id == doc_id).values(**values))
 
-
-def access_name(level: int) -> str:
-    return Access(level).name

@@ -78,7 +78,7 @@ class IngestReport:
         return asdict(self)
 
 
-def _resolve_meta(conn: Any, opts: IngestOptions) -> dict[str, Any]:
+def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
     """Validate options into document column values (only those given)."""
     out: dict[str, Any] = {}
     if opts.doc_type is not None:
@@ -143,7 +143,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         size = os.path.getsize(path)
         sha = store.sha256_file(path)
         with lib.db.begin() as conn:
-            meta = _resolve_meta(conn, opts)
+            meta = resolve_metadata(conn, opts)
     except (UnsupportedFormat, BadRequest, NotFound) as e:
         report.error = e.message
         return _finish(lib, report, uploader_id, job_id)

@@ -24,7 +24,7 @@ from .config import Config
 from .embed import Embedder, make_embedder
 from .errors import ConfigError, IndexStale
 from .index import lexical
-from .index.vector import VectorIndex, fingerprint
+from .index.vector import VectorIndex
 from .store import Database, FileStore
 from .text import LEXICAL_VERSION
 
@@ -183,9 +183,6 @@ class Library:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
         vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
         return np.asarray(ids, np.int64), np.asarray(docs, np.int64), vecs
-
-    def vectors_match_db(self) -> bool:
-        return fingerprint(self.vectors.ids()) == self.db_fingerprint()
 
     # ------------------------------------------------------------- writing
     @contextmanager

@@ -66,23 +66,3 @@ class ChunkDraft:
     text: str
     language: str
     source: str = "text"
-
-
-@dataclass
-class Passage:
-    chunk_id: int
-    text: str
-    page: int
-    page_end: int
-    highlighted: str  # HTML-escaped text with <mark> around matched terms
-    language: str
-    score: float
-
-
-@dataclass
-class Hit:
-    """One document in a result list."""
-
-    document: dict[str, Any]
-    score: float
-    passages: list[Passage]

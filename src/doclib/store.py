@@ -258,6 +258,27 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def atomic_write(path: Path, write: Any) -> None:
+    """Write ``path`` through ``write(temp_path)`` in the same folder, fsync
+    the file and the folder, then rename: a crash leaves the old file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 class FileStore:
     """Originals under ``<library_dir>/files/`` by generated name; the original
     filename is metadata only (it never becomes a path)."""
@@ -276,17 +297,7 @@ class FileStore:
         sub = name[:2]
         target_dir = self.root / sub
         target_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target_dir / name)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(target_dir / name, lambda tmp: shutil.copyfile(src, tmp))
         return f"{sub}/{name}"
 
     def delete(self, stored_name: str | None) -> None:

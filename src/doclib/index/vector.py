@@ -12,13 +12,13 @@ wrong index.  Searches take an allow-list of chunk ids as an
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..store import atomic_write
 
 SCHEMA_VERSION = 1
 INDEX_FILE = "vectors.faiss"
@@ -30,26 +30,6 @@ def fingerprint(ids: np.ndarray) -> list[int]:
     if ids.size == 0:
         return [0, 0, 0]
     return [int(ids.size), int(ids.max()), int(ids.sum() % (1 << 62))]
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the same folder, fsync, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class VectorIndex:
@@ -180,9 +160,9 @@ class VectorIndex:
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             manifest = self.manifest()
-            _atomic_write(self.index_path,
+            atomic_write(self.index_path,
                           lambda p: self._faiss.write_index(self.index, p))
-        _atomic_write(self.manifest_path, lambda p: Path(p).write_text(
+        atomic_write(self.manifest_path, lambda p: Path(p).write_text(
             json.dumps(manifest, indent=2), encoding="utf-8"))
         self.loaded_stamp = self.stamp()
 
