@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up doclib in ./.venv. Usage: scripts/setup.sh [run|test]
-#   run:  the service's own dependencies (and poppler/tesseract for OCR, when possible)
-#   test: also the test tools, torch (CPU build) + sentence-transformers, Chromium
+#   run:  the service's own dependencies, torch (CPU build) for the second embedding
+#         model, and poppler/tesseract for OCR, when possible
+#   test: also the test tools and Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -29,10 +30,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# torch first, pinned exactly: it installs the local CPU build, not a CUDA download
+.venv/bin/python -m pip install -q "torch==2.13.0"
 if [ "$mode" = test ]; then
-  # torch first, pinned exactly: it installs the local CPU build, not a CUDA download
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev,st]"
+  .venv/bin/python -m pip install -q -e ".[dev]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -49,7 +49,10 @@ class FakeEmbedder:
 
 
 def make_config(tmp_path: Path, **overrides: object) -> config_mod.Config:
-    cfg = config_mod.from_dict({"storage": {"data_dir": str(tmp_path)}}, tmp_path)
+    # the second model (MiniLM, torch) is off in unit tests; its own tests and
+    # the end-to-end ones (CLI, browser) run it
+    cfg = config_mod.from_dict({"storage": {"data_dir": str(tmp_path)},
+                                "embed": {"second_model": ""}}, tmp_path)
     return config_mod.with_overrides(cfg, overrides) if overrides else cfg
 
 

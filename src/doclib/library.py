@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from . import store
 from .config import Config
-from .embed import Embedder, make_embedder
+from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
 from .errors import ConfigError, IndexStale
 from .index import lexical
 from .index.vector import VectorIndex
@@ -49,12 +49,14 @@ class Library:
             self.db.migrate()
         self.files = FileStore(config.library_dir)
         self._embedder = embedder
+        self._second: Embedder | None = None
         self._vectors: VectorIndex | None = None
         self._lock = threading.RLock()
         self._write_mutex = threading.RLock()
         self._write_depth = 0
         if migrate:
             self.ensure_lexical_version()
+            self.ensure_second_vectors()
 
     # ------------------------------------------------------------ embedder
     @property
@@ -65,6 +67,70 @@ class Library:
                     self._embedder = make_embedder(self.config.embed)
         return self._embedder
 
+    @property
+    def second_embedder(self) -> Embedder | None:
+        """The second model (``embed.second_model``), loaded on first use;
+        None when it is off."""
+        if not self.config.embed.second_model:
+            return None
+        if self._second is None:
+            with self._lock:
+                if self._second is None:
+                    self._second = make_second_embedder(self.config.embed)
+        return self._second
+
+    def second_vectors(self, chunks: list[tuple[str, str]]) -> list[bytes | None]:
+        """The second model's vectors for (language, text) pairs: bytes for
+        chunks in its languages, None for the others."""
+        langs = self.config.embed.second_language_list
+        picked = [i for i, (lang, _) in enumerate(chunks) if lang in langs]
+        out: list[bytes | None] = [None] * len(chunks)
+        second = self.second_embedder
+        if second is None or not picked:
+            return out
+        vecs = second.embed_passages([chunks[i][1] for i in picked])
+        for i, v in zip(picked, vecs, strict=True):
+            out[i] = np.asarray(v, np.float32).tobytes()
+        return out
+
+    def ensure_second_vectors(self) -> int:
+        """Give every chunk in the second model's languages its vector: the
+        ones missing (a library from before the second model, or a chunk
+        language it did not cover) or all of them when the model changed.
+        Returns the number of chunks embedded."""
+        sid = second_model_id(self.config.embed)
+        if not sid:
+            return 0
+
+        def pending() -> tuple[bool, list]:  # type: ignore[type-arg]
+            c = store.chunks
+            with self.db.connect() as conn:
+                stored = conn.execute(select(store.meta.c.value).where(
+                    store.meta.c.key == "second_embedder_id")).scalar()
+                q = select(c.c.id, c.c.language, c.c.text).where(
+                    c.c.language.in_(list(self.config.embed.second_language_list)))
+                if stored == sid:
+                    q = q.where(c.c.embedding2.is_(None))
+                return stored != sid, conn.execute(q.order_by(c.c.id)).all()
+
+        changed, rows = pending()
+        if not rows and not changed:
+            return 0
+        with self.write_lock():
+            changed, rows = pending()  # another process may have done it meanwhile
+            step = 256
+            for i in range(0, len(rows), step):
+                part = rows[i:i + step]
+                blobs = self.second_vectors([(r.language, r.text) for r in part])
+                with self.db.begin() as conn:
+                    for r, blob in zip(part, blobs, strict=True):
+                        conn.execute(store.chunks.update().where(store.chunks.c.id == r.id)
+                                     .values(embedding2=blob))
+            if changed:
+                with self.db.begin() as conn:
+                    _set_meta(conn, {"second_embedder_id": sid})
+        return len(rows)
+
     def stored_embedder(self) -> tuple[str | None, int | None]:
         with self.db.connect() as conn:
             rows = dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
@@ -73,7 +139,10 @@ class Library:
 
     def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
         e = self.embedder
-        _set_meta(conn, {"embedder_id": e.id, "embedding_dim": str(e.dim)})
+        values = {"embedder_id": e.id, "embedding_dim": str(e.dim)}
+        if self.config.embed.second_model:
+            values["second_embedder_id"] = second_model_id(self.config.embed)
+        _set_meta(conn, values)
 
     def ensure_lexical_version(self) -> None:
         """Rebuild the lexical index when its terms were made by another

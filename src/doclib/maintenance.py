@@ -72,8 +72,22 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
             repaired.append("rebuilt the vector index from stored embeddings")
     except DoclibError as e:
         record("embedder", False, e.message)
+    if lib.config.embed.second_model:
+        langs = list(lib.config.embed.second_language_list)
+        with lib.db.connect() as conn:
+            lacking = conn.execute(select(func.count(c.c.id)).where(
+                c.c.language.in_(langs), c.c.embedding2.is_(None))).scalar_one()
+        record("second model", lacking == 0,
+               f"{lacking} chunks in {', '.join(langs)} without a second-model vector")
+        if lacking and repair:
+            try:
+                n = lib.ensure_second_vectors()
+                repaired.append(f"embedded {n} chunks with the second model")
+            except DoclibError as e:
+                record("second model", False, e.message)
     ok = all(x["ok"] for x in checks) or (repair and all(
-        x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index")
+        x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
+                                 "second model")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
 

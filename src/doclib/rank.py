@@ -7,6 +7,16 @@ Two strategies:
   (in [0, 1]) times ``lexical_weight``.  The bonus lifts the passages that
   contain the words asked for without letting lexical evidence, which only
   exists in the query's own language, outrank everything in the other one.
+  When even the best lexical match holds little of the query's evidence
+  (its BM25 over the query's bound, ``lexical.query_bound``, is under
+  ``coverage_floor``), the bonus shrinks in proportion: a match on one or two
+  common words of a long question is weak evidence, however it ranks.
+
+With calibrated fusion, a second embedding model (``second``: chunk id -> its cosine with the query)
+re-scores the chunks it has vectors for: each loses ``second_weight`` times
+its distance to the best of them, so the best stays where it is and the
+others fall; documents without such vectors (other languages) keep their
+scores, and a language-agnostic ranking keeps its balance.
 """
 
 from __future__ import annotations
@@ -27,7 +37,9 @@ class ChunkScore:
 
 def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
          owner: Mapping[int, int], strategy: str = "calibrated", rrf_k: int = 60,
-         lexical_weight: float = 0.35) -> list[ChunkScore]:
+         lexical_weight: float = 0.35, lexical_bound: float = 0.0,
+         coverage_floor: float = 0.0, second: Mapping[int, float] | None = None,
+         second_weight: float = 0.0) -> list[ChunkScore]:
     """Fused chunk scores, best first.  ``owner`` maps chunk id -> document id."""
     dmap = dict(dense)
     lmap = dict(lexical)
@@ -45,12 +57,20 @@ def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]
             out.append(ChunkScore(c, owner[c], s, dmap.get(c), lmap.get(c)))
     elif strategy == "calibrated":
         lmax = max((s for _, s in lexical), default=0.0)
+        weight = lexical_weight
+        if coverage_floor > 0 and lexical_bound > 0 and lmax > 0:
+            weight *= min(1.0, lmax / lexical_bound / coverage_floor)
         # a chunk found only lexically gets the weakest dense score seen
         dfloor = min((s for _, s in dense), default=0.0)
         for c in ids:
             d = dmap.get(c, dfloor)
-            bonus = lexical_weight * (lmap[c] / lmax) if c in lmap and lmax > 0 else 0.0
+            bonus = weight * (lmap[c] / lmax) if c in lmap and lmax > 0 else 0.0
             out.append(ChunkScore(c, owner[c], d + bonus, dmap.get(c), lmap.get(c)))
+        if second and second_weight > 0:
+            best = max(second.values())
+            for cs in out:
+                if cs.chunk_id in second:
+                    cs.score -= second_weight * (best - second[cs.chunk_id])
     else:
         raise ValueError(f"unknown fusion strategy {strategy!r}")
     out.sort(key=lambda x: (-x.score, x.chunk_id))

@@ -168,8 +168,10 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
 
 # ------------------------------------------------------------------ search
 def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
-           n: int, strategy: str) -> tuple[list[ChunkScore], dict[int, Any]]:
-    """Both legs over the caller's visible documents (with filters), fused."""
+           n: int, strategy: str, second_q: np.ndarray | None = None
+           ) -> tuple[list[ChunkScore], dict[int, Any]]:
+    """Both legs over the caller's visible documents (with filters), fused;
+    then the second model's re-scoring of the candidates it covers."""
     cfg = lib.config.search
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who, filters)
@@ -179,16 +181,62 @@ def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Fi
         cond, params = visible_documents_sql(who)
         fsql, fparams = filters.sql()
         lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams})
+        bound = lexical.query_bound(conn, query) if lex and cfg.lexical_coverage > 0 else 0.0
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     allowed = vi.allowed_chunks(np.fromiter(visible.keys(), dtype=np.int64))
     scores, ids = vi.search(qv, n, allowed)
     dense = [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
-    owner = _owners(lib, [c for c, _ in dense] + [c for c, _ in lex])
+    owner, second = _candidates(lib, [c for c, _ in dense] + [c for c, _ in lex], second_q)
     # belt and braces: anything whose owner is not visible is dropped
     dense = [(c, s) for c, s in dense if owner.get(c) in visible]
     lex = [(c, s) for c, s in lex if owner.get(c) in visible]
-    return fuse(dense, lex, owner, strategy, cfg.rrf_k, cfg.lexical_weight), visible
+    second = {c: s for c, s in second.items() if owner.get(c) in visible}
+    return fuse(dense, lex, owner, strategy, cfg.rrf_k, cfg.lexical_weight,
+                lexical_bound=bound, coverage_floor=cfg.lexical_coverage,
+                second=second, second_weight=cfg.second_weight), visible
+
+
+def _second_query(lib: Library, query: str) -> np.ndarray | None:
+    """The query's vector by the second model, when it reads the query's language."""
+    if lib.config.search.second_weight <= 0 or \
+            detect_language(query) not in lib.config.embed.second_language_list:
+        return None
+    second = lib.second_embedder
+    return None if second is None else second.embed_queries([query])[0]
+
+
+def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
+                ) -> tuple[dict[int, int], dict[int, float]]:
+    """Owners (chunk id -> document id) of the candidate chunks and, with a
+    second-model query vector, the candidates' cosines with it (chunks in
+    the model's languages; one without a vector yet counts as the worst)."""
+    if not chunk_ids:
+        return {}, {}
+    c = store.chunks
+    cols = [c.c.id, c.c.document_id]
+    if second_q is not None:
+        cols += [c.c.language, c.c.embedding2]
+    with lib.db.connect() as conn:
+        rows = conn.execute(select(*cols).where(c.c.id.in_(set(chunk_ids)))).all()
+    owner = {int(r[0]): int(r[1]) for r in rows}
+    if second_q is None:
+        return owner, {}
+    langs = lib.config.embed.second_language_list
+    dim = second_q.shape[0]
+    second: dict[int, float] = {}
+    missing = []
+    for r in rows:
+        if r.language not in langs:
+            continue
+        if r.embedding2 is not None and len(r.embedding2) == dim * 4:
+            second[int(r.id)] = float(np.frombuffer(r.embedding2, np.float32) @ second_q)
+        else:
+            missing.append(int(r.id))
+    if missing and second:
+        worst = min(second.values())
+        second.update({cid: worst for cid in missing})
+    return owner, second
 
 
 def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
@@ -199,11 +247,13 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
     n = candidates or cfg.candidates
     strategy = strategy or cfg.fusion
     qv = lib.embedder.embed_queries([query])[0]
-    fused, visible = _fused(lib, who, query, qv, filters, n, strategy)
+    second_q = _second_query(lib, query) if strategy == "calibrated" else None
+    fused, visible = _fused(lib, who, query, qv, filters, n, strategy, second_q)
     ranked = group_by_document(fused, cfg.passages_per_document)
     qlang = detect_language(query)
     if cfg.echo_weight > 0 and qlang in LANGUAGES and filters.language != qlang and visible:
-        ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy)
+        ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy,
+                       second_q)
     return ranked, visible
 
 
@@ -238,7 +288,8 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
 
 def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
           filters: Filters, ranked: list[tuple[int, float, list[Any]]],
-          visible: dict[int, Any], n: int, strategy: str) -> list[tuple[int, float, list[Any]]]:
+          visible: dict[int, Any], n: int, strategy: str,
+          second_q: np.ndarray | None = None) -> list[tuple[int, float, list[Any]]]:
     """Cross-language echo: the best passages of the best documents in the
     query's language (found with both legs) look for their counterparts in
     the other language, which inherit their score times the similarity.
@@ -253,21 +304,11 @@ def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
         feedback = [r for r in ranked if visible[r[0]].language == qlang]
     else:
         fb_fused, fb_visible = _fused(lib, who, query, qv, replace(filters, language=qlang),
-                                      n, strategy)
+                                      n, strategy, second_q)
         feedback = [r for r in group_by_document(fb_fused, 1)
                     if fb_visible[r[0]].language == qlang]
     echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight)
     return merge_echoes(ranked, echoes, cfg.passages_per_document)
-
-
-def _owners(lib: Library, chunk_ids: list[int]) -> dict[int, int]:
-    if not chunk_ids:
-        return {}
-    c = store.chunks
-    with lib.db.connect() as conn:
-        rows = conn.execute(select(c.c.id, c.c.document_id)
-                            .where(c.c.id.in_(set(chunk_ids)))).all()
-    return {int(r[0]): int(r[1]) for r in rows}
 
 
 def _passages(lib: Library, chunk_scores: list[Any], terms: set[str]) -> list[dict[str, Any]]:

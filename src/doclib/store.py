@@ -131,6 +131,8 @@ chunks = Table(
     Column("text", Text, nullable=False),
     Column("norm_text", Text, nullable=False),
     Column("embedding", LargeBinary, nullable=False),
+    # the second model's vector (embed.second_model), for chunks in its languages
+    Column("embedding2", LargeBinary, nullable=True),
 )
 
 jobs = Table(

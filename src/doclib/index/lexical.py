@@ -12,6 +12,7 @@ the index from the chunks when it changes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from sqlalchemy import text
@@ -64,6 +65,31 @@ SEARCH_SQL = (
     "SELECT m.id, -m.s FROM m JOIN chunks c ON c.id = m.id "
     "JOIN documents d ON d.id = c.document_id WHERE {condition} ORDER BY m.s, m.id LIMIT :k"
 )
+
+
+# FTS5's bm25() constants (k1 = 1.2); a term can add at most idf * (k1 + 1)
+BM25_K1 = 1.2
+
+
+def query_bound(conn: Connection, query: str) -> float:
+    """The most BM25 score any chunk could get for ``query``: the sum over its
+    distinct indexed terms of idf * (k1 + 1), with FTS5's idf
+    (log((N - n + 0.5) / (n + 0.5)), at least 1e-6).  A match's score over
+    this bound is the share of the query's evidence it holds (its coverage)."""
+    terms = list(dict.fromkeys(lexical_terms(query)))
+    if not terms:
+        return 0.0
+    marks = ",".join(f":t{i}" for i in range(len(terms)))
+    rows = conn.execute(text(f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({marks})"),
+                        {f"t{i}": t for i, t in enumerate(terms)}).all()
+    if not rows:
+        return 0.0
+    n_rows = int(conn.execute(text("SELECT count(*) FROM chunks")).scalar_one())
+    bound = 0.0
+    for _term, n in rows:
+        idf = math.log((n_rows - n + 0.5) / (n + 0.5))
+        bound += max(idf, 1e-6) * (BM25_K1 + 1)
+    return bound
 
 
 def search(conn: Connection, query: str, k: int, condition: str,

