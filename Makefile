@@ -26,7 +26,9 @@ lint:
 	.venv/bin/ruff check src tests bench scripts
 
 bench-quality:
-	.venv/bin/python bench/quality.py
+	.venv/bin/python bench/quality.py --compare bench/configs/no-coverage-no-second.yaml \
+	    --compare bench/configs/no-second.yaml --compare bench/configs/no-coverage.yaml \
+	    --compare bench/configs/foundation.yaml
 
 bench-load:
 	.venv/bin/python bench/load.py

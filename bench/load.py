@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from doclib import config as config_mod  # noqa: E402
 from doclib.ingest import IngestOptions, ingest_paths  # noqa: E402
 from doclib.library import Library  # noqa: E402
+from doclib.text import detect_language  # noqa: E402
 from quality import DEV, ingest_dev, load_dev  # noqa: E402
 
 
@@ -73,12 +74,24 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            # warm every worker (model load, index load)
-            for q in questions[:20]:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                c.request("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q}))
-                c.getresponse().read()
-                c.close()
+            # warm every worker (models, index): English and Arabic questions
+            # from 4 threads at once, so that each worker gets both languages
+            # (English loads the second model)
+            def warm(qs: list[str]) -> None:
+                for q in qs:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    c.request("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q}))
+                    c.getresponse().read()
+                    c.close()
+
+            en = [q for q in questions if detect_language(q) == "en"][:40]
+            ar = [q for q in questions if detect_language(q) == "ar"][:40]
+            warmers = [threading.Thread(target=warm, args=(part[i::2],))
+                       for part in (en, ar) for i in range(2)]
+            for t in warmers:
+                t.start()
+            for t in warmers:
+                t.join()
             latencies: list[float] = []
             errors = [0]
             lock = threading.Lock()

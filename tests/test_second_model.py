@@ -171,3 +171,28 @@ def test_check_reports_and_repairs_missing_second_vectors(tmp_path):
     repaired = check(lib, repair=True)
     assert repaired["ok"] and "embedded 1 chunks with the second model" in repaired["repaired"]
     assert check(lib)["ok"]
+
+
+def test_second_model_never_brings_hidden_documents(tmp_path):
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "roads.txt", EN_ROADS, "en")
+    p = tmp_path / "youth.txt"  # the best match for QUERY, members only
+    p.write_text(EN_YOUTH, encoding="utf-8")
+    hidden = ingest_file(lib, p, IngestOptions(access="members", language="en")).document_id
+    for role, sees in (("visitor", False), ("member", True)):
+        res = search(lib, principal_for_role(role), QUERY)
+        ids = [r["document"]["id"] for r in res["results"]]
+        assert (hidden in ids) is sees
+        assert all(hidden != f["value"] for f in res["facets"]["workshop"])
+    # the visitor's scores are those of a library where the hidden document's
+    # vector is not there at all: it is not even the re-scoring's reference
+    # (QUERY shares no term with the public document, so BM25's whole-index
+    # statistics play no part here)
+    visitor = principal_for_role("visitor")
+    with_hidden, _ = retrieve(lib, visitor, QUERY, Filters())
+    from doclib.ingest import delete_document
+
+    delete_document(lib, hidden)
+    without, _ = retrieve(lib, visitor, QUERY, Filters())
+    assert [(d, round(s, 6)) for d, s, _ in with_hidden] == \
+        [(d, round(s, 6)) for d, s, _ in without]
