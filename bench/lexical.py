@@ -65,7 +65,7 @@ def main() -> None:
                    [(i + 1, " ".join(c)) for i, c in enumerate(corpus)])
     db.commit()
     build = time.perf_counter() - t0
-    sql = SEARCH_SQL.format(condition="d.access <= 0 AND d.status = 'ready'")
+    sql = SEARCH_SQL.format(table="chunk_terms", condition="d.access <= 0 AND d.status = 'ready'")
     sql = sql.replace(":expr", "?").replace(":k", "200")
     lat = []
     fts_top: list[int | None] = []

@@ -32,6 +32,10 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
         docs = conn.execute(select(d.c.id, d.c.stored_name, d.c.sha256, d.c.status)).all()
         n_chunks = conn.execute(select(func.count(c.c.id))).scalar_one()
         n_terms = lexical.count(conn)
+        # each audience's table holds exactly the chunks it may see
+        level_gaps = {lexical.table_for(lv): (lexical.count(conn, lv),
+                                              lexical.expected_count(conn, lv))
+                      for lv in (0, 1)}
         stuck = [r.id for r in docs if r.status in ("processing", "queued")]
         orphan_terms = conn.execute(text(
             "SELECT count(*) FROM chunk_terms WHERE rowid NOT IN (SELECT id FROM chunks)"))\
@@ -48,8 +52,10 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
     record("files", not missing and not corrupt,
            f"{len(docs)} documents; missing originals: {missing or 'none'}; "
            f"changed originals: {corrupt or 'none'}")
-    lex_ok = n_terms == n_chunks and orphan_terms == 0
-    record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks")
+    lex_ok = n_terms == n_chunks and orphan_terms == 0 and all(
+        have == want for have, want in level_gaps.values())
+    record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks; " + "; ".join(
+        f"{table}: {have} of {want}" for table, (have, want) in level_gaps.items()))
     if not lex_ok and repair:
         with lib.write_lock(), lib.db.begin() as conn:
             lexical.rebuild(conn)

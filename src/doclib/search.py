@@ -180,8 +180,10 @@ def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Fi
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = visible_documents_sql(who)
         fsql, fparams = filters.sql()
-        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams})
-        bound = lexical.query_bound(conn, query) if lex and cfg.lexical_coverage > 0 else 0.0
+        level = int(who.max_access)
+        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, level)
+        bound = lexical.query_bound(conn, query, level) \
+            if lex and cfg.lexical_coverage > 0 else 0.0
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     allowed = vi.allowed_chunks(np.fromiter(visible.keys(), dtype=np.int64))

@@ -8,6 +8,12 @@ produced by ``text.lexical_terms`` for documents and queries alike; the FTS5
 tokenizer only splits on the spaces between them.  The terms' version
 (``text.LEXICAL_VERSION``) is kept in the ``meta`` table; the Library rebuilds
 the index from the chunks when it changes.
+
+One table per audience (migration 0004): BM25's statistics (row count,
+document frequencies, average length) are those of the table searched, so
+each audience searches a table holding exactly the chunks it may see, and
+nothing a visitor is shown (scores, order) depends on the words of
+documents hidden from them.
 """
 
 from __future__ import annotations
@@ -20,22 +26,42 @@ from sqlalchemy.engine import Connection
 
 from ..text import lexical_terms
 
+# the table that holds exactly the chunks of documents with access <= level
+TABLES = {0: "chunk_terms_l0", 1: "chunk_terms_l1", 2: "chunk_terms"}
+_LEVEL_TABLES = (0, 1)  # kept from chunk_terms by add(); chunk_terms is all
+
+
+def table_for(level: int) -> str:
+    """The lexical table of an audience (its highest visible access level)."""
+    return TABLES[max(0, min(int(level), 2))]
+
 
 def add(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
-    """Index (chunk id, raw text) pairs."""
+    """Index (chunk id, raw text) pairs.  The chunks' rows must exist: each
+    goes into the tables of the audiences that may see its document."""
     params = [{"id": cid, "terms": " ".join(lexical_terms(t))} for cid, t in rows]
-    if params:
-        conn.execute(text("INSERT INTO chunk_terms(rowid, terms) VALUES (:id, :terms)"), params)
+    if not params:
+        return
+    conn.execute(text("INSERT INTO chunk_terms(rowid, terms) VALUES (:id, :terms)"), params)
+    ids = ",".join(str(int(p["id"])) for p in params)
+    for level in _LEVEL_TABLES:
+        conn.execute(text(
+            f"INSERT INTO {TABLES[level]}(rowid, terms) SELECT t.rowid, t.terms "
+            "FROM chunk_terms t JOIN chunks c ON c.id = t.rowid "
+            f"JOIN documents d ON d.id = c.document_id WHERE t.rowid IN ({ids}) "
+            f"AND d.access <= {level}"))
 
 
 def remove(conn: Connection, chunk_ids: Iterable[int]) -> None:
     params = [{"id": cid} for cid in chunk_ids]
     if params:
-        conn.execute(text("DELETE FROM chunk_terms WHERE rowid = :id"), params)
+        for table in TABLES.values():
+            conn.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), params)
 
 
 def clear(conn: Connection) -> None:
-    conn.execute(text("DELETE FROM chunk_terms"))
+    for table in TABLES.values():
+        conn.execute(text(f"DELETE FROM {table}"))
 
 
 def rebuild(conn: Connection) -> int:
@@ -46,8 +72,41 @@ def rebuild(conn: Connection) -> int:
     return len(rows)
 
 
-def count(conn: Connection) -> int:
-    return int(conn.execute(text("SELECT count(*) FROM chunk_terms")).scalar_one())
+def count(conn: Connection, level: int = 2) -> int:
+    return int(conn.execute(text(f"SELECT count(*) FROM {table_for(level)}")).scalar_one())
+
+
+def _varint(b: bytes) -> int:
+    """SQLite's varint (big-endian groups of 7 bits; a ninth byte has 8)."""
+    v = 0
+    for k in range(8):
+        x = b[k]
+        v = (v << 7) | (x & 0x7F)
+        if not x & 0x80:
+            return v
+    return (v << 8) | b[8]
+
+
+def row_count(conn: Connection, level: int = 2) -> int:
+    """The row count BM25 uses, read from FTS5's averages record (row 1 of
+    the table's ``_data`` shadow table starts with it): ``count(*)`` on an
+    FTS5 table scans it (19 ms at 50k rows; this: a lookup).  Falls back to
+    ``count`` if the record is not there."""
+    table = table_for(level)
+    try:
+        blob = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
+        if blob:
+            return _varint(bytes(blob))
+    except (IndexError, ValueError):
+        pass
+    return count(conn, level)
+
+
+def expected_count(conn: Connection, level: int) -> int:
+    """Chunks the table of ``level`` must hold."""
+    return int(conn.execute(text(
+        "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "WHERE d.access <= :level"), {"level": level}).scalar_one())
 
 
 def match_expression(query: str) -> tuple[str, list[str]]:
@@ -60,8 +119,8 @@ def match_expression(query: str) -> tuple[str, list[str]]:
 # be a ``rowid IN (...)`` on the FTS5 table: FTS5 then runs one MATCH per
 # allowed rowid (measured: 3 s per query at 50k chunks; this form: 8 ms).
 SEARCH_SQL = (
-    "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(chunk_terms) AS s FROM chunk_terms "
-    "WHERE chunk_terms MATCH :expr) "
+    "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25({table}) AS s FROM {table} "
+    "WHERE {table} MATCH :expr) "
     "SELECT m.id, -m.s FROM m JOIN chunks c ON c.id = m.id "
     "JOIN documents d ON d.id = c.document_id WHERE {condition} ORDER BY m.s, m.id LIMIT :k"
 )
@@ -71,20 +130,22 @@ SEARCH_SQL = (
 BM25_K1 = 1.2
 
 
-def query_bound(conn: Connection, query: str) -> float:
+def query_bound(conn: Connection, query: str, level: int = 2) -> float:
     """The most BM25 score any chunk could get for ``query``: the sum over its
     distinct indexed terms of idf * (k1 + 1), with FTS5's idf
     (log((N - n + 0.5) / (n + 0.5)), at least 1e-6).  A match's score over
-    this bound is the share of the query's evidence it holds (its coverage)."""
+    this bound is the share of the query's evidence it holds (its coverage).
+    The statistics are those of the audience's table (``level``)."""
     terms = list(dict.fromkeys(lexical_terms(query)))
     if not terms:
         return 0.0
     marks = ",".join(f":t{i}" for i in range(len(terms)))
-    rows = conn.execute(text(f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({marks})"),
+    table = table_for(level)
+    rows = conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
                         {f"t{i}": t for i, t in enumerate(terms)}).all()
     if not rows:
         return 0.0
-    n_rows = int(conn.execute(text("SELECT count(*) FROM chunks")).scalar_one())
+    n_rows = row_count(conn, level)
     bound = 0.0
     for _term, n in rows:
         idf = math.log((n_rows - n + 0.5) / (n + 0.5))
@@ -93,9 +154,10 @@ def query_bound(conn: Connection, query: str) -> float:
 
 
 def search(conn: Connection, query: str, k: int, condition: str,
-           params: dict[str, object]) -> list[tuple[int, float]]:
+           params: dict[str, object], level: int = 2) -> list[tuple[int, float]]:
     """Top-k (chunk id, BM25 score; higher is better) among chunks whose
-    document (alias ``d``) satisfies ``condition`` (SQL with ``params``).
+    document (alias ``d``) satisfies ``condition`` (SQL with ``params``), in
+    the table of the audience ``level`` (its statistics are the audience's).
 
     The condition is applied before ranking and LIMIT, so hidden chunks never
     take a place and the caller still gets k visible hits.
@@ -103,6 +165,6 @@ def search(conn: Connection, query: str, k: int, condition: str,
     expr, terms = match_expression(query)
     if not terms:
         return []
-    sql = text(SEARCH_SQL.format(condition=condition))
+    sql = text(SEARCH_SQL.format(table=table_for(level), condition=condition))
     rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
     return [(int(r[0]), float(r[1])) for r in rows]
