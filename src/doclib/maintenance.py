@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import store
+from . import jobs, store
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -26,6 +26,15 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
 
     cur, head = lib.db.current_revision(), lib.db.head_revision()
     record("schema", cur == head, f"revision {cur} (newest {head})")
+
+    left = jobs.interrupted(lib)
+    record("interrupted uploads", not left,
+           f"upload jobs with no live process: {left or 'none'}")
+    if left and repair:
+        resumed = [job_id for job_id in left if jobs.claim(lib, job_id)]
+        for job_id in resumed:
+            jobs.run(lib, job_id)
+        repaired.append(f"resumed {len(resumed)} interrupted upload jobs")
 
     d, c = store.documents, store.chunks
     with lib.db.connect() as conn:
@@ -93,7 +102,7 @@ def check(lib: Library, repair: bool = False) -> dict[str, Any]:
                 record("second model", False, e.message)
     ok = all(x["ok"] for x in checks) or (repair and all(
         x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
-                                 "second model")
+                                 "second model", "interrupted uploads")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
 

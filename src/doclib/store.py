@@ -146,6 +146,10 @@ jobs = Table(
     Column("user_id", Integer, nullable=True),
     Column("created_at", String(40), nullable=False),
     Column("finished_at", String(40), nullable=True),
+    # what the job needs to run again (JSON) and the process running it
+    Column("payload", Text, nullable=True),
+    Column("owner", String(200), nullable=True),
+    Column("started_at", String(40), nullable=True),
 )
 
 sessions = Table(

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import BadRequest, UnsupportedFormat
 from ..extract import sniff
 from ..ingest import IngestOptions
-from ..jobs import create
+from ..jobs import create, incoming_dir
 from ..text import strip_bidi
 from .security import lib, runner, who
 
@@ -39,8 +39,7 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     if not name:
         raise BadRequest("the file has no name")
     opts = options_from(form)
-    incoming = Path(lib().config.library_dir) / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
+    incoming = incoming_dir(lib())
     suffix = os.path.splitext(name)[1].lower()[:10]
     fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
     try:
@@ -52,6 +51,6 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
         if isinstance(e, OSError):
             raise BadRequest(f"the upload could not be stored ({e.strerror})") from None
         raise
-    job_id = create(lib(), who().user_id)
-    runner().submit(job_id, Path(tmp), opts, name, who().user_id, replace_id=replace_id)
+    job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id)
+    runner().submit(job_id)
     return job_id
