@@ -196,3 +196,18 @@ def test_second_model_never_brings_hidden_documents(tmp_path):
     without, _ = retrieve(lib, visitor, QUERY, Filters())
     assert [(d, round(s, 6)) for d, s, _ in with_hidden] == \
         [(d, round(s, 6)) for d, s, _ in without]
+
+
+def test_web_workers_warm_up_the_models_before_the_first_search(tmp_path):
+    from doclib.web import create_app
+
+    cfg = make_config(tmp_path, **{"embed.second_model": "bundled"})
+    app = create_app(cfg, embedder=FakeEmbedder())
+    lib = app.extensions["doclib"]
+    app.extensions["doclib_warm_up"].join(timeout=120)
+    assert lib._second is not None and lib._vectors is not None
+    app.extensions["doclib_jobs"].shutdown()
+    cold = create_app(make_config(tmp_path / "cold", **{"web.warm_up": False}),
+                      embedder=FakeEmbedder())
+    assert "doclib_warm_up" not in cold.extensions and cold.extensions["doclib"]._vectors is None
+    cold.extensions["doclib_jobs"].shutdown()

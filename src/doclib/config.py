@@ -120,6 +120,8 @@ class WebConfig:
     login_window_s: int = _f(300, "Window of the login throttle, in seconds.")
     default_language: str = _f("en", "Interface language when the browser states none.",
                                ("en", "ar"))
+    warm_up: bool = _f(True, "Load the index and the models in the background when a worker "
+                       "starts, so that the first search does not wait for them.")
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,15 @@ class Library:
                     _set_meta(conn, {"second_embedder_id": sid})
         return len(rows)
 
+    def warm_up(self) -> None:
+        """Load what the first search needs (the index, the embedder, the
+        second model) and run each model once, so that no user waits for it."""
+        _ = self.vectors
+        self.embedder.embed_queries(["warm up"])
+        second = self.second_embedder
+        if second is not None:
+            second.embed_queries(["warm up"])
+
     def stored_embedder(self) -> tuple[str | None, int | None]:
         with self.db.connect() as conn:
             rows = dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())

@@ -3,8 +3,10 @@ security, translations and blueprints.  Nothing else configures Flask."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from .. import config as config_mod
 from ..embed import Embedder
 from ..jobs import Runner
 from ..library import Library
+
+log = logging.getLogger("doclib")
 
 
 def _secret_key(cfg: config_mod.Config) -> str:
@@ -26,6 +30,21 @@ def _secret_key(cfg: config_mod.Config) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _warm_up(lib: Library) -> threading.Thread:
+    """Load the index and the models in the background (a worker's first
+    search would otherwise wait seconds for them); a failure is logged and
+    the search path reports it to whoever asks."""
+    def run() -> None:
+        try:
+            lib.warm_up()
+        except Exception as e:
+            log.warning("warm-up failed: %s", e)
+
+    t = threading.Thread(target=run, name="doclib-warm-up", daemon=True)
+    t.start()
+    return t
 
 
 def create_app(config: config_mod.Config | None = None, *,
@@ -51,6 +70,8 @@ def create_app(config: config_mod.Config | None = None, *,
     app.extensions["doclib"] = lib
     app.extensions["doclib_config"] = cfg
     app.extensions["doclib_jobs"] = Runner(lib)
+    if cfg.web.warm_up:
+        app.extensions["doclib_warm_up"] = _warm_up(lib)
 
     if cfg.web.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
