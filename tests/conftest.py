@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +154,39 @@ def doc_ids(app) -> dict[str, int]:
     with lib.db.connect() as conn:
         return {r.original_filename: r.id for r in conn.execute(
             select(store.documents.c.id, store.documents.c.original_filename))}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """A real `doclib serve` (gunicorn) on 127.0.0.1 with ``env``'s config;
+    yields its base URL once /health answers, stops it after."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "doclib", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("doclib serve did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE
+from conftest import SAMPLE, served
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = "/usr/bin/chromium"
@@ -22,12 +19,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "member-pass-123"
 SHOTS = Path(os.environ.get("DOCLIB_SCREENSHOTS", tempfile.gettempdir())) / "doclib-shots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +31,8 @@ def server(tmp_path_factory):
     subprocess.run(doclib + ["ingest", str(SAMPLE)], check=True, env=env, capture_output=True)
     subprocess.run(doclib + ["users", "add", "member@example.org", "--role", "member"],
                    input=PASSWORD + "\n", text=True, check=True, env=env, capture_output=True)
-    port = free_port()
-    proc = subprocess.Popen(doclib + ["serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("doclib serve did not start")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
+    with served(env) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import free_port
+from conftest import served
 
 pytestmark = pytest.mark.integration
 
@@ -56,17 +56,7 @@ def test_killed_worker_job_is_finished_by_its_successor(tmp_path, fixtures_dir):
                    capture_output=True)
     token = subprocess.run(doclib + ["users", "token", "cur@example.org"], text=True,
                            check=True, env=env, capture_output=True).stdout.split()[-1]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(doclib + ["serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(env) as base:
         job_id = _upload(base + "/api/v1/documents", token,
                          fixtures_dir / "scan_ar_en.pdf")["job"]
         db = tmp_path / "library" / "doclib.db"
@@ -97,6 +87,3 @@ def test_killed_worker_job_is_finished_by_its_successor(tmp_path, fixtures_dir):
         assert int(owner.rsplit(":", 2)[1]) != killed  # finished by the new worker
         assert job["report"]["ocr"] >= 1
         assert not list((tmp_path / "library" / "incoming").iterdir())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
