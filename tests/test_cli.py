@@ -80,6 +80,23 @@ def test_check_repairs_lexical_index(run, fixtures_dir, tmp_path):
     assert run("check").exit_code == 0
 
 
+def test_check_quick_compares_sizes(run, fixtures_dir, tmp_path):
+    run("ingest", str(fixtures_dir / "en_summit.txt"))
+    files = [p for p in (tmp_path / "data" / "library" / "files").rglob("*") if p.is_file()]
+    assert len(files) == 1
+    original = files[0]
+    data = bytearray(original.read_bytes())
+    data[0] ^= 0x20  # same size, other content
+    original.chmod(0o600)
+    original.write_bytes(bytes(data))
+    full = run("check")
+    assert full.exit_code == 1 and "changed originals: [1]" in full.output
+    quick = run("check", "--quick")
+    assert quick.exit_code == 0 and "sizes compared, not hashes" in quick.output
+    original.write_bytes(bytes(data[:-10]))  # shorter: both see it
+    assert "changed originals: [1]" in run("check", "--quick").output
+
+
 def test_events_and_workshops_commands(run):
     assert run("events", "add", "rabat-2026", "--title-ar", "قمة الرباط", "--city", "Rabat",
                "--start", "2026-03-01").exit_code == 0

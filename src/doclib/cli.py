@@ -186,15 +186,18 @@ def reindex(obj: Ctx, rechunk: bool) -> None:
 
 @main.command()
 @click.option("--repair", is_flag=True, help="Fix what can be fixed (rebuild indexes, "
-              "mark interrupted ingestions failed).")
+              "resume interrupted uploads, embed chunks the second model lacks, mark "
+              "interrupted ingestions failed).")
+@click.option("--quick", is_flag=True, help="Compare the originals' sizes instead of "
+              "hashing every one (fast on large libraries; misses same-size changes).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @domain_errors
-def check(obj: Ctx, repair: bool, as_json: bool) -> None:
+def check(obj: Ctx, repair: bool, quick: bool, as_json: bool) -> None:
     """Check the database, files and indexes agree."""
     from .maintenance import check as run
 
-    result = run(obj.lib, repair=repair)
+    result = run(obj.lib, repair=repair, quick=quick)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
