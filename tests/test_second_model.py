@@ -44,8 +44,8 @@ def _ingest(lib, tmp_path, name, body, language):
 def _vectors(lib):
     c = store.chunks
     with lib.db.connect() as conn:
-        return {r.id: (r.language, r.embedding2) for r in
-                conn.execute(select(c.c.id, c.c.language, c.c.embedding2))}
+        return {r.id: (r.language, r.embedding2, r.embedding2_model) for r in
+                conn.execute(select(c.c.id, c.c.language, c.c.embedding2, c.c.embedding2_model))}
 
 
 def test_ingest_stores_second_vectors_for_its_languages_only(tmp_path):
@@ -53,17 +53,15 @@ def test_ingest_stores_second_vectors_for_its_languages_only(tmp_path):
     _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
     _ingest(lib, tmp_path, "ar.txt", AR_DOC, "ar")
     vecs = _vectors(lib)
-    assert {lang for lang, _ in vecs.values()} == {"en", "ar"}
-    for lang, blob in vecs.values():
+    assert {lang for lang, _, _ in vecs.values()} == {"en", "ar"}
+    for lang, blob, model in vecs.values():
         if lang == "en":
             v = np.frombuffer(blob, np.float32)
             assert v.shape == (384,) and abs(np.linalg.norm(v) - 1) < 1e-4
+            assert model == second_model_id(lib.config.embed) and model.startswith("bundled/")
         else:
-            assert blob is None
-    with lib.db.connect() as conn:
-        stored = conn.execute(text("SELECT value FROM meta WHERE key = 'second_embedder_id'")
-                              ).scalar()
-    assert stored == second_model_id(lib.config.embed) and stored.startswith("bundled/")
+            assert blob is None and model is None
+    assert lib.lacking_second_vectors() == []
 
 
 def test_second_model_rescores_english_passages(tmp_path):
@@ -101,18 +99,45 @@ def test_arabic_queries_and_documents_are_left_alone(tmp_path):
     assert with_second[0][0] == ar
 
 
-def test_old_library_gets_its_second_vectors_on_open(tmp_path):
+def _scores(lib, tmp_path, weight):
+    lib.config = make_config(tmp_path, **{"embed.second_model": "bundled",
+                                          "search.second_weight": weight})
+    ranked, _ = retrieve(lib, principal_for_role("visitor"), QUERY, Filters())
+    return {doc: round(score, 6) for doc, score, _ in ranked}
+
+
+def test_missing_or_foreign_vectors_pause_the_rescoring_until_filled(tmp_path):
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    _ingest(lib, tmp_path, "roads.txt", EN_ROADS, "en")
+    off, on = _scores(lib, tmp_path, 0.0), _scores(lib, tmp_path, 0.5)
+    assert on != off
+    for change in ("embedding2 = NULL, embedding2_model = NULL",  # from before the model
+                   "embedding2_model = 'st/another-model'"):      # made by another model
+        with lib.db.begin() as conn:  # one chunk only: the others still have theirs
+            conn.execute(text(f"UPDATE chunks SET {change} WHERE id = (SELECT min(id) "
+                              "FROM chunks)"))
+        assert len(lib.lacking_second_vectors()) == 1
+        assert _scores(lib, tmp_path, 0.5) == off  # skipped, not half-applied
+        assert lib.ensure_second_vectors() == 1 and lib.lacking_second_vectors() == []
+        assert _scores(lib, tmp_path, 0.5) == on
+
+
+def test_warm_up_fills_missing_vectors_in_the_background(tmp_path):
+    from doclib.web import create_app
+
     lib = _library(tmp_path)
     _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
     with lib.db.begin() as conn:  # a library from before the second model
-        conn.execute(text("UPDATE chunks SET embedding2 = NULL"))
-        conn.execute(text("DELETE FROM meta WHERE key = 'second_embedder_id'"))
+        conn.execute(text("UPDATE chunks SET embedding2 = NULL, embedding2_model = NULL"))
     lib.close()
-    again = _library(tmp_path)
-    assert all(blob is not None for lang, blob in _vectors(again).values() if lang == "en")
-    assert again.ensure_second_vectors() == 0  # nothing left to do
-    res = search(again, principal_for_role("visitor"), QUERY)
-    assert res["total"] == 1
+    app = create_app(make_config(tmp_path, **{"embed.second_model": "bundled"}),
+                     embedder=FakeEmbedder())
+    app.extensions["doclib_warm_up"].join(timeout=120)
+    again = app.extensions["doclib"]
+    assert again.lacking_second_vectors() == [] and again._vectors is not None
+    assert all(blob is not None for lang, blob, _ in _vectors(again).values() if lang == "en")
+    app.extensions["doclib_jobs"].shutdown()
 
 
 def test_second_model_errors_are_clear(tmp_path):
@@ -164,7 +189,7 @@ def test_check_reports_and_repairs_missing_second_vectors(tmp_path):
     _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
     assert check(lib)["ok"]
     with lib.db.begin() as conn:
-        conn.execute(text("UPDATE chunks SET embedding2 = NULL"))
+        conn.execute(text("UPDATE chunks SET embedding2 = NULL, embedding2_model = NULL"))
     report = check(lib)
     second = next(x for x in report["checks"] if x["name"] == "second model")
     assert not report["ok"] and not second["ok"] and second["detail"].startswith("1 chunks")
@@ -198,16 +223,11 @@ def test_second_model_never_brings_hidden_documents(tmp_path):
         [(d, round(s, 6)) for d, s, _ in without]
 
 
-def test_web_workers_warm_up_the_models_before_the_first_search(tmp_path):
+
+
+def test_warm_up_can_be_turned_off(tmp_path):
     from doclib.web import create_app
 
-    cfg = make_config(tmp_path, **{"embed.second_model": "bundled"})
-    app = create_app(cfg, embedder=FakeEmbedder())
-    lib = app.extensions["doclib"]
-    app.extensions["doclib_warm_up"].join(timeout=120)
-    assert lib._second is not None and lib._vectors is not None
-    app.extensions["doclib_jobs"].shutdown()
-    cold = create_app(make_config(tmp_path / "cold", **{"web.warm_up": False}),
-                      embedder=FakeEmbedder())
+    cold = create_app(make_config(tmp_path, **{"web.warm_up": False}), embedder=FakeEmbedder())
     assert "doclib_warm_up" not in cold.extensions and cold.extensions["doclib"]._vectors is None
     cold.extensions["doclib_jobs"].shutdown()

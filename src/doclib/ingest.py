@@ -296,7 +296,7 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
-            second: list[bytes | None], doc_values: dict[str, Any]) -> None:
+            second: list[dict[str, Any]], doc_values: dict[str, Any]) -> None:
     with lib.write_lock():
         with lib.db.begin() as conn:
             old = _chunk_ids(conn, doc_id)
@@ -305,7 +305,7 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             rows = [dict(document_id=doc_id, ordinal=c.ordinal, page_start=c.page_start,
                          page_end=c.page_end, language=c.language, source=c.source,
                          text=c.text, norm_text=normalise(c.text),
-                         embedding=np.asarray(v, np.float32).tobytes(), embedding2=v2)
+                         embedding=np.asarray(v, np.float32).tobytes(), **v2)
                     for c, v, v2 in zip(drafts, vectors, second, strict=True)]
             ids = [int(r[0]) for r in conn.execute(
                 store.chunks.insert().returning(store.chunks.c.id), rows)]
@@ -363,7 +363,7 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
             rows = conn.execute(select(c.c.id, c.c.text, c.c.language).order_by(c.c.id)).all()
         ids = [r.id for r in rows]
         vectors: list[np.ndarray] = []
-        second: list[bytes | None] = []
+        second: list[dict[str, Any]] = []
         step = 256
         for i in range(0, len(rows), step):
             part = rows[i:i + step]
@@ -375,7 +375,7 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
         with lib.db.begin() as conn:
             for cid, v, v2 in zip(ids, vecs, second, strict=True):
                 conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes(),
-                                                                      embedding2=v2))
+                                                                      **v2))
             lexical.rebuild(conn)
             conn.execute(store.workshops.update().values(embedding=None))
             lib.record_embedder(conn)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -56,7 +57,6 @@ class Library:
         self._write_depth = 0
         if migrate:
             self.ensure_lexical_version()
-            self.ensure_second_vectors()
 
     # ------------------------------------------------------------ embedder
     @property
@@ -79,66 +79,81 @@ class Library:
                     self._second = make_second_embedder(self.config.embed)
         return self._second
 
-    def second_vectors(self, chunks: list[tuple[str, str]]) -> list[bytes | None]:
-        """The second model's vectors for (language, text) pairs: bytes for
-        chunks in its languages, None for the others."""
+    @property
+    def second_id(self) -> str:
+        """The configured second model's id ('' when off), without loading it."""
+        return second_model_id(self.config.embed)
+
+    def second_vectors(self, chunks: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Column values (``embedding2``, ``embedding2_model``) for
+        (language, text) pairs: the second model's vector for chunks in its
+        languages, nothing for the others."""
         langs = self.config.embed.second_language_list
         picked = [i for i, (lang, _) in enumerate(chunks) if lang in langs]
-        out: list[bytes | None] = [None] * len(chunks)
+        out: list[dict[str, Any]] = [{"embedding2": None, "embedding2_model": None}
+                                     for _ in chunks]
         second = self.second_embedder
         if second is None or not picked:
             return out
         vecs = second.embed_passages([chunks[i][1] for i in picked])
         for i, v in zip(picked, vecs, strict=True):
-            out[i] = np.asarray(v, np.float32).tobytes()
+            out[i] = {"embedding2": np.asarray(v, np.float32).tobytes(),
+                      "embedding2_model": self.second_id}
         return out
 
-    def ensure_second_vectors(self) -> int:
-        """Give every chunk in the second model's languages its vector: the
-        ones missing (a library from before the second model, or a chunk
-        language it did not cover) or all of them when the model changed.
-        Returns the number of chunks embedded."""
-        sid = second_model_id(self.config.embed)
+    def lacking_second_vectors(self, limit: int | None = None) -> list[Any]:
+        """Chunks in the second model's languages without a vector of the
+        configured second model (id, language, text), oldest first."""
+        sid = self.second_id
         if not sid:
-            return 0
+            return []
+        c = store.chunks
+        q = select(c.c.id, c.c.language, c.c.text).where(
+            c.c.language.in_(list(self.config.embed.second_language_list)),
+            (c.c.embedding2_model != sid) | c.c.embedding2_model.is_(None)).order_by(c.c.id)
+        with self.db.connect() as conn:
+            return list(conn.execute(q.limit(limit) if limit else q).all())
 
-        def pending() -> tuple[bool, list]:  # type: ignore[type-arg]
-            c = store.chunks
-            with self.db.connect() as conn:
-                stored = conn.execute(select(store.meta.c.value).where(
-                    store.meta.c.key == "second_embedder_id")).scalar()
-                q = select(c.c.id, c.c.language, c.c.text).where(
-                    c.c.language.in_(list(self.config.embed.second_language_list)))
-                if stored == sid:
-                    q = q.where(c.c.embedding2.is_(None))
-                return stored != sid, conn.execute(q.order_by(c.c.id)).all()
-
-        changed, rows = pending()
-        if not rows and not changed:
+    def ensure_second_vectors(self, wait: bool = True, batch: int = 64) -> int:
+        """Give every chunk in the second model's languages a vector of the
+        configured second model: the chunks of a library from before it, or
+        of another second model.  One process at a time does it (a lock
+        file; with ``wait=False`` another process's run makes this one
+        return 0 at once); batches are embedded outside the write lock.
+        Searches skip the second model's re-scoring while candidates lack
+        vectors.  Returns the number of chunks embedded."""
+        if not self.second_id:
             return 0
-        with self.write_lock():
-            changed, rows = pending()  # another process may have done it meanwhile
-            step = 256
-            for i in range(0, len(rows), step):
-                part = rows[i:i + step]
-                blobs = self.second_vectors([(r.language, r.text) for r in part])
-                with self.db.begin() as conn:
-                    for r, blob in zip(part, blobs, strict=True):
-                        conn.execute(store.chunks.update().where(store.chunks.c.id == r.id)
-                                     .values(embedding2=blob))
-            if changed:
-                with self.db.begin() as conn:
-                    _set_meta(conn, {"second_embedder_id": sid})
-        return len(rows)
+        path = Path(self.config.index_dir) / ".second.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return 0
+            done = 0
+            while rows := self.lacking_second_vectors(batch):
+                values = self.second_vectors([(r.language, r.text) for r in rows])
+                c = store.chunks
+                with self.write_lock(), self.db.begin() as conn:
+                    for r, v in zip(rows, values, strict=True):
+                        conn.execute(c.update().where(c.c.id == r.id).values(**v))
+                done += len(rows)
+            return done
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def warm_up(self) -> None:
         """Load what the first search needs (the index, the embedder, the
-        second model) and run each model once, so that no user waits for it."""
+        second model) and run each model once, so that no user waits for it;
+        then give the second model's vectors to chunks that lack them."""
         _ = self.vectors
         self.embedder.embed_queries(["warm up"])
         second = self.second_embedder
         if second is not None:
             second.embed_queries(["warm up"])
+            self.ensure_second_vectors(wait=False)
 
     def stored_embedder(self) -> tuple[str | None, int | None]:
         with self.db.connect() as conn:
@@ -148,10 +163,7 @@ class Library:
 
     def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
         e = self.embedder
-        values = {"embedder_id": e.id, "embedding_dim": str(e.dim)}
-        if self.config.embed.second_model:
-            values["second_embedder_id"] = second_model_id(self.config.embed)
-        _set_meta(conn, values)
+        _set_meta(conn, {"embedder_id": e.id, "embedding_dim": str(e.dim)})
 
     def ensure_lexical_version(self) -> None:
         """Rebuild the lexical index when its terms were made by another

@@ -92,13 +92,11 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
             repaired.append("rebuilt the vector index from stored embeddings")
     except DoclibError as e:
         record("embedder", False, e.message)
-    if lib.config.embed.second_model:
-        langs = list(lib.config.embed.second_language_list)
-        with lib.db.connect() as conn:
-            lacking = conn.execute(select(func.count(c.c.id)).where(
-                c.c.language.in_(langs), c.c.embedding2.is_(None))).scalar_one()
-        record("second model", lacking == 0,
-               f"{lacking} chunks in {', '.join(langs)} without a second-model vector")
+    if lib.second_id:
+        langs = ", ".join(lib.config.embed.second_language_list)
+        lacking = len(lib.lacking_second_vectors())
+        record("second model", lacking == 0, f"{lacking} chunks in {langs} without a vector "
+               f"of {lib.second_id} (searches skip its re-scoring until they have one)")
         if lacking and repair:
             try:
                 n = lib.ensure_second_vectors()

@@ -212,32 +212,30 @@ def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
                 ) -> tuple[dict[int, int], dict[int, float]]:
     """Owners (chunk id -> document id) of the candidate chunks and, with a
     second-model query vector, the candidates' cosines with it (chunks in
-    the model's languages; one without a vector yet counts as the worst)."""
+    the model's languages).  If one of those lacks a vector of the
+    configured second model (a library being filled after an upgrade or a
+    change of model), the re-scoring is skipped for this query: an
+    incomplete set of vectors would favour the chunks without one."""
     if not chunk_ids:
         return {}, {}
     c = store.chunks
     cols = [c.c.id, c.c.document_id]
     if second_q is not None:
-        cols += [c.c.language, c.c.embedding2]
+        cols += [c.c.language, c.c.embedding2, c.c.embedding2_model]
     with lib.db.connect() as conn:
         rows = conn.execute(select(*cols).where(c.c.id.in_(set(chunk_ids)))).all()
     owner = {int(r[0]): int(r[1]) for r in rows}
     if second_q is None:
         return owner, {}
-    langs = lib.config.embed.second_language_list
+    langs, sid = lib.config.embed.second_language_list, lib.second_id
     dim = second_q.shape[0]
     second: dict[int, float] = {}
-    missing = []
     for r in rows:
         if r.language not in langs:
             continue
-        if r.embedding2 is not None and len(r.embedding2) == dim * 4:
-            second[int(r.id)] = float(np.frombuffer(r.embedding2, np.float32) @ second_q)
-        else:
-            missing.append(int(r.id))
-    if missing and second:
-        worst = min(second.values())
-        second.update({cid: worst for cid in missing})
+        if r.embedding2_model != sid or r.embedding2 is None or len(r.embedding2) != dim * 4:
+            return owner, {}
+        second[int(r.id)] = float(np.frombuffer(r.embedding2, np.float32) @ second_q)
     return owner, second
 
 

@@ -131,8 +131,10 @@ chunks = Table(
     Column("text", Text, nullable=False),
     Column("norm_text", Text, nullable=False),
     Column("embedding", LargeBinary, nullable=False),
-    # the second model's vector (embed.second_model), for chunks in its languages
+    # the second model's vector (embed.second_model), for chunks in its
+    # languages, and that model's id (a vector of another model counts as missing)
     Column("embedding2", LargeBinary, nullable=True),
+    Column("embedding2_model", String(200), nullable=True),
 )
 
 jobs = Table(
