@@ -231,3 +231,20 @@ def test_warm_up_can_be_turned_off(tmp_path):
     cold = create_app(make_config(tmp_path, **{"web.warm_up": False}), embedder=FakeEmbedder())
     assert "doclib_warm_up" not in cold.extensions and cold.extensions["doclib"]._vectors is None
     cold.extensions["doclib_jobs"].shutdown()
+
+
+def test_serve_refuses_a_second_model_it_cannot_find(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from doclib.cli import main
+    from doclib.embed import check_second_model
+
+    check_second_model(EmbedConfig())  # the bundled one is installed
+    check_second_model(EmbedConfig(second_model=""))
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"storage:\n  data_dir: data\nembed:\n  second_model: {tmp_path}/nope\n",
+                   encoding="utf-8")
+    monkeypatch.setenv("DOCLIB_CONFIG", str(cfg))
+    res = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert res.exit_code == 2
+    assert "no model folder" in res.output and "second_model: ''" in res.output

@@ -331,9 +331,11 @@ def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: st
 def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None,
           dev: bool) -> None:
     """Run the web service (gunicorn on 127.0.0.1 by default)."""
+    from .embed import check_second_model
     from .serve import run
 
     cfg = obj.config
+    check_second_model(cfg.embed)  # a clear error now rather than 503s later
     run(cfg, host or cfg.web.host, port or cfg.web.port, workers or cfg.web.workers, dev)
 
 

