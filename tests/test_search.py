@@ -11,6 +11,7 @@ from doclib.events import add_event, add_workshop
 from doclib.ingest import IngestOptions, ingest_file
 from doclib.library import Library
 from doclib.search import Filters, highlight, search
+from doclib.text import word_stem
 
 VISITOR, MEMBER, CURATOR = (principal_for_role(r) for r in ("visitor", "member", "curator"))
 SECRET = "zanzibar budget reallocation"
@@ -104,6 +105,13 @@ def test_highlight_escapes_html():
     out = highlight("<script>alert(1)</script> schools & budget", {"school"})
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "<mark>schools</mark>" in out and "&amp;" in out
+    # the names inside entities are never words: only real words are marked
+    # ("quote" too: its stem is "quot")
+    out = highlight("AT&T's \"quote\" amp quot <b>", {"amp", "quot", "lt", "x27"})
+    assert out == ("AT&amp;T&#x27;s &quot;<mark>quote</mark>&quot; <mark>amp</mark> "
+                   "<mark>quot</mark> &lt;b&gt;")
+    assert highlight("مدارس & schools", set()) == "مدارس &amp; schools"
+    assert highlight("الأسر والشباب", {word_stem("الأسر")}) == "<mark>الأسر</mark> والشباب"
 
 
 def test_empty_and_bad_queries(lib, corpus):

@@ -127,20 +127,23 @@ def visible_documents(conn: Any, who: Principal, filters: Filters | None = None,
 _WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u0640]+")
 
 
+# after html.escape, an entity is one token, so no word is found inside one
+_ESCAPED_TOKEN = re.compile(f"&(?:amp|lt|gt|quot|#x27);|({_WORD.pattern})")
+
+
 def highlight(passage: str, terms: set[str]) -> str:
     """HTML-escaped passage with <mark> around words whose stem is a query term."""
-    out: list[str] = []
-    pos = 0
-    for m in _WORD.finditer(passage):
-        out.append(html.escape(passage[pos:m.start()]))
-        word = m.group(0)
-        if terms and word_stem(word) in terms:
-            out.append(f"<mark>{html.escape(word)}</mark>")
-        else:
-            out.append(html.escape(word))
-        pos = m.end()
-    out.append(html.escape(passage[pos:]))
-    return "".join(out)
+    escaped = html.escape(passage)
+    if not terms:
+        return escaped
+
+    def mark(m: re.Match[str]) -> str:
+        word = m.group(1)
+        if word is None or word_stem(word) not in terms:
+            return m.group(0)
+        return f"<mark>{word}</mark>"
+
+    return _ESCAPED_TOKEN.sub(mark, escaped)
 
 
 def snippet(passage: str, terms: set[str], size: int) -> str:
