@@ -43,19 +43,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def worker_rss_mb(master: int) -> list[float]:
+    """Resident memory of the gunicorn workers (children of the master)."""
+    out = []
+    for task in Path(f"/proc/{master}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for pid in children:
+            status = Path(f"/proc/{pid}/status").read_text()
+            out.append(int(status.split("VmRSS:")[1].split()[0]) / 1024)
+    return sorted(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                    help="start the workers with web.warm_up: false")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     docs, queries = load_dev(None)
     questions = [q["question"] for q in queries]
     with tempfile.TemporaryDirectory(prefix="doclib-load-") as tmp:
         cfg_path = Path(tmp) / "config.yaml"
-        cfg_path.write_text(f"storage:\n  data_dir: data\nweb:\n  workers: {args.workers}\n",
-                            encoding="utf-8")
+        cfg_path.write_text(f"storage:\n  data_dir: data\nweb:\n  workers: {args.workers}\n"
+                            f"  warm_up: {str(args.warm_up).lower()}\n", encoding="utf-8")
         cfg = config_mod.load(cfg_path)
         lib = Library(cfg)
         list(ingest_paths(lib, [str(ROOT / "library" / "sample")], IngestOptions()))
@@ -131,18 +144,21 @@ def main() -> None:
             for th in threads:
                 th.join()
             wall = time.perf_counter() - t0
+            rss_mb = worker_rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
     rps = len(latencies) / wall
     p50, p99 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
     print(f"{len(latencies)} searches, {args.clients} clients, {args.workers} gunicorn workers: "
-          f"{rps:.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}")
+          f"{rps:.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}; "
+          f"worker RSS {', '.join(f'{x:.0f}' for x in rss_mb)} MB")
     out = ROOT / "bench" / "results" / "load.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"requests": len(latencies), "clients": args.clients,
                                "workers": args.workers, "rps": rps, "p50_ms": p50,
                                "p99_ms": p99, "errors": errors[0], "documents": len(docs) + 4,
+                               "worker_rss_mb": rss_mb,
                                "dev_set": str(DEV.name)}, indent=2), encoding="utf-8")
 
 

@@ -146,14 +146,12 @@ class Library:
 
     def warm_up(self) -> None:
         """Load what the first search needs (the index, the embedder, the
-        second model) and run each model once, so that no user waits for it;
-        then give the second model's vectors to chunks that lack them."""
+        second model) and run each model once, so that no user waits for it."""
         _ = self.vectors
         self.embedder.embed_queries(["warm up"])
         second = self.second_embedder
         if second is not None:
             second.embed_queries(["warm up"])
-            self.ensure_second_vectors(wait=False)
 
     def stored_embedder(self) -> tuple[str | None, int | None]:
         with self.db.connect() as conn:

@@ -32,17 +32,28 @@ def _secret_key(cfg: config_mod.Config) -> str:
     return path.read_text().strip()
 
 
-def _warm_up(lib: Library) -> threading.Thread:
-    """Load the index and the models in the background (a worker's first
-    search would otherwise wait seconds for them); a failure is logged and
-    the search path reports it to whoever asks."""
-    def run() -> None:
-        try:
-            lib.warm_up()
-        except Exception as e:
-            log.warning("warm-up failed: %s", e)
+def _warm_up(lib: Library) -> threading.Thread | None:
+    """Load the index and the models now, before the worker takes requests
+    (its first search would otherwise wait seconds for them).  Chunks that
+    lack a second-model vector are then embedded in the background; that
+    thread is returned.  A failure is logged: the search path reports it to
+    whoever asks."""
+    try:
+        lib.warm_up()
+    except Exception as e:
+        log.warning("warm-up failed: %s", e)
+        return None
+    if lib.second_embedder is None or not lib.lacking_second_vectors(limit=1):
+        return None
 
-    t = threading.Thread(target=run, name="doclib-warm-up", daemon=True)
+    def backfill() -> None:
+        try:
+            n = lib.ensure_second_vectors(wait=False)
+            log.info("embedded %d chunks with the second model", n)
+        except Exception as e:
+            log.warning("second-model backfill failed: %s", e)
+
+    t = threading.Thread(target=backfill, name="doclib-second-backfill", daemon=True)
     t.start()
     return t
 
@@ -71,7 +82,7 @@ def create_app(config: config_mod.Config | None = None, *,
     app.extensions["doclib_config"] = cfg
     app.extensions["doclib_jobs"] = Runner(lib)
     if cfg.web.warm_up:
-        app.extensions["doclib_warm_up"] = _warm_up(lib)
+        app.extensions["doclib_backfill"] = _warm_up(lib)
 
     if cfg.web.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
