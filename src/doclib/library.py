@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,13 +59,17 @@ class Library:
             self.ensure_lexical_version()
 
     # ------------------------------------------------------------ embedder
+    def _loaded(self, attr: str, make: Callable[[], Any]) -> Any:
+        """``self.<attr>``, made once (thread-safe) on first use."""
+        if getattr(self, attr) is None:
+            with self._lock:
+                if getattr(self, attr) is None:
+                    setattr(self, attr, make())
+        return getattr(self, attr)
+
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            with self._lock:
-                if self._embedder is None:
-                    self._embedder = make_embedder(self.config.embed)
-        return self._embedder
+        return self._loaded("_embedder", lambda: make_embedder(self.config.embed))
 
     @property
     def second_embedder(self) -> Embedder | None:
@@ -73,11 +77,7 @@ class Library:
         None when it is off."""
         if not self.config.embed.second_model:
             return None
-        if self._second is None:
-            with self._lock:
-                if self._second is None:
-                    self._second = make_second_embedder(self.config.embed)
-        return self._second
+        return self._loaded("_second", lambda: make_second_embedder(self.config.embed))
 
     @property
     def second_id(self) -> str:
