@@ -84,13 +84,6 @@ def set_active(conn: Connection, user_id: int, active: bool) -> None:
         end_sessions(conn, user_id)
 
 
-def set_password(conn: Connection, user_id: int, password: str) -> None:
-    user = get_user(conn, user_id)
-    conn.execute(store.users.update().where(store.users.c.id == user_id).values(
-        password_hash=hash_password(password), session_version=user.session_version + 1))
-    end_sessions(conn, user_id)
-
-
 def authenticate(conn: Connection, email: str, password: str) -> Any | None:
     """The user row when the password is right and the account active."""
     global _DUMMY_HASH

@@ -33,7 +33,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
 )
 from sqlalchemy.engine import Connection
 
@@ -231,9 +230,6 @@ class Database:
         from alembic.script import ScriptDirectory
 
         return ScriptDirectory.from_config(_alembic_config(None)).get_current_head() or ""
-
-    def has_tables(self) -> bool:
-        return "documents" in inspect(self.engine).get_table_names()
 
     def dispose(self) -> None:
         self.engine.dispose()
