@@ -4,7 +4,6 @@ deterministic embedder for unit tests, the real model for integration tests."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +15,9 @@ from doclib import config as config_mod
 from doclib.library import Library
 from doclib.text import lexical_terms
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "documents"
-if not FIXTURES.exists():  # CI places ../shared beside the clone
-    FIXTURES = Path(os.environ.get("DOCLIB_SHARED", "../shared")) / "fixtures" / "documents"
+# the document fixtures travel with the repository (a copy of
+# ../shared/fixtures/documents, see its README): a fresh clone tests alone
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "documents"
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "library" / "sample"
 
@@ -80,8 +79,6 @@ def use_embedder():
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.exists():
-        pytest.fail(f"shared fixtures not found at {FIXTURES}")
     return FIXTURES
 
 

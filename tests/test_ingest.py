@@ -52,7 +52,8 @@ def test_reingesting_unchanged_file_is_free(lib, fixtures_dir, monkeypatch):
 
 def test_metadata_change_without_reembedding(lib, fixtures_dir):
     first = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="members"))
-    again = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="public"))
+    again = ingest_file(lib, fixtures_dir / "en_summit.txt",
+                        IngestOptions(access="public", update_existing=True))
     assert again.status == "updated" and again.document_id == first.document_id
 
 

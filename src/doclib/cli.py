@@ -67,6 +67,8 @@ def _report_line(r: Any) -> str:
     parts = [f"{mark} {r.path}", r.status]
     if r.document_id:
         parts.append(f"doc {r.document_id}")
+    if r.existing and r.status in ("unchanged", "updated"):
+        parts.append(f"already in the library as \"{r.title}\"")
     if r.status in ("ready", "unchanged", "updated"):
         parts.append(f"{r.pages} pages, {r.chunks} chunks, {r.language or '?'}"
                      + (f", OCR {r.ocr} pages" if r.ocr else ""))
@@ -75,6 +77,8 @@ def _report_line(r: Any) -> str:
     line = "  ".join(parts)
     for w in r.warnings:
         line += f"\n    warning: {w}"
+        if w.startswith("already in the library"):
+            line += " or ingest again with --update-metadata"
     return line
 
 
@@ -88,18 +92,22 @@ def _report_line(r: Any) -> str:
 @click.option("--workshop", type=int, help="Workshop number within the event.")
 @click.option("--language", type=click.Choice(["auto", "ar", "en"]), default="auto")
 @click.option("--date", help="YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option("--update-metadata", is_flag=True,
+              help="Also change the title, type, access, event ... of documents the library "
+                   "already holds (same content or same path); without it they keep theirs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON report per line.")
 @click.pass_obj
 @domain_errors
 def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | None,
            access: str | None, event: str | None, workshop: int | None, language: str,
-           date: str | None, as_json: bool) -> None:
+           date: str | None, update_metadata: bool, as_json: bool) -> None:
     """Ingest files and folders (recursively; a folder's catalogue.yaml gives
     events, workshops and per-file metadata, which win over these options)."""
     from .ingest import IngestOptions, collect, ingest_paths
 
     opts = IngestOptions(title=title, doc_type=doc_type, access=access, event=event,
-                         workshop=workshop, language=language, date=date)
+                         workshop=workshop, language=language, date=date,
+                         update_existing=update_metadata)
     lib = obj.lib
     total = len(collect(list(paths)))
     failed = 0

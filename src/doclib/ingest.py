@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from . import events as ev
 from . import store
@@ -44,6 +45,9 @@ class IngestOptions:
     workshop: int | None = None
     language: str = "auto"
     date: str | None = None
+    # change the metadata of documents the library already holds (the CLI's
+    # --update-metadata); without it they keep theirs
+    update_existing: bool = False
 
     def merged(self, entry: dict[str, Any]) -> IngestOptions:
         """Catalogue entry values override these (command-line) defaults."""
@@ -58,6 +62,7 @@ class IngestOptions:
             workshop=entry.get("workshop", self.workshop),
             language=entry.get("language", self.language),
             date=str(entry["date"]) if entry.get("date") is not None else self.date,
+            update_existing=self.update_existing,
         )
 
 
@@ -73,6 +78,9 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     title: str | None = None
+    # the file went to a document the library already held (same content,
+    # or a new version of it)
+    existing: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,10 +107,13 @@ def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
     if opts.workshop is not None and not opts.event:
         raise BadRequest("a workshop number needs an event")
     if opts.event:
-        event = ev.get_event(conn, opts.event)
-        out["event_id"] = event.id
-        if opts.workshop is not None:
-            out["workshop_id"] = ev.find_workshop(conn, opts.event, int(opts.workshop)).id
+        try:
+            event = ev.get_event(conn, opts.event)
+            out["event_id"] = event.id
+            if opts.workshop is not None:
+                out["workshop_id"] = ev.find_workshop(conn, opts.event, int(opts.workshop)).id
+        except NotFound as e:  # a bad value in the request, not a missing page
+            raise BadRequest(e.message) from None
         if event.start_date and not opts.date:
             out["year"] = int(event.start_date[:4])
     if opts.date:
@@ -132,7 +143,17 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                 replace_id: int | None = None, job_id: int | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
-    ``replace_id`` replaces the content of an existing document (same id).
+    ``replace_id`` replaces the content of an existing document (same id);
+    only the metadata named in ``opts`` changes.  A file whose content the
+    library already holds, or that replaces the document ingested from the
+    same ``source_path``, never changes that document's metadata (title,
+    type, access, event ...) unless ``opts.update_existing``: an upload form's
+    or a command line's defaults must not publish or hide a document.
+
+    A replacement is all-or-nothing: the previous version stays searchable
+    and downloadable until the new one is extracted and embedded, and the
+    swap (chunks, both indexes, metadata, access) commits in one transaction;
+    if the new file fails, the document is left as it was.
     """
     opts = opts or IngestOptions()
     path = str(path)
@@ -162,17 +183,22 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         elif source_path:
             target = conn.execute(select(d).where(d.c.source_path == source_path)
                                   .order_by(d.c.id.desc())).first()
+        # what the caller asked to change on an existing document
+        explicit = replace_id is not None or opts.update_existing
         if same is not None and (target is None or same.id == target.id) \
                 and same.status == "ready":
-            # unchanged content: only metadata may change, which costs no re-embedding
-            changes = {k: v for k, v in meta.items() if getattr(same, k) != v}
-            if changes:
-                changes["updated_at"] = store.now()
-                conn.execute(d.update().where(d.c.id == same.id).values(**changes))
+            # known content: nothing to extract; metadata only if asked for
+            changes = _changes(same, meta)
+            if changes and explicit:
+                conn.execute(d.update().where(d.c.id == same.id).values(
+                    **changes, updated_at=store.now()))
+            elif changes:
+                report.warnings.append(_kept_note(changes))
             report.document_id = same.id
-            report.status = "updated" if changes else "unchanged"
+            report.status = "updated" if changes and explicit else "unchanged"
             report.pages, report.language, report.ocr = same.pages, same.language, same.ocr_pages
-            report.title = (meta.get("title") or same.title)
+            report.title = changes.get("title", same.title) if explicit else same.title
+            report.existing = True
             report.chunks = len(conn.execute(select(store.chunks.c.id).where(
                 store.chunks.c.document_id == same.id)).all())
             if job_id is not None:
@@ -188,23 +214,51 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             target = same  # a failed earlier attempt of the same content: retry it
         stored_name = lib.files.save(path, kind)
         values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
-                      stored_name=stored_name, size=size, kind=kind, status="processing",
-                      error=None, updated_at=store.now(), source_path=source_path, **meta)
-        old_stored = None
+                      stored_name=stored_name, size=size, kind=kind,
+                      source_path=source_path, **meta)
+        staged = None
         if target is None:
             values.setdefault("title", "")
             values.setdefault("access", int(Access.members))
             doc_id = int(conn.execute(d.insert().values(
-                created_at=store.now(), uploader_id=uploader_id, **values))
-                .inserted_primary_key[0])
-        else:
+                created_at=store.now(), uploader_id=uploader_id, status="processing",
+                error=None, updated_at=store.now(), **values)).inserted_primary_key[0])
+        elif target.status == "ready":
+            # a new version of a published document: staged until it is ready
             doc_id = target.id
-            old_stored = target.stored_name if target.stored_name != stored_name else None
-            conn.execute(d.update().where(d.c.id == doc_id).values(**values))
+            if not explicit:
+                kept = _changes(target, meta)
+                for k in kept:
+                    values.pop(k)
+                if kept:
+                    report.warnings.append(_kept_note(kept))
+            staged = values
+        else:
+            # a document that never became ready: nothing to keep
+            doc_id = target.id
+            conn.execute(d.update().where(d.c.id == doc_id).values(
+                status="processing", error=None, updated_at=store.now(), **values))
+            old = target.stored_name if target.stored_name != stored_name else None
+            lib.files.delete(old)
     report.document_id = doc_id
-    lib.files.delete(old_stored)
-    _process(lib, doc_id, opts, report, uploader_id, job_id)
+    if staged is not None:
+        report.existing = True
+        _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
+                 previous=target.stored_name)
+    else:
+        _process(lib, doc_id, opts, report, uploader_id, job_id)
     return report
+
+
+def _changes(row: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if getattr(row, k) != v}
+
+
+def _kept_note(changes: dict[str, Any]) -> str:
+    names = [{"doc_type": "type", "event_id": "event", "workshop_id": "workshop"}.get(k, k)
+             for k in changes if k != "year"] or ["date"]
+    return (f"already in the library: its {', '.join(names)} did not change "
+            "(edit the document to change them)")
 
 
 def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
@@ -216,13 +270,21 @@ def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
 
 
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
-             uploader_id: int | None, job_id: int | None = None) -> None:
+             uploader_id: int | None, job_id: int | None = None,
+             staged: dict[str, Any] | None = None, previous: str | None = None) -> None:
+    """Extract, chunk, embed and commit a document's file.  With ``staged``
+    (the column values of a new version of a ready document), the new file
+    is ``staged["stored_name"]`` and the document keeps its previous version
+    (``previous``, a stored name) until the commit; a failure then changes
+    nothing but the report."""
     d = store.documents
     with lib.db.connect() as conn:
         doc = conn.execute(select(d).where(d.c.id == doc_id)).one()
+    stored_name = staged["stored_name"] if staged else doc.stored_name
+    kind = staged["kind"] if staged else doc.kind
     try:
-        extracted = extract(lib.files.path(doc.stored_name), doc.kind, lib.config.extract)
-        report.warnings = list(extracted.warnings)
+        extracted = extract(lib.files.path(stored_name), kind, lib.config.extract)
+        report.warnings.extend(extracted.warnings)
         report.pages = len(extracted.pages)
         report.ocr = extracted.ocr_pages
         drafts = chunk_pages(extracted.pages, lib.config.chunk)
@@ -236,8 +298,10 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         langs = document_languages(texts)
         language = opts.language if opts.language in ("ar", "en") else (
             langs[0] if langs else detect_language(" ".join(texts)))
-        title = doc.title or extracted.title or Path(doc.original_filename).stem
+        title = (staged or {}).get("title") or doc.title or extracted.title or \
+            Path((staged or {}).get("original_filename") or doc.original_filename).stem
         _commit(lib, doc_id, drafts, vectors, second, dict(
+            **(staged or {}),
             status="ready", error=None, pages=len(extracted.pages),
             ocr_pages=extracted.ocr_pages, warnings=json.dumps(extracted.warnings,
                                                                ensure_ascii=False),
@@ -245,18 +309,32 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             updated_at=store.now()))
         report.status, report.chunks, report.language, report.title = \
             "ready", len(drafts), language, title
+        if staged and previous and previous != stored_name:
+            lib.files.delete(previous)
+        return _job_done(lib, doc_id, report, uploader_id, job_id)
     except ExtractError as e:
         status = {"encrypted": "encrypted"}.get(e.message, "empty" if e.message.startswith(
             "no extractable text") else "failed")
-        report.status, report.error = status, e.message
-        _fail(lib, doc_id, status, e.message)
+        message = e.message
     except DoclibError as e:
-        report.status, report.error = "failed", e.message
-        _fail(lib, doc_id, "failed", e.message)
+        status, message = "failed", e.message
+    except IntegrityError:
+        status, message = "failed", "this content was added as another document meanwhile"
     except OSError as e:
-        msg = f"storage error ({e.strerror or type(e).__name__})"
-        report.status, report.error = "failed", msg
-        _fail(lib, doc_id, "failed", msg)
+        status, message = "failed", f"storage error ({e.strerror or type(e).__name__})"
+    report.status, report.error = status, message
+    if staged:
+        # the previous version stays as it was; only the new file goes
+        report.error = f"{message}; the previous version was kept"
+        if stored_name != previous:
+            lib.files.delete(stored_name)
+    else:
+        _fail(lib, doc_id, status, message)
+    _job_done(lib, doc_id, report, uploader_id, job_id)
+
+
+def _job_done(lib: Library, doc_id: int, report: IngestReport, uploader_id: int | None,
+              job_id: int | None) -> None:
     with lib.db.begin() as conn:
         _job(conn, doc_id, report, uploader_id, job_id)
 
@@ -302,6 +380,10 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             old = _chunk_ids(conn, doc_id)
             lexical.remove(conn, old)
             conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
+            # the document's new values (its access among them) first: the
+            # new chunks' terms go only into the tables of its audiences
+            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                         .values(**doc_values))
             rows = [dict(document_id=doc_id, ordinal=c.ordinal, page_start=c.page_start,
                          page_end=c.page_end, language=c.language, source=c.source,
                          text=c.text, norm_text=normalise(c.text),
@@ -310,8 +392,6 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             ids = [int(r[0]) for r in conn.execute(
                 store.chunks.insert().returning(store.chunks.c.id), rows)]
             lexical.add(conn, zip(ids, [c.text for c in drafts], strict=True))
-            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                         .values(**doc_values))
             lib.record_embedder(conn)
             # the index is saved before the transaction commits: if the save
             # fails, the rows roll back and the old index file stays

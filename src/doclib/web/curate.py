@@ -36,6 +36,8 @@ def index() -> Any:
 @bp.post("/upload")
 @requires("upload")
 def upload() -> Any:
+    if not request.form.get("type"):
+        raise BadRequest(_("type: choose the type of the document"))
     job_id = accept(request.files.get("file"), request.form)
     return redirect(f"/curate/jobs/{job_id}")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import BadRequest, UnsupportedFormat
 from ..extract import sniff
-from ..ingest import IngestOptions
+from ..ingest import IngestOptions, resolve_metadata
 from ..jobs import create, incoming_dir
 from ..text import strip_bidi
 from .security import lib, runner, who
@@ -22,10 +22,13 @@ def options_from(form: Any) -> IngestOptions:
         return str(v).strip() if v not in (None, "") else None
 
     workshop = get("workshop")
-    if workshop is not None and not workshop.isdigit():
+    if workshop is not None and not (workshop.isascii() and workshop.isdigit()
+                                     and len(workshop) <= 6):
         raise BadRequest("workshop must be a number")
+    # no defaults here: a new document without an access level is members-only
+    # (ingest's default), and a replacement keeps what it had
     return IngestOptions(title=get("title"), doc_type=get("type"),
-                         access=get("access") or "members", event=get("event"),
+                         access=get("access"), event=get("event"),
                          workshop=int(workshop) if workshop else None,
                          language=get("language") or "auto", date=get("date"))
 
@@ -39,6 +42,8 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     if not name:
         raise BadRequest("the file has no name")
     opts = options_from(form)
+    with lib().db.connect() as conn:
+        resolve_metadata(conn, opts)  # 400 naming the field, before anything is stored
     incoming = incoming_dir(lib())
     suffix = os.path.splitext(name)[1].lower()[:10]
     fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
