@@ -95,8 +95,10 @@ def test_access_changes_move_the_terms(tmp_path):
     documents.update(lib, curator, 1, {"access": "curators"})
     assert counts() == (0, 0, chunks)
     assert _seen(lib, "member", "steering committee") == []
-    # re-ingesting the same file with other metadata is an edit too
-    r = ingest_file(lib, tmp_path / "lib" / MEMBERS[0], IngestOptions(access="members"))
+    # re-ingesting the same file with other metadata, when asked to change
+    # them (--update-metadata), is an edit too
+    r = ingest_file(lib, tmp_path / "lib" / MEMBERS[0], IngestOptions(access="members",
+                                                                      update_existing=True))
     assert r.status == "updated" and counts() == (0, chunks, chunks)
 
 
