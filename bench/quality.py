@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from doclib import config as config_mod  # noqa: E402
 from doclib import store  # noqa: E402
@@ -89,13 +90,16 @@ def ingest_dev(lib: Library, docs: list[dict[str, Any]], folder: Path) -> dict[i
 class References:
     """The three reference retrievers over doclib's own chunks."""
 
-    def __init__(self, lib: Library, doc_lang: dict[int, str]) -> None:
+    def __init__(self, lib: Library, doc_lang: dict[int, str],
+                 docs: set[int] | None = None) -> None:
         import bm25s
         import faiss
 
         c = store.chunks
         with lib.db.connect() as conn:
             rows = conn.execute(c.select().order_by(c.c.id)).all()
+        if docs is not None:  # a pool: only these documents exist for the references
+            rows = [r for r in rows if r.document_id in docs]
         self.chunk_ids = np.array([r.id for r in rows])
         self.chunk_doc = np.array([r.document_id for r in rows])
         self.chunk_text = [r.text for r in rows]
@@ -152,8 +156,9 @@ def mrr(ranked: list[int], rel: int) -> float:
 
 
 def evaluate(lib: Library, queries: list[dict[str, Any]], title_to_id: dict[str, int],
-             refs: References) -> tuple[dict[str, dict[str, dict[str, float]]], list[float]]:
-    who = principal_for_role("member")
+             refs: References, who: Any = None
+             ) -> tuple[dict[str, dict[str, dict[str, float]]], list[float]]:
+    who = who or principal_for_role("member")
     sums: dict[str, dict[str, dict[str, float]]] = {
         s: {lang: defaultdict(float) for lang in ("en", "ar")} for s in SYSTEMS}
     counts = {"en": 0, "ar": 0}
@@ -193,6 +198,214 @@ def evaluate(lib: Library, queries: list[dict[str, Any]], title_to_id: dict[str,
     out = {s: {lang: {k: v / max(counts[lang], 1) for k, v in sums[s][lang].items()}
                for lang in ("en", "ar")} for s in SYSTEMS}
     return out, latencies
+
+
+def _doclib_ranking(lib: Library, who: Any, question: str, flt: Filters,
+                    latencies: list[float]) -> tuple[list[tuple[int, str]], list[int]]:
+    """doclib's top 10 (document id, first passage) and the ids it shows
+    below its relevance floor ("nearest"), timed."""
+    t = time.perf_counter()
+    res = search(lib, who, question, k=10, filters=flt)
+    latencies.append((time.perf_counter() - t) * 1000)
+    ranked = [(r["document"]["id"], r["passages"][0]["text"] if r["passages"] else "")
+              for r in res["results"]]
+    nearest = [r["document"]["id"] for r in res.get("nearest", [])]
+    return ranked, nearest
+
+
+def evaluate_twinless(lib: Library, queries: list[dict[str, Any]], ids: dict[str, int],
+                      refs: References, latencies: list[float]) -> dict[str, Any]:
+    """Every dev question, in both languages, against the twinless pool with
+    no language filter: MRR@10 and R@10 for questions whose only relevant
+    document is in the question's language (same) and in the other (cross).
+    Also the relevance floor's cost: the share of questions whose relevant
+    document doclib ranks in its top 10 but below the floor."""
+    from pools import kept_language
+
+    who = principal_for_role("member")
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, int] = defaultdict(int)
+    floored = 0
+    for q in queries:
+        lang = q["lang"]
+        article = q["rel"][lang]
+        kept = kept_language(article)
+        rel = ids[q["rel"][kept]]
+        group = f"{lang}_{'same' if kept == lang else 'cross'}"
+        counts[group] += 1
+        ranks = refs.chunk_rankings(q["question"])
+        runs = {s: [d for d, _ in refs.rank_docs(ranks[s], None)] for s in ("bm25", "dense",
+                                                                              "rrf")}
+        ranked, nearest = _doclib_ranking(lib, who, q["question"], Filters(), latencies)
+        runs["doclib"] = [d for d, _ in ranked]
+        floored += rel in nearest
+        for s, docs in runs.items():
+            sums[f"{s}/{group}"]["mrr10"] += mrr(docs, rel)
+            sums[f"{s}/{group}"]["r10"] += rel in docs[:10]
+    out: dict[str, Any] = {key: {m: v / counts[key.split("/")[1]] for m, v in ms.items()}
+                           for key, ms in sums.items()}
+    out["counts"] = dict(counts)
+    out["below_floor"] = floored / max(len(queries), 1)
+    return out
+
+
+def evaluate_native(lib: Library, queries: list[dict[str, Any]], ids: dict[str, int],
+                    refs: References, latencies: list[float]) -> dict[str, dict[str, float]]:
+    """ARCD's questions written in Arabic, Arabic documents of the pool
+    (language filter ar): MRR@10, R@10, answer in the first passage of the
+    relevant document within the top 5."""
+    who = principal_for_role("member")
+    sums: dict[str, dict[str, float]] = {s: defaultdict(float) for s in SYSTEMS}
+    for q in queries:
+        rel = ids[q["rel"]["ar"]]
+        answers = [answer_norm(a) for a in q["answers"]["ar"]]
+        ranks = refs.chunk_rankings(q["question"])
+        runs = {s: refs.rank_docs(ranks[s], {"ar"}) for s in ("bm25", "dense", "rrf")}
+        runs["doclib"], _ = _doclib_ranking(lib, who, q["question"], Filters(language="ar"),
+                                            latencies)
+        for s in SYSTEMS:
+            docs = [d for d, _ in runs[s]]
+            sums[s]["mrr10"] += mrr(docs, rel)
+            sums[s]["r10"] += rel in docs[:10]
+            shown = dict(runs[s][:5]).get(rel)
+            sums[s]["answer_in_passage5"] += bool(shown) and any(
+                a and a in answer_norm(shown) for a in answers)
+    return {s: {m: v / max(len(queries), 1) for m, v in ms.items()} for s, ms in sums.items()}
+
+
+# Off-topic questions for a library about preventing violent extremism (and
+# the dev pool's Wikipedia articles): none should find a close match.
+OFF_TOPIC = [
+    "banana bread recipe", "how to bake sourdough bread at home",
+    "best hiking boots for winter", "how do I change a flat bicycle tyre",
+    "knitting pattern for a wool scarf", "cheap flights to Bali in August",
+    "what is the airspeed of a swallow", "how to grow tomatoes on a balcony",
+    "symptoms of a cold in cats", "how to remove red wine stains from a carpet",
+    "wedding dress alterations near me", "lyrics of a lullaby for babies",
+    "how to tune a ukulele", "skin care routine for dry skin",
+    "which paint colour suits a small bedroom", "how long to boil an egg",
+    "origami crane folding instructions", "best mechanical keyboard switches",
+    "how to descale a coffee machine", "tips for a job interview as a barista",
+    "وصفة كعكة الشوكولاتة بدون بيض", "كيف أزرع الطماطم في الشرفة",
+    "أفضل أحذية للمشي في الجبال", "طريقة تنظيف السجاد من بقع القهوة",
+    "كم دقيقة يحتاج البيض المسلوق", "أسعار تذاكر الطيران إلى ماليزيا في الصيف",
+    "كيف أعتني بقطة صغيرة مريضة", "تمارين لتقوية عضلات البطن في المنزل",
+    "طريقة عمل القهوة العربية بالهيل", "كيف أصلح إطار الدراجة المثقوب",
+    "أفضل ألوان الطلاء لغرفة النوم", "وصفة المنسف الأردني باللبن",
+    "كيف أتعلم العزف على العود", "نصائح للعناية بالبشرة الجافة في الشتاء",
+    "how many spoons of sugar in a pancake batter", "أين أشتري فستان زفاف مستعمل",
+]
+
+
+def evaluate_off_topic(lib: Library, latencies: list[float]) -> dict[str, Any]:
+    """Share of off-topic questions with no result above the relevance floor."""
+    who = principal_for_role("member")
+    empty = {"en": 0, "ar": 0}
+    n = {"en": 0, "ar": 0}
+    counts = []
+    for q in OFF_TOPIC:
+        lang = "ar" if any("\u0600" <= ch <= "\u06ff" for ch in q) else "en"
+        ranked, _ = _doclib_ranking(lib, who, q, Filters(), latencies)
+        n[lang] += 1
+        empty[lang] += not ranked
+        counts.append(len(ranked))
+    return {"queries": n, "no_result_share": {k: empty[k] / n[k] for k in n},
+            "mean_results": sum(counts) / len(counts)}
+
+
+def run_pool(config_path: str | None, limit: int | None, data_dir: str | None
+             ) -> dict[str, Any]:
+    """The realistic pool (bench/pools.py): twinless cross-language, the
+    parallel dev set inside the distractors, native Arabic questions, the
+    relevance floor."""
+    from pools import ingest_pool, load_pool
+
+    pool = load_pool(limit)
+    base = config_mod.load(config_path) if config_path else config_mod.from_dict({})
+    with tempfile.TemporaryDirectory(prefix="doclib-pool-") as tmp:
+        data = Path(data_dir or tmp)
+        cfg = config_mod.with_overrides(base, {"storage.data_dir": str(data / "data"),
+                                               "storage.library_dir": "",
+                                               "storage.index_dir": "",
+                                               "storage.database_url": ""})
+        lib = Library(cfg)
+        src = data / "articles"
+        src.mkdir(parents=True, exist_ok=True)
+        ids = ingest_pool(lib, pool, src)
+        with lib.db.connect() as conn:
+            rows = conn.execute(store.documents.select()).all()
+        doc_lang = {r.id: r.language for r in rows}
+        public = {r.id for r in rows if r.access == 0}
+        refs_twin = References(lib, doc_lang, public)
+        refs_all = References(lib, doc_lang)
+        lat: list[float] = []
+        t = time.perf_counter()
+        twin = evaluate_twinless(lib, pool["dev_queries"], ids, refs_twin, lat)
+        parallel, plat = evaluate(lib, pool["dev_queries"], ids, refs_all,
+                                  principal_for_role("curator"))
+        native = evaluate_native(lib, pool["arcd_queries"], ids, refs_twin, lat)
+        off = evaluate_off_topic(lib, lat)
+        elapsed = time.perf_counter() - t
+        lib.close()
+    lat += plat
+    p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
+    md = pool_tables(twin, parallel, native, off)
+    label = config_path or "default configuration"
+    print(f"\n### pool: {label}\n\n{md}")
+    print(f"\ndoclib search latency over {len(lat)} searches: p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms (evaluation took {elapsed:.0f} s)")
+    return {"config": label, "twinless": twin, "parallel": parallel, "native": native,
+            "off_topic": off, "latency_ms": {"p50": p50, "p99": p99},
+            "documents": {"twinless": len(public), "parallel": len(rows)}, "markdown": md}
+
+
+def pool_tables(twin: dict[str, Any], parallel: dict[str, Any], native: dict[str, Any],
+                off: dict[str, Any]) -> str:
+    """Twinless table with the issue's targets (cross: dense + 0.02, same:
+    bm25 + 0.02), the parallel pool's mono/answer targets (bm25 + 0.02), the
+    native Arabic row, and the relevance floor."""
+    lines = ["Twinless pool (each dev article in one language; no language filter):", "",
+             "| question | relevant doc | n | measure | bm25 | dense | rrf | doclib | target "
+             "| met |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for lang in ("en", "ar"):
+        for grp in ("same", "cross"):
+            key = f"{lang}_{grp}"
+            for m in ("mrr10", "r10"):
+                vals = {s: twin[f"{s}/{key}"][m] for s in SYSTEMS}
+                target, met = "", ""
+                if m == "mrr10":
+                    ref = vals["bm25"] if grp == "same" else vals["dense"]
+                    target = f"{ref + 0.02:.3f}"
+                    met = "yes" if vals["doclib"] >= ref + 0.02 - 1e-9 else "**no**"
+                lines.append(f"| {lang} | {grp} | {twin['counts'][key]} | {m} | " +
+                             " | ".join(f"{vals[s]:.3f}" for s in SYSTEMS) +
+                             f" | {target} | {met} |")
+    lines += ["", "Parallel dev set inside the distractor pool (mono = language filter):", "",
+              "| lang | measure | bm25 | dense | rrf | doclib | target | met |",
+              "|---|---|---|---|---|---|---|---|"]
+    for lang in ("en", "ar"):
+        for m in MEASURES:
+            vals = {s: parallel[s][lang].get(m, 0.0) for s in SYSTEMS}
+            target, met = "", ""
+            if m in ("mono_mrr10", "answer_in_passage5"):
+                target = f"{vals['bm25'] + 0.02:.3f}"
+                met = "yes" if vals["doclib"] >= vals["bm25"] + 0.02 - 1e-9 else "**no**"
+            lines.append(f"| {lang} | {m} | " + " | ".join(f"{vals[s]:.3f}" for s in SYSTEMS)
+                         + f" | {target} | {met} |")
+    lines += ["", "Native Arabic questions (ARCD), Arabic documents of the pool:", "",
+              "| measure | bm25 | dense | rrf | doclib | target | met |",
+              "|---|---|---|---|---|---|---|"]
+    for m in ("mrr10", "r10", "answer_in_passage5"):
+        vals = {s: native[s][m] for s in SYSTEMS}
+        lines.append(f"| {m} | " + " | ".join(f"{vals[s]:.3f}" for s in SYSTEMS) +
+                     f" | {vals['bm25'] + 0.02:.3f} | "
+                     f"{'yes' if vals['doclib'] >= vals['bm25'] + 0.02 - 1e-9 else '**no**'} |")
+    lines += ["", "Relevance floor: off-topic questions with no result above it: "
+              f"{off['no_result_share']['en']:.0%} of {off['queries']['en']} English, "
+              f"{off['no_result_share']['ar']:.0%} of {off['queries']['ar']} Arabic "
+              f"(mean results {off['mean_results']:.1f}); dev questions whose relevant "
+              f"document falls below it: {twin['below_floor']:.1%}."]
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -252,7 +465,22 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N questions (and their twins)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     ap.add_argument("--data-dir", help="keep the ingested library here (default: temporary)")
+    ap.add_argument("--pool-only", action="store_true",
+                    help="only the realistic pool (twinless, distractors, floor)")
+    ap.add_argument("--no-pool", action="store_true", help="only the parallel dev set")
     args = ap.parse_args()
+    if not args.no_pool:
+        pool_runs = [run_pool(c, args.limit, args.data_dir + "-pool" if args.data_dir and i == 0
+                              else None) for i, c in enumerate([args.config, *args.compare])]
+        out = Path(args.out).with_name("quality-pool.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(pool_runs, indent=2), encoding="utf-8")
+        out.with_suffix(".md").write_text("\n\n".join(
+            f"### {r['config']}\n\n{r['markdown']}\n\nlatency p50 {r['latency_ms']['p50']:.1f}"
+            f" ms, p99 {r['latency_ms']['p99']:.1f} ms" for r in pool_runs) + "\n",
+            encoding="utf-8")
+    if args.pool_only:
+        return
     docs, queries = load_dev(args.limit)
     runs = [run_one(c, docs, queries, args.data_dir if i == 0 else None)
             for i, c in enumerate([args.config, *args.compare])]
