@@ -470,8 +470,10 @@ def main() -> None:
     ap.add_argument("--no-pool", action="store_true", help="only the parallel dev set")
     args = ap.parse_args()
     if not args.no_pool:
-        pool_runs = [run_pool(c, args.limit, args.data_dir + "-pool" if args.data_dir and i == 0
-                              else None) for i, c in enumerate([args.config, *args.compare])]
+        # the pool for the configuration under test only (the comparisons are
+        # about the parallel set's history)
+        pool_runs = [run_pool(args.config, args.limit,
+                              args.data_dir + "-pool" if args.data_dir else None)]
         out = Path(args.out).with_name("quality-pool.json")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(pool_runs, indent=2), encoding="utf-8")
