@@ -54,6 +54,22 @@ def test_same_content_never_changes_metadata_unless_asked(lib, tmp_path):
     assert asked.status == "updated" and doc_row(lib, first.document_id).access == 0
 
 
+def test_replacement_that_names_a_title(lib, tmp_path):
+    """A new version with a title in its options becomes ready under that
+    title (it raised TypeError: the staged values and the computed title
+    were both passed to dict() as keywords)."""
+    p = tmp_path / "minutes.txt"
+    p.write_text(MINUTES)
+    first = ingest_file(lib, p, IngestOptions(access="members", title="Minutes"))
+    q = tmp_path / "redacted.txt"
+    q.write_text(REDACTED)
+    new = ingest_file(lib, q, IngestOptions(title="Redacted minutes"),
+                      replace_id=first.document_id)
+    assert new.status == "ready" and new.error is None, new
+    row = doc_row(lib, first.document_id)
+    assert (row.title, row.access) == ("Redacted minutes", 1)
+
+
 def test_same_content_from_another_path_keeps_metadata(lib, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -57,6 +57,8 @@ def test_pdf_pages_are_numbered(fixtures_dir):
 
 
 def test_pptx_titles_body_notes_per_slide(fixtures_dir):
+    """Title and body are the slide's text; the speaker notes are kept apart
+    (Page.notes), never mixed into the text that is chunked for everyone."""
     truth = json.loads((fixtures_dir / "slides_truth.json").read_text(encoding="utf-8"))
     result = extract(fixtures_dir / "slides.pptx")
     assert len(result.pages) == 5
@@ -66,6 +68,10 @@ def test_pptx_titles_body_notes_per_slide(fixtures_dir):
         assert recall(want["notes"], page.notes) == 1.0
         body = want["body"] if isinstance(want["body"], str) else "\n".join(want["body"])
         assert recall(body, page.text) == 1.0
+        # words only the notes have are not in the slide's text
+        slide_words = set(tokens(normalise(want["title"] + "\n" + body)))
+        notes_only = set(tokens(normalise(want["notes"]))) - slide_words
+        assert notes_only and not notes_only & set(tokens(normalise(page.text))), page.number
     all_text = (fixtures_dir / "slides.txt").read_text(encoding="utf-8")
     assert recall(all_text, joined(result)) == 1.0
 

@@ -5,7 +5,8 @@ one page.  Chunks are built from whole sentences up to ``max_words``; a
 sentence longer than that is cut at word boundaries.  The last sentence of a
 chunk is repeated at the start of the next (``overlap_sentences``) so an answer
 that straddles two chunks is whole in one of them.  A short tail is merged
-into the chunk before it.
+into the chunk before it.  A slide's speaker notes, when asked for, are
+chunked apart from its text (never mixed into one passage).
 """
 
 from __future__ import annotations
@@ -54,19 +55,26 @@ def chunk_page(page: Page, cfg: ChunkConfig) -> list[list[str]]:
     return groups
 
 
-def chunk_pages(pages: list[Page], cfg: ChunkConfig) -> list[ChunkDraft]:
+def chunk_pages(pages: list[Page], cfg: ChunkConfig, notes: bool = False) -> list[ChunkDraft]:
+    """Chunks of every page, in order.  With ``notes``, a page's speaker notes
+    (``Page.notes``) become chunks of their own after the page's text
+    (``source = "notes"``, same page number), chunked the same way."""
     drafts: list[ChunkDraft] = []
     for page in pages:
-        for group in chunk_page(page, cfg):
-            text = " ".join(group).strip()
-            if not text:
-                continue
-            drafts.append(ChunkDraft(
-                ordinal=len(drafts),
-                page_start=page.number,
-                page_end=page.number,
-                text=text,
-                language=detect_language(text),
-                source=page.source,
-            ))
+        parts = [page]
+        if notes and page.notes.strip():
+            parts.append(Page(number=page.number, text=page.notes, source="notes"))
+        for part in parts:
+            for group in chunk_page(part, cfg):
+                text = " ".join(group).strip()
+                if not text:
+                    continue
+                drafts.append(ChunkDraft(
+                    ordinal=len(drafts),
+                    page_start=part.number,
+                    page_end=part.number,
+                    text=text,
+                    language=detect_language(text),
+                    source=part.source,
+                ))
     return drafts

@@ -92,6 +92,10 @@ def _report_line(r: Any) -> str:
 @click.option("--workshop", type=int, help="Workshop number within the event.")
 @click.option("--language", type=click.Choice(["auto", "ar", "en"]), default="auto")
 @click.option("--date", help="YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option("--notes", type=click.Choice(["include", "exclude", "default"]),
+              help="PPTX speaker notes: index and show them to every reader (include), never "
+                   "(exclude), or as extract.speaker_notes says (default: for documents that "
+                   "are not public).")
 @click.option("--update-metadata", is_flag=True,
               help="Also change the title, type, access, event ... of documents the library "
                    "already holds (same content or same path); without it they keep theirs.")
@@ -100,13 +104,13 @@ def _report_line(r: Any) -> str:
 @domain_errors
 def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | None,
            access: str | None, event: str | None, workshop: int | None, language: str,
-           date: str | None, update_metadata: bool, as_json: bool) -> None:
+           date: str | None, notes: str | None, update_metadata: bool, as_json: bool) -> None:
     """Ingest files and folders (recursively; a folder's catalogue.yaml gives
     events, workshops and per-file metadata, which win over these options)."""
     from .ingest import IngestOptions, collect, ingest_paths
 
     opts = IngestOptions(title=title, doc_type=doc_type, access=access, event=event,
-                         workshop=workshop, language=language, date=date,
+                         workshop=workshop, language=language, date=date, notes=notes,
                          update_existing=update_metadata)
     lib = obj.lib
     total = len(collect(list(paths)))
@@ -195,7 +199,8 @@ def reindex(obj: Ctx, rechunk: bool) -> None:
 @main.command()
 @click.option("--repair", is_flag=True, help="Fix what can be fixed (rebuild indexes, "
               "resume interrupted uploads, embed chunks the second model lacks, mark "
-              "interrupted ingestions failed).")
+              "interrupted ingestions failed, extract presentations from before speaker "
+              "notes were kept apart again).")
 @click.option("--quick", is_flag=True, help="Compare the originals' sizes instead of "
               "hashing every one (fast on large libraries; misses same-size changes).")
 @click.option("--json", "as_json", is_flag=True)

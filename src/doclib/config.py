@@ -49,6 +49,11 @@ class ExtractConfig:
     max_zip_entries: int = _f(5000, "DOCX/PPTX: most entries allowed in the zip directory.")
     max_zip_uncompressed_mb: int = _f(500, "DOCX/PPTX: largest declared uncompressed size.")
     max_zip_ratio: int = _f(200, "DOCX/PPTX: largest compression ratio of one entry.")
+    speaker_notes: str = _f("non-public", "PPTX speaker notes, kept as passages of their own: "
+                            "indexed and shown for documents that are not public "
+                            "(non-public), for every document (always) or never; an "
+                            "upload's notes option (include / exclude) overrides it.",
+                            ("non-public", "always", "never"))
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import store
+from . import notes, store
 from .auth import Principal, can
 from .errors import BadRequest, Forbidden, NotFound
-from .ingest import IngestOptions, resolve_metadata
+from .ingest import IngestOptions, resolve_metadata, update_document
 from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 
@@ -22,7 +22,8 @@ NOT_FOUND = "document not found"
 
 def _row(conn: Any, doc_id: int) -> Any:
     return conn.execute(text(f"SELECT {DOC_COLUMNS}, d.error, d.warnings, d.stored_name, "
-                             f"d.ocr_pages, d.created_at, d.updated_at, d.size "
+                             f"d.ocr_pages, d.created_at, d.updated_at, d.size, "
+                             f"d.speaker_notes "
                              f"FROM {DOC_FROM} WHERE d.id = :id"), {"id": doc_id}).first()
 
 
@@ -44,7 +45,8 @@ def detail(lib: Library, who: Principal, doc_id: int) -> dict[str, Any]:
     pages: dict[int, list[dict[str, Any]]] = {}
     for ch in chunks:
         pages.setdefault(ch.page_start, []).append(
-            {"text": ch.text, "language": ch.language, "ocr": ch.source == "ocr"})
+            {"text": ch.text, "language": ch.language, "ocr": ch.source == "ocr",
+             "notes": ch.source == "notes"})
     out = document_summary(row)
     out.update({"status": row.status, "kind": row.kind, "size": row.size,
                 "ocr_pages": row.ocr_pages, "created_at": row.created_at,
@@ -53,6 +55,7 @@ def detail(lib: Library, who: Principal, doc_id: int) -> dict[str, Any]:
     if can(who, "edit"):
         out["error"] = row.error
         out["warnings"] = json.loads(row.warnings or "[]")
+        out["notes"] = notes.choice_name(row.speaker_notes)
     return out
 
 
@@ -92,11 +95,13 @@ def all_for_curators(lib: Library, who: Principal) -> list[dict[str, Any]]:
     return out
 
 
-EDITABLE = {"title", "type", "access", "event", "workshop", "language", "date"}
+EDITABLE = {"title", "type", "access", "event", "workshop", "language", "date", "notes"}
 
 
 def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -> None:
-    """Edit metadata (curators).  Unknown fields are refused by name."""
+    """Edit metadata (curators).  Unknown fields are refused by name.  A
+    change of access (or of the ``notes`` option: include, exclude,
+    default) removes or adds the speaker-notes passages with it."""
     if not can(who, "edit"):
         raise Forbidden("curators only")
     unknown = set(changes) - EDITABLE
@@ -108,9 +113,9 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
         event=changes.get("event") or None,
         workshop=int(changes["workshop"]) if changes.get("workshop") not in (None, "") else None,
         language=changes.get("language") or "auto",
-        date=str(changes["date"]) if changes.get("date") else None)
-    d = store.documents
-    with lib.db.begin() as conn:
+        date=str(changes["date"]) if changes.get("date") else None,
+        notes=str(changes["notes"]) if changes.get("notes") not in (None, "") else None)
+    with lib.db.connect() as conn:
         values = resolve_metadata(conn, opts)
         if "event" in changes and not changes["event"]:
             values.update(event_id=None, workshop_id=None)
@@ -118,8 +123,7 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
             values["workshop_id"] = None
         if opts.language in ("ar", "en"):
             values["language"] = opts.language
-        if not values:
-            return
-        values["updated_at"] = store.now()
-        conn.execute(d.update().where(d.c.id == doc_id).values(**values))
+    if values:
+        # the speaker notes follow the access in the same transaction
+        update_document(lib, doc_id, values)
 

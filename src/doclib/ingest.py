@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from . import events as ev
-from . import store
+from . import notes, store
 from .chunk import chunk_pages
 from .errors import BadRequest, DoclibError, ExtractError, NotFound, UnsupportedFormat
 from .extract import extract, sniff
@@ -33,7 +33,7 @@ from .models import DOC_TYPES, Access
 from .text import detect_language, document_languages, normalise, strip_bidi
 
 CATALOGUE_NAMES = ("catalogue.yaml", "catalogue.yml")
-_META_KEYS = {"title", "type", "access", "event", "workshop", "language", "date"}
+_META_KEYS = {"title", "type", "access", "event", "workshop", "language", "date", "notes"}
 
 
 @dataclass
@@ -45,6 +45,9 @@ class IngestOptions:
     workshop: int | None = None
     language: str = "auto"
     date: str | None = None
+    # PPTX speaker notes: include, exclude, default (the setting
+    # extract.speaker_notes decides); None: not given
+    notes: str | None = None
     # change the metadata of documents the library already holds (the CLI's
     # --update-metadata); without it they keep theirs
     update_existing: bool = False
@@ -62,6 +65,7 @@ class IngestOptions:
             workshop=entry.get("workshop", self.workshop),
             language=entry.get("language", self.language),
             date=str(entry["date"]) if entry.get("date") is not None else self.date,
+            notes=entry.get("notes", self.notes),
             update_existing=self.update_existing,
         )
 
@@ -100,6 +104,8 @@ def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
             raise BadRequest(str(e)) from None
     if opts.language not in ("auto", "ar", "en", None):
         raise BadRequest("language must be auto, ar or en")
+    if opts.notes is not None:
+        out["speaker_notes"] = notes.parse_choice(opts.notes)
     if opts.title is not None:
         title = strip_bidi(opts.title).strip()
         if title:
@@ -183,27 +189,12 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         elif source_path:
             target = conn.execute(select(d).where(d.c.source_path == source_path)
                                   .order_by(d.c.id.desc())).first()
-        # what the caller asked to change on an existing document
-        explicit = replace_id is not None or opts.update_existing
-        if same is not None and (target is None or same.id == target.id) \
-                and same.status == "ready":
-            # known content: nothing to extract; metadata only if asked for
-            changes = _changes(same, meta)
-            if changes and explicit:
-                conn.execute(d.update().where(d.c.id == same.id).values(
-                    **changes, updated_at=store.now()))
-            elif changes:
-                report.warnings.append(_kept_note(changes))
-            report.document_id = same.id
-            report.status = "updated" if changes and explicit else "unchanged"
-            report.pages, report.language, report.ocr = same.pages, same.language, same.ocr_pages
-            report.title = changes.get("title", same.title) if explicit else same.title
-            report.existing = True
-            report.chunks = len(conn.execute(select(store.chunks.c.id).where(
-                store.chunks.c.document_id == same.id)).all())
-            if job_id is not None:
-                _job(conn, same.id, report, uploader_id, job_id)
-            return report
+    # what the caller asked to change on an existing document
+    explicit = replace_id is not None or opts.update_existing
+    if same is not None and (target is None or same.id == target.id) \
+            and same.status == "ready":
+        return _known_content(lib, same, meta, explicit, report, uploader_id, job_id)
+    with lib.db.begin() as conn:
         if same is not None and target is not None and same.id != target.id:
             report.error = f"this content is already document {same.id}"
             report.document_id = same.id
@@ -250,12 +241,35 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     return report
 
 
+def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool,
+                   report: IngestReport, uploader_id: int | None,
+                   job_id: int | None) -> IngestReport:
+    """A file whose content the library holds: nothing to extract; its
+    metadata changes only if asked for (and its speaker notes follow)."""
+    changes = _changes(same, meta)
+    if changes and explicit:
+        update_document(lib, same.id, changes)
+    elif changes:
+        report.warnings.append(_kept_note(changes))
+    report.document_id = same.id
+    report.status = "updated" if changes and explicit else "unchanged"
+    report.pages, report.language, report.ocr = same.pages, same.language, same.ocr_pages
+    report.title = changes.get("title", same.title) if explicit else same.title
+    report.existing = True
+    with lib.db.begin() as conn:
+        report.chunks = len(_chunk_ids(conn, same.id))
+        if job_id is not None:
+            _job(conn, same.id, report, uploader_id, job_id)
+    return report
+
+
 def _changes(row: Any, meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if getattr(row, k) != v}
 
 
 def _kept_note(changes: dict[str, Any]) -> str:
-    names = [{"doc_type": "type", "event_id": "event", "workshop_id": "workshop"}.get(k, k)
+    names = [{"doc_type": "type", "event_id": "event", "workshop_id": "workshop",
+              "speaker_notes": "speaker notes"}.get(k, k)
              for k in changes if k != "year"] or ["date"]
     return (f"already in the library: its {', '.join(names)} did not change "
             "(edit the document to change them)")
@@ -271,12 +285,16 @@ def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
 
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
              uploader_id: int | None, job_id: int | None = None,
-             staged: dict[str, Any] | None = None, previous: str | None = None) -> None:
+             staged: dict[str, Any] | None = None, previous: str | None = None,
+             record: bool = True) -> None:
     """Extract, chunk, embed and commit a document's file.  With ``staged``
     (the column values of a new version of a ready document), the new file
     is ``staged["stored_name"]`` and the document keeps its previous version
     (``previous``, a stored name) until the commit; a failure then changes
-    nothing but the report."""
+    nothing but the report.  ``record``: write the report to a job row.
+
+    Speaker notes are chunked apart and embedded when the document (with
+    ``staged``) includes them; ``_commit`` decides again under the write lock."""
     d = store.documents
     with lib.db.connect() as conn:
         doc = conn.execute(select(d).where(d.c.id == doc_id)).one()
@@ -287,7 +305,10 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         report.warnings.extend(extracted.warnings)
         report.pages = len(extracted.pages)
         report.ocr = extracted.ocr_pages
-        drafts = chunk_pages(extracted.pages, lib.config.chunk)
+        every = chunk_pages(extracted.pages, lib.config.chunk, notes=True)
+        body = [c for c in every if c.source != "notes"]
+        with_notes = notes.row_included(doc, lib.config.extract.speaker_notes, staged)
+        drafts = every if with_notes else body
         if not drafts:
             image_note = any("image-only" in w for w in extracted.warnings)
             raise ExtractError("no extractable text" + (
@@ -295,23 +316,28 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         texts = [c.text for c in drafts]
         vectors = lib.embedder.embed_passages(texts)
         second = lib.second_vectors([(c.language, c.text) for c in drafts])
-        langs = document_languages(texts)
+        # the document's languages are those of its text, never of its notes
+        langs = document_languages([c.text for c in body] or texts)
         language = opts.language if opts.language in ("ar", "en") else (
             langs[0] if langs else detect_language(" ".join(texts)))
         title = (staged or {}).get("title") or doc.title or extracted.title or \
             Path((staged or {}).get("original_filename") or doc.original_filename).stem
-        _commit(lib, doc_id, drafts, vectors, second, dict(
+        spare = [c for c in every if c.source == "notes"] if not with_notes else []
+        # a literal, not dict(**staged, ...): staged may name a title too
+        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, doc_values={
             **(staged or {}),
-            status="ready", error=None, pages=len(extracted.pages),
-            ocr_pages=extracted.ocr_pages, warnings=json.dumps(extracted.warnings,
-                                                               ensure_ascii=False),
-            language=language, languages=",".join(langs) or language, title=title[:500],
-            updated_at=store.now()))
+            "status": "ready", "error": None, "pages": len(extracted.pages),
+            "ocr_pages": extracted.ocr_pages,
+            "warnings": json.dumps(extracted.warnings, ensure_ascii=False),
+            "language": language, "languages": ",".join(langs) or language,
+            "title": title[:500], "updated_at": store.now()})
         report.status, report.chunks, report.language, report.title = \
-            "ready", len(drafts), language, title
+            "ready", stored, language, title
         if staged and previous and previous != stored_name:
             lib.files.delete(previous)
-        return _job_done(lib, doc_id, report, uploader_id, job_id)
+        if record:
+            _job_done(lib, doc_id, report, uploader_id, job_id)
+        return
     except ExtractError as e:
         status = {"encrypted": "encrypted"}.get(e.message, "empty" if e.message.startswith(
             "no extractable text") else "failed")
@@ -330,7 +356,8 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             lib.files.delete(stored_name)
     else:
         _fail(lib, doc_id, status, message)
-    _job_done(lib, doc_id, report, uploader_id, job_id)
+    if record:
+        _job_done(lib, doc_id, report, uploader_id, job_id)
 
 
 def _job_done(lib: Library, doc_id: int, report: IngestReport, uploader_id: int | None,
@@ -374,7 +401,12 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
-            second: list[dict[str, Any]], doc_values: dict[str, Any]) -> None:
+            second: list[dict[str, Any]], doc_values: dict[str, Any],
+            spare: list[Any] | None = None) -> int:
+    """Swap a document's chunks (both indexes) and set its column values in
+    one transaction; the number of chunks stored.  ``spare``: speaker-notes
+    drafts not embedded because the document did not include its notes when
+    it was read."""
     with lib.write_lock():
         with lib.db.begin() as conn:
             old = _chunk_ids(conn, doc_id)
@@ -384,18 +416,125 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             # new chunks' terms go only into the tables of its audiences
             conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
                          .values(**doc_values))
-            rows = [dict(document_id=doc_id, ordinal=c.ordinal, page_start=c.page_start,
+            # the notes follow the document as it is now, under the write
+            # lock: an edit may have changed its access since it was read
+            doc = conn.execute(select(store.documents).where(
+                store.documents.c.id == doc_id)).one()
+            keep = notes.row_included(doc, lib.config.extract.speaker_notes)
+            drafts, vectors, second = _settle_notes(lib, keep, drafts, vectors, second,
+                                                    spare or [])
+            rows = [dict(document_id=doc_id, ordinal=i, page_start=c.page_start,
                          page_end=c.page_end, language=c.language, source=c.source,
                          text=c.text, norm_text=normalise(c.text),
                          embedding=np.asarray(v, np.float32).tobytes(), **v2)
-                    for c, v, v2 in zip(drafts, vectors, second, strict=True)]
+                    for i, (c, v, v2) in enumerate(zip(drafts, vectors, second, strict=True))]
             ids = [int(r[0]) for r in conn.execute(
-                store.chunks.insert().returning(store.chunks.c.id), rows)]
+                store.chunks.insert().returning(store.chunks.c.id), rows)] if rows else []
             lexical.add(conn, zip(ids, [c.text for c in drafts], strict=True))
             lib.record_embedder(conn)
             # the index is saved before the transaction commits: if the save
             # fails, the rows roll back and the old index file stays
             _update_vectors(lib, old, np.asarray(ids, np.int64), vectors, doc_id)
+    return len(ids)
+
+
+def _settle_notes(lib: Library, keep: bool, drafts: list[Any], vectors: np.ndarray,
+                  second: list[dict[str, Any]], spare: list[Any]
+                  ) -> tuple[list[Any], np.ndarray, list[dict[str, Any]]]:
+    """The drafts (with their vectors) to store: without the speaker notes
+    unless ``keep``; with the ``spare`` notes (embedded now) if ``keep``."""
+    items = [(c, v, v2) for c, v, v2 in zip(drafts, vectors, second, strict=True)
+             if keep or c.source != "notes"]
+    if keep and spare:
+        extra = lib.embedder.embed_passages([c.text for c in spare])
+        extra2 = lib.second_vectors([(c.language, c.text) for c in spare])
+        items += list(zip(spare, extra, extra2, strict=True))
+    items.sort(key=lambda x: x[0].ordinal)
+    dim = vectors.shape[1] if vectors.ndim == 2 else lib.embedder.dim
+    vecs = np.asarray([v for _, v, _ in items], np.float32).reshape(len(items), dim)
+    return [c for c, _, _ in items], vecs, [v2 for _, _, v2 in items]
+
+
+def _notes_ids(conn: Any, doc_ids: list[int] | None = None, setting: str | None = None
+               ) -> list[int]:
+    """Ids of speaker-notes chunks: of ``doc_ids``, or (with ``setting``) of
+    every document whose notes must not be indexed."""
+    if doc_ids is not None:
+        if not doc_ids:
+            return []
+        c = store.chunks
+        return [r[0] for r in conn.execute(select(c.c.id).where(
+            c.c.document_id.in_(doc_ids), c.c.source == "notes"))]
+    return [r[0] for r in conn.execute(text(
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+        f"WHERE c.source = 'notes' AND {notes.excluded_sql(setting or '')}"))]
+
+
+def _drop_chunks(lib: Library, conn: Any, ids: list[int]) -> None:
+    """Remove chunks from the lexical tables, the chunks table and the
+    vector index (saved before the caller's transaction commits); the
+    caller holds the write lock."""
+    if not ids:
+        return
+    lexical.remove(conn, ids)
+    conn.execute(store.chunks.delete().where(store.chunks.c.id.in_(ids)))
+    _update_vectors(lib, ids, None, None)
+
+
+def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
+    """Change a document's columns (``values``; ``updated_at`` is set here).
+
+    Its speaker notes follow: if the change means they must no longer be
+    indexed (e.g. a members-only presentation made public), its notes
+    passages leave both indexes and the chunks table in the transaction
+    that changes the access, under the write lock, so no search ever finds
+    or scores them with the new access.  If it means they must be (e.g.
+    made members-only, or the notes option set to include), the document
+    is extracted again and its chunks, notes included, are committed
+    together with the change.
+    """
+    d = store.documents
+    with lib.db.connect() as conn:
+        doc = conn.execute(select(d).where(d.c.id == doc_id)).first()
+    if doc is None:
+        raise NotFound("no such document")
+    setting = lib.config.extract.speaker_notes
+    gains = notes.row_included(doc, setting, values) and not notes.row_included(doc, setting)
+    if gains and doc.status == "ready" and doc.kind == "pptx" and doc.stored_name:
+        report = IngestReport(path=f"document {doc_id}", document_id=doc_id)
+        lang = values.get("language", doc.language)
+        _process(lib, doc_id, IngestOptions(language=lang if lang in ("ar", "en") else "auto"),
+                 report, None, staged={**values, "stored_name": doc.stored_name,
+                                       "kind": doc.kind},
+                 previous=doc.stored_name, record=False)
+        if report.status == "ready":
+            return
+        # the file could not be read again: the change applies without notes
+    values = {**values, "updated_at": store.now()}
+    with lib.write_lock():
+        with lib.db.begin() as conn:
+            doc = conn.execute(select(d).where(d.c.id == doc_id)).first()
+            if doc is None:
+                raise NotFound("no such document")
+            if not notes.row_included(doc, setting, values):
+                # first the notes, then the access: the access trigger then
+                # moves the remaining chunks' terms between the audiences
+                _drop_chunks(lib, conn, _notes_ids(conn, [doc_id]))
+            conn.execute(d.update().where(d.c.id == doc_id).values(**values))
+
+
+def enforce_notes(lib: Library) -> int:
+    """Remove the speaker-notes passages of every document whose notes must
+    not be indexed (after ``extract.speaker_notes`` changed); the count."""
+    setting = lib.config.extract.speaker_notes
+    with lib.db.connect() as conn:
+        if not _notes_ids(conn, setting=setting):
+            return 0
+    with lib.write_lock():
+        with lib.db.begin() as conn:
+            ids = _notes_ids(conn, setting=setting)
+            _drop_chunks(lib, conn, ids)
+    return len(ids)
 
 
 def delete_document(lib: Library, doc_id: int) -> None:
@@ -424,14 +563,71 @@ def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
         docs = conn.execute(select(d.c.id, d.c.language).where(d.c.stored_name.is_not(None))
                             .order_by(d.c.id)).all()
     failed = 0
+    done = set()
     for i, doc in enumerate(docs, start=1):
         report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
         lang = doc.language if doc.language in ("ar", "en") else "auto"
         _process(lib, doc.id, IngestOptions(language=lang), report, None)
         failed += report.status != "ready"
+        if report.status == "ready":
+            done.add(doc.id)
         if progress:
             progress(i, len(docs))
+    _forget_pending(lib, done)
     return {"documents": len(docs), "failed": failed}
+
+
+# presentations ingested before speaker notes were kept apart (migration 0006)
+PENDING_NOTES = "speaker_notes_pending"
+
+
+def notes_pending(lib: Library) -> list[int]:
+    """Presentations whose passages still hold their speaker notes (ingested
+    before notes were kept apart): they need extracting again."""
+    with lib.db.connect() as conn:
+        raw = conn.execute(select(store.meta.c.value).where(
+            store.meta.c.key == PENDING_NOTES)).scalar()
+        if not raw:
+            return []
+        ids = [int(x) for x in raw.split(",") if x.strip().isdigit()]
+        d = store.documents
+        return [r[0] for r in conn.execute(select(d.c.id).where(
+            d.c.id.in_(ids), d.c.stored_name.is_not(None)).order_by(d.c.id))]
+
+
+def _forget_pending(lib: Library, done: set[int]) -> None:
+    left = [i for i in notes_pending(lib) if i not in done]
+    m = store.meta
+    with lib.db.begin() as conn:
+        conn.execute(m.delete().where(m.c.key == PENDING_NOTES))
+        if left:
+            conn.execute(m.insert().values(key=PENDING_NOTES, value=",".join(map(str, left))))
+
+
+def redo_pending_notes(lib: Library) -> dict[str, int]:
+    """Extract, chunk and embed again the presentations of ``notes_pending``
+    (their notes become passages of their own, where they may be shown)."""
+    done, failed = set(), 0
+    d = store.documents
+    for doc_id in notes_pending(lib):
+        with lib.db.connect() as conn:
+            doc = conn.execute(select(d.c.language, d.c.status, d.c.stored_name, d.c.kind)
+                               .where(d.c.id == doc_id)).one()
+        if doc.status != "ready":
+            done.add(doc_id)  # not searchable; its next ingestion splits the notes
+            continue
+        report = IngestReport(path=f"document {doc_id}", document_id=doc_id)
+        lang = doc.language if doc.language in ("ar", "en") else "auto"
+        # staged on its own file: if it cannot be read again, it stays as it was
+        _process(lib, doc_id, IngestOptions(language=lang), report, None,
+                 staged={"stored_name": doc.stored_name, "kind": doc.kind},
+                 previous=doc.stored_name, record=False)
+        if report.status == "ready":
+            done.add(doc_id)
+        else:
+            failed += 1
+    _forget_pending(lib, done)
+    return {"documents": len(done) + failed, "failed": failed}
 
 
 def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:

@@ -57,6 +57,7 @@ class Library:
         self._write_depth = 0
         if migrate:
             self.ensure_lexical_version()
+            self.enforce_speaker_notes()
 
     # ------------------------------------------------------------ embedder
     def _loaded(self, attr: str, make: Callable[[], Any]) -> Any:
@@ -174,6 +175,14 @@ class Library:
         with self.write_lock(), self.db.begin() as conn:
             lexical.rebuild(conn)
             _set_meta(conn, {"lexical_version": LEXICAL_VERSION})
+
+    def enforce_speaker_notes(self) -> int:
+        """Remove the speaker-notes passages that ``extract.speaker_notes``
+        no longer allows (the setting changed since they were indexed); the
+        count.  Notes it newly allows come with ``doclib reindex --rechunk``."""
+        from .ingest import enforce_notes
+
+        return enforce_notes(self)
 
     def check_embedder(self) -> None:
         """Refuse to mix vectors of two models (clear error naming the fix)."""

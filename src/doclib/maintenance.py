@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import jobs, store
+from . import ingest, jobs, store
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -81,6 +81,15 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                 status="failed", error="ingestion was interrupted; upload again",
                 updated_at=store.now()))
         repaired.append(f"marked {len(stuck)} interrupted ingestions failed")
+    pending = ingest.notes_pending(lib)
+    record("speaker notes", not pending,
+           f"presentations whose passages still hold their speaker notes (ingested before "
+           f"notes were kept apart; --repair extracts them again): {pending or 'none'}")
+    if pending and repair:
+        done = ingest.redo_pending_notes(lib)
+        repaired.append(f"extracted {done['documents'] - done['failed']} presentations "
+                        "again, speaker notes apart"
+                        + (f" ({done['failed']} could not be read)" if done["failed"] else ""))
     try:
         lib.check_embedder()
         record("embedder", True, lib.embedder.id)
@@ -105,7 +114,7 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                 record("second model", False, e.message)
     ok = all(x["ok"] for x in checks) or (repair and all(
         x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
-                                 "second model", "interrupted uploads")
+                                 "second model", "interrupted uploads", "speaker notes")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
 

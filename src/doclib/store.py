@@ -114,6 +114,8 @@ documents = Table(
     Column("source_path", Text, nullable=True),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # PPTX speaker notes: 'include', 'exclude', NULL = extract.speaker_notes decides
+    Column("speaker_notes", String(10), nullable=True),
     Index("ix_documents_access_status", "access", "status"),
 )
 
@@ -134,6 +136,7 @@ chunks = Table(
     # languages, and that model's id (a vector of another model counts as missing)
     Column("embedding2", LargeBinary, nullable=True),
     Column("embedding2_model", String(200), nullable=True),
+    Index("ix_chunks_source", "source"),
 )
 
 jobs = Table(

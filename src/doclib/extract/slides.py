@@ -1,5 +1,8 @@
 """PPTX text with python-pptx: one page per slide; title, body (text frames,
-tables, group shapes, recursively) and speaker notes kept apart."""
+tables, group shapes, recursively) and speaker notes kept apart: a slide's
+``text`` is its title and body only, its notes go to ``Page.notes`` (they
+become passages of their own only where the document's readers may see
+them, see ``doclib.notes``)."""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def extract_pptx(path: str) -> Extracted:
         if slide.has_notes_slide:
             notes = slide.notes_slide.notes_text_frame.text if \
                 slide.notes_slide.notes_text_frame is not None else ""
-        parts = [title] + body + ([notes] if notes.strip() else [])
+        parts = [title] + body
         result.pages.append(Page(
             number=i,
             text=clean_display("\n".join(p for p in parts if p.strip())),

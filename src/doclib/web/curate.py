@@ -60,7 +60,7 @@ def edit(doc_id: int) -> Any:
 def save(doc_id: int) -> Any:
     f = request.form
     changes = {k: f.get(k, "") for k in ("title", "type", "access", "event", "workshop",
-                                         "language", "date") if k in f}
+                                         "language", "date", "notes") if k in f}
     docs_service.update(lib(), who(), doc_id, changes)
     with lib().db.begin() as conn:
         accounts.audit(conn, who().user_id, "document.edit", str(doc_id))

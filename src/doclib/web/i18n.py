@@ -36,7 +36,7 @@ def init(app: Flask) -> None:
                 "pick": lambda d: pick(d, lang),
                 "lang_name": _namer("lang"), "type_name": _namer("type"),
                 "access_name": _namer("access"), "role_name": _namer("role"),
-                "status_name": _namer("status")}
+                "status_name": _namer("status"), "notes_name": _namer("notes")}
 
 
 NAMES = {
@@ -51,6 +51,9 @@ NAMES = {
                "failed": _l("failed"), "encrypted": _l("encrypted"),
                "empty": _l("no text"), "unchanged": _l("unchanged"),
                "updated": _l("updated")},
+    "notes": {"default": _l("as the library's setting says"),
+              "include": _l("include: shown to every reader"),
+              "exclude": _l("leave out")},
 }
 
 

@@ -35,6 +35,9 @@ FILTERS = [
 ]
 BILINGUAL = {"type": "object", "properties": {"en": {"type": "string"},
                                               "ar": {"type": "string"}}}
+NOTES = {"type": "string", "enum": ["include", "exclude", "default"],
+         "description": "PPTX speaker notes: indexed and shown (include), not (exclude), "
+                        "or as the setting extract.speaker_notes says (default)"}
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"},
@@ -44,7 +47,8 @@ UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
                    "access": {"type": "string", "enum": ["public", "members", "curators"]},
                    "event": {"type": "string"}, "workshop": {"type": "integer"},
                    "language": {"type": "string", "enum": ["auto", "ar", "en"]},
-                   "date": {"type": "string"}}}}}}
+                   "date": {"type": "string"},
+                   "notes": NOTES}}}}}
 ACCEPTED = _ok({"type": "object", "properties": {"ok": {"const": True},
                                                  "job": {"type": "integer"},
                                                  "status_url": {"type": "string"}}},
@@ -141,7 +145,8 @@ SPEC: dict[str, Any] = {
                         "title": {"type": "string"}, "type": {"type": "string"},
                         "access": {"type": "string"}, "event": {"type": ["string", "null"]},
                         "workshop": {"type": ["integer", "null"]},
-                        "language": {"type": "string"}, "date": {"type": "string"}}}}}},
+                        "language": {"type": "string"}, "date": {"type": "string"},
+                        "notes": NOTES}}}}},
                 "responses": {"200": _ok({"type": "object"}), **ERRORS}},
             "delete": {"summary": "Delete (curators)",
                        "responses": {"200": _ok({"type": "object"}), **ERRORS}}},

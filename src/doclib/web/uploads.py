@@ -30,7 +30,8 @@ def options_from(form: Any) -> IngestOptions:
     return IngestOptions(title=get("title"), doc_type=get("type"),
                          access=get("access"), event=get("event"),
                          workshop=int(workshop) if workshop else None,
-                         language=get("language") or "auto", date=get("date"))
+                         language=get("language") or "auto", date=get("date"),
+                         notes=get("notes"))
 
 
 def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
