@@ -226,11 +226,80 @@ def test_api_tokens(web_app):
     h = {"Authorization": f"Bearer {tok}"}
     ids = doc_ids(web_app)
     assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=h).status_code == 200
-    # no CSRF needed with a token; a bad token is a visitor
+    # no CSRF needed with a token; a bad token is refused, never a visitor
     r = c.post("/api/v1/events", json={"slug": "token-event", "title": {"en": "T"}}, headers=h)
     assert r.status_code == 201
     bad = {"Authorization": "Bearer nope"}
-    assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=bad).status_code == 404
+    assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=bad).status_code == 401
+
+
+def _unauthorized(r) -> None:
+    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:200])
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    data = r.get_json()
+    assert set(data) == {"ok", "error", "status"}
+    assert data["ok"] is False and data["status"] == 401 and data["error"]
+
+
+def test_a_token_that_does_not_authenticate_is_401(tmp_path):
+    """A wrong, revoked or disabled account's token is refused (401), never
+    answered as a visitor's request: the caller meant to be someone."""
+    from doclib import accounts
+
+    app = build_web(tmp_path)
+    lib = app.extensions["doclib"]
+    with lib.db.begin() as conn:
+        member = accounts.user_by_email(conn, "member@example.org").id
+        curator = accounts.user_by_email(conn, "curator@example.org").id
+        revoked = accounts.create_token(conn, member)
+        disabled = accounts.create_token(conn, curator)
+        valid = accounts.create_token(conn, member)
+        conn.execute(store.api_tokens.delete().where(
+            store.api_tokens.c.token_hash == accounts.token_hash(revoked)))
+        accounts.set_active(conn, curator, False)
+    c = app.test_client()
+    ok = c.get("/api/v1/search", query_string={"q": SECRET},
+               headers={"Authorization": f"Bearer {valid}"})
+    assert ok.status_code == 200 and ok.get_json()["results"]
+    headers = [f"Bearer {revoked}", f"Bearer {disabled}", "Bearer dl_wrong", "Bearer ",
+               "Bearer", f"Basic {valid}", valid, "", f"bearer {revoked}"]
+    for value in headers:
+        h = {"Authorization": value}
+        _unauthorized(c.get("/api/v1/search", query_string={"q": SECRET}, headers=h))
+        _unauthorized(c.get("/api/v1/documents", headers=h))
+        _unauthorized(c.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}},
+                             headers=h))
+        page = c.get("/search", query_string={"q": SECRET}, headers=h)
+        assert page.status_code == 401 and "WWW-Authenticate" in page.headers
+        assert "Steering Committee" not in page.get_data(as_text=True)
+        assert c.get("/", headers=h).status_code == 401
+    # with a valid session cookie too: the header still decides
+    login(c, "member")
+    _unauthorized(c.get("/api/v1/search", query_string={"q": SECRET},
+                        headers={"Authorization": f"Bearer {revoked}"}))
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_api_change_without_credentials_is_401(web_app):
+    """No token and no session: a POST (PATCH, DELETE) to the API is 401 in
+    the API's error shape, not a message about a form's CSRF token."""
+    ids = doc_ids(web_app)
+    c = web_app.test_client()
+    for r in (c.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}}),
+              c.post("/api/v1/documents/delete", json={"ids": [ids[MINUTES]]}),
+              c.patch(f"/api/v1/documents/{ids[AR_REPORT]}", json={"access": "members"}),
+              c.delete(f"/api/v1/documents/{ids[AR_REPORT]}"),
+              c.post("/api/v1/documents", data={"file": (io.BytesIO(b"x"), "a.txt")},
+                     content_type="multipart/form-data")):
+        _unauthorized(r)
+        assert "form" not in r.get_json()["error"]
+    # a session that no longer exists is no credential either
+    stale = web_app.test_client()
+    stale.set_cookie("doclib_session", "gone")
+    _unauthorized(stale.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}}))
+    assert doc_ids(web_app) == ids
+    # pages' forms still answer a missing CSRF token as before
+    assert c.post("/lang", data={"lang": "ar"}).status_code == 400
 
 
 def test_security_headers_everywhere(web_app, client_for):
@@ -319,15 +388,20 @@ def test_bad_uploads_get_a_clear_4xx_and_store_nothing(web_app, client_for, name
 
 def test_too_large_upload_is_413(tmp_path):
     from conftest import FakeEmbedder, make_config
+    from doclib import accounts
     from doclib.web import create_app
 
     app = create_app(make_config(tmp_path, **{"storage.max_upload_mb": 1}),
                      embedder=FakeEmbedder())
+    with app.extensions["doclib"].db.begin() as conn:
+        uid = accounts.add_user(conn, "curator@example.org", "curator-pass-1", "curator")
+        tok = accounts.create_token(conn, uid)
     c = app.test_client()
     body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n"
             b"\r\n" + b"x" * (2 * 1024 * 1024) + b"\r\n--b--\r\n")
     # raw bytes (an in-memory stream): the test client spools big dict bodies to a file
-    r = c.post("/api/v1/documents", data=body, content_type="multipart/form-data; boundary=b")
+    r = c.post("/api/v1/documents", data=body, content_type="multipart/form-data; boundary=b",
+               headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 413
     assert r.get_json() == {"ok": False, "status": 413,
                             "error": "the upload is larger than the limit of 1 MiB"}

@@ -2,7 +2,12 @@
 
 - The caller is resolved once per request: a Bearer API token, else the
   server-side session named by the ``doclib_session`` cookie, else a visitor.
-- Every state-changing request from a browser carries the CSRF token.
+  An ``Authorization`` header that does not authenticate (a wrong or revoked
+  token, a disabled account, another scheme) is answered 401, never served
+  as a visitor: the caller meant to be someone and must learn it failed.
+- Every state-changing request from a browser carries the CSRF token; a
+  state-changing API request without credentials is answered 401 (no API
+  change is open to visitors).
 - Every response gets the security headers, errors and downloads included.
 - Errors render in one shape: ``{"ok": false, "error", "status"}`` under
   /api/, an error page elsewhere; neither carries paths, titles or tracebacks.
@@ -17,7 +22,17 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
@@ -64,28 +79,42 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _resolve_principal() -> None:
+BAD_TOKEN = ("the Authorization header does not authenticate: the API token is wrong or "
+             "revoked, or its account is disabled (send Authorization: Bearer TOKEN)")
+NO_CREDENTIALS = "log in or send an API token"
+
+
+def _resolve_principal() -> Any:
+    """Set ``g.principal``; a 401 response when an Authorization header
+    does not authenticate."""
     g.principal = VISITOR
     g.via_token = False
-    auth = request.headers.get("Authorization", "")
+    auth = request.headers.get("Authorization")
     with lib().db.begin() as conn:
-        if auth.startswith("Bearer "):
-            user = accounts.token_user(conn, auth[7:].strip())
-            if user is not None:
-                g.principal = accounts.principal(user)
-                g.via_token = True
-            return
+        if auth is not None:
+            scheme, _, credentials = auth.strip().partition(" ")
+            credentials = credentials.strip()
+            user = accounts.token_user(conn, credentials) \
+                if scheme.lower() == "bearer" and credentials else None
+            if user is None:
+                return unauthorized(BAD_TOKEN, invalid_token=True)
+            g.principal = accounts.principal(user)
+            g.via_token = True
+            return None
         sid = request.cookies.get(SESSION_COOKIE)
         user = accounts.session_user(conn, sid)
         if user is not None:
             g.principal = accounts.principal(user)
         elif sid:
             g.drop_session_cookie = True
+    return None
 
 
 def _check_csrf() -> Any:
     if request.method in ("GET", "HEAD", "OPTIONS") or g.get("via_token"):
         return None
+    if is_api() and not who().is_authenticated:
+        return unauthorized(NO_CREDENTIALS)
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf")
     if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
@@ -102,6 +131,14 @@ def error_response(status: int, message: str) -> Any:
     return render_template("error.html", status=status, message=message), status
 
 
+def unauthorized(message: str, invalid_token: bool = False) -> Any:
+    """401 in the error shape, with the challenge RFC 6750 asks for."""
+    resp = make_response(error_response(401, message))
+    resp.headers["WWW-Authenticate"] = 'Bearer realm="doclib"' + (
+        ', error="invalid_token"' if invalid_token else "")
+    return resp
+
+
 def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """First line of a view: visitors are sent to log in (pages) or get 401
     (API); logged-in callers without the role get 403."""
@@ -113,7 +150,7 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if not can(p, action):
                 if not p.is_authenticated:
                     if is_api():
-                        return error_response(401, "log in or send an API token")
+                        return unauthorized(NO_CREDENTIALS)
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
                 return error_response(403, "your account may not do this")
             return fn(*args, **kwargs)
@@ -145,8 +182,7 @@ def init(app: Flask) -> None:
 
     @app.before_request
     def _before() -> Any:
-        _resolve_principal()
-        return _check_csrf()
+        return _resolve_principal() or _check_csrf()
 
     @app.after_request
     def _headers(resp: Any) -> Any:
