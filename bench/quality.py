@@ -313,6 +313,17 @@ def evaluate_off_topic(lib: Library, latencies: list[float]) -> dict[str, Any]:
             "mean_results": sum(counts) / len(counts)}
 
 
+def bench_library(base: config_mod.Config, data: Path) -> tuple[Library, Path]:
+    """A library under ``data`` with ``base``'s settings (its storage
+    replaced), and the folder the articles are written to."""
+    cfg = config_mod.with_overrides(base, {"storage.data_dir": str(data / "data"),
+                                           "storage.library_dir": "", "storage.index_dir": "",
+                                           "storage.database_url": ""})
+    src = data / "articles"
+    src.mkdir(parents=True, exist_ok=True)
+    return Library(cfg), src
+
+
 def run_pool(config_path: str | None, limit: int | None, data_dir: str | None
              ) -> dict[str, Any]:
     """The realistic pool (bench/pools.py): twinless cross-language, the
@@ -324,13 +335,7 @@ def run_pool(config_path: str | None, limit: int | None, data_dir: str | None
     base = config_mod.load(config_path) if config_path else config_mod.from_dict({})
     with tempfile.TemporaryDirectory(prefix="doclib-pool-") as tmp:
         data = Path(data_dir or tmp)
-        cfg = config_mod.with_overrides(base, {"storage.data_dir": str(data / "data"),
-                                               "storage.library_dir": "",
-                                               "storage.index_dir": "",
-                                               "storage.database_url": ""})
-        lib = Library(cfg)
-        src = data / "articles"
-        src.mkdir(parents=True, exist_ok=True)
+        lib, src = bench_library(base, data)
         ids = ingest_pool(lib, pool, src)
         with lib.db.connect() as conn:
             rows = conn.execute(store.documents.select()).all()
@@ -370,6 +375,8 @@ def pool_tables(twin: dict[str, Any], parallel: dict[str, Any], native: dict[str
     for lang in ("en", "ar"):
         for grp in ("same", "cross"):
             key = f"{lang}_{grp}"
+            if key not in twin["counts"]:  # --limit can leave a group empty
+                continue
             for m in ("mrr10", "r10"):
                 vals = {s: twin[f"{s}/{key}"][m] for s in SYSTEMS}
                 target, met = "", ""
@@ -429,13 +436,8 @@ def run_one(config_path: str | None, docs: list[dict[str, Any]],
     base = config_mod.load(config_path) if config_path else config_mod.from_dict({})
     with tempfile.TemporaryDirectory(prefix="doclib-bench-") as tmp:
         data = Path(data_dir or tmp)
-        cfg = config_mod.with_overrides(base, {"storage.data_dir": str(data / "data"),
-                                               "storage.library_dir": "",
-                                               "storage.index_dir": "",
-                                               "storage.database_url": ""})
-        lib = Library(cfg)
-        src = data / "articles"
-        src.mkdir(parents=True, exist_ok=True)
+        lib, src = bench_library(base, data)
+        cfg = lib.config
         titles = ingest_dev(lib, docs, src)
         title_to_id = {t: i for i, t in titles.items()}
         doc_lang = {i: next(d["lang"] for d in docs if d["doc_id"] == t)
