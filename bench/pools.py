@@ -92,8 +92,6 @@ def load_pool(limit: int | None = None) -> dict[str, Any]:
 def ingest_pool(lib: Library, pool: dict[str, Any], folder: Path) -> dict[str, int]:
     """Write every article as a text file with a catalogue, ingest the folder
     through doclib's pipeline; returns doc_id (article name) -> document id."""
-    import yaml
-
     entries = []
     for d in pool["dev_docs"] + pool["arcd_docs"] + pool["english"]:
         name = f"{d['doc_id']}.txt"
@@ -103,10 +101,20 @@ def ingest_pool(lib: Library, pool: dict[str, Any], folder: Path) -> dict[str, i
             access = "curators"
         entries.append({"file": name, "title": d["doc_id"], "access": access,
                         "language": d["lang"], "type": "other"})
+    rows = ingest_catalogue(lib, folder, entries)
+    return {r.title: r.id for r in rows}
+
+
+def ingest_catalogue(lib: Library, folder: Path, entries: list[dict[str, Any]]) -> list[Any]:
+    """Write ``entries`` as the folder's catalogue.yaml, ingest the folder
+    through doclib's pipeline (stops on a failed file) and return every
+    document row.  A library kept with --data-dir takes the catalogue's
+    metadata again (update_existing)."""
+    import yaml
+
     (folder / "catalogue.yaml").write_text(yaml.safe_dump({"documents": entries},
                                                           allow_unicode=True), encoding="utf-8")
     t = time.perf_counter()
-    # update_existing: a library kept with --data-dir takes the catalogue's access
     reports = list(ingest_paths(lib, [str(folder)], IngestOptions(update_existing=True)))
     bad = [r for r in reports if r.status not in ("ready", "unchanged", "updated")]
     if bad:
@@ -114,4 +122,4 @@ def ingest_pool(lib: Library, pool: dict[str, Any], folder: Path) -> dict[str, i
     print(f"ingested {len(reports)} documents in {time.perf_counter() - t:.1f} s "
           f"({sum(r.chunks for r in reports)} chunks)", file=sys.stderr)
     with lib.db.connect() as conn:
-        return {r.title: r.id for r in conn.execute(store.documents.select()).all()}
+        return list(conn.execute(store.documents.select()).all())

@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from doclib import config as config_mod  # noqa: E402
 from doclib import store  # noqa: E402
 from doclib.auth import principal_for_role  # noqa: E402
-from doclib.ingest import IngestOptions, ingest_paths  # noqa: E402
 from doclib.library import Library  # noqa: E402
 from doclib.search import Filters, search  # noqa: E402
 from doclib.text import normalise, stem_terms  # noqa: E402
@@ -65,7 +64,7 @@ def load_dev(limit: int | None) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 def ingest_dev(lib: Library, docs: list[dict[str, Any]], folder: Path) -> dict[int, str]:
     """Write the articles as text files with a catalogue and ingest the folder."""
-    import yaml
+    from pools import ingest_catalogue
 
     entries = []
     for d in docs:
@@ -73,18 +72,7 @@ def ingest_dev(lib: Library, docs: list[dict[str, Any]], folder: Path) -> dict[i
         (folder / name).write_text("\n\n".join(d["paragraphs"]) + "\n", encoding="utf-8")
         entries.append({"file": name, "title": d["doc_id"], "access": "public",
                         "language": d["lang"], "type": "other"})
-    (folder / "catalogue.yaml").write_text(yaml.safe_dump({"documents": entries},
-                                                          allow_unicode=True), encoding="utf-8")
-    t = time.perf_counter()
-    reports = list(ingest_paths(lib, [str(folder)], IngestOptions()))
-    bad = [r for r in reports if r.status not in ("ready", "unchanged", "updated")]
-    if bad:
-        raise SystemExit(f"ingestion failed: {bad[:3]}")
-    print(f"ingested {len(reports)} documents in {time.perf_counter() - t:.1f} s "
-          f"({sum(r.chunks for r in reports)} chunks)", file=sys.stderr)
-    with lib.db.connect() as conn:
-        rows = conn.execute(store.documents.select()).all()
-    return {r.id: r.title for r in rows}
+    return {r.id: r.title for r in ingest_catalogue(lib, folder, entries)}
 
 
 class References:
