@@ -139,3 +139,25 @@ def test_phone_layout_has_no_horizontal_scroll(browser, server):
     assert width <= 375
     shot(pg, "search-phone-ar")
     ctx.close()
+
+
+@pytest.mark.parametrize("target", [
+    "/\t/evil.invalid", "/\n/evil.invalid", "/\\evil.invalid", "\\/evil.invalid",
+    "/%09/evil.invalid", "\x00//evil.invalid", " //evil.invalid", "https:evil.invalid",
+    "java\tscript:document.title='owned'",
+])
+def test_login_redirect_stays_on_the_site(page, server, target):
+    """Chromium's own URL parser follows the login's redirect: whatever the
+    form's `next` says, the browser lands on this site."""
+    from urllib.parse import urlsplit
+
+    page.goto(server + "/login")
+    page.get_by_label("E-mail").fill("member@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator('form[action="/login"] input[name="next"]').evaluate(
+        "(el, value) => { el.value = value; }", target)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    assert urlsplit(page.url).netloc == urlsplit(server).netloc, (target, page.url)
+    assert page.title() != "owned"
+    assert "member@example.org" in page.inner_text("header")

@@ -4,6 +4,7 @@ against the real app (real SQLite, real FAISS, real Argon2)."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from urllib.parse import quote
 
@@ -196,6 +197,65 @@ def test_login_throttled_per_account_and_per_client(tmp_path):
                                    "csrf_token": token(other)})
     assert r.status_code == 302
     app.extensions["doclib_jobs"].shutdown()
+
+
+# a `next=` a browser would turn into another site (WHATWG URL parsing:
+# leading and trailing C0 controls and spaces stripped, tabs and newlines
+# removed anywhere, a backslash read as a slash)
+REDIRECT_BYPASSES = [
+    "//evil.com", "///evil.com", "////evil.com", "/\\evil.com", "\\/evil.com",
+    "\\\\evil.com", "/\\/evil.com",
+    "/\t/evil.com", "/\n/evil.com", "/\r/evil.com", "/\r\n/evil.com", "\t//evil.com",
+    " //evil.com", "\x00//evil.com", "\x1f//evil.com", "/\x00/evil.com", "//evil.com\x00",
+    "/%09/evil.com", "/%2F/evil.com", "/%2f%2fevil.com", "/%5Cevil.com", "%2F%2Fevil.com",
+    "https:evil.com", "https:/evil.com", "https://evil.com", "HTTPS://evil.com",
+    "http:\\\\evil.com", "ftp://evil.com", "evil.com", "@evil.com", "//evil.com@localhost",
+    "javascript:alert(1)", "java\tscript:alert(1)", "\x01javascript:alert(1)",
+    "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>",
+    "\ufeff//evil.com", "\u3000//evil.com", "\uff0f\uff0fevil.com", "/\u2028/evil.com",
+]
+
+
+def _same_site(location: str) -> bool:
+    """A browser reads a printable-ASCII string that starts with one slash
+    not followed by another slash or a backslash as a path on this host."""
+    return re.fullmatch(r"/(?![/\\])[!-~]*", location) is not None
+
+
+@pytest.mark.parametrize("target", REDIRECT_BYPASSES)
+def test_login_never_redirects_to_another_site(web_app, target):
+    c = web_app.test_client()
+    page = c.get("/login", query_string={"next": target}).get_data(as_text=True)
+    shown = re.search(r'action="/login".*?name="next" value="([^"]*)"', page, re.S).group(1)
+    assert shown == "/"
+    r = c.post("/login", data={"email": "member@example.org",
+                               "password": ROLE_PASSWORDS["member"],
+                               "csrf_token": csrf_of(page), "next": target})
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/", r.headers["Location"]
+    # the language switch takes the same `next`
+    r = c.post("/lang", data={"lang": "ar", "csrf_token": token(c), "next": target})
+    assert r.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/search?q=x&k=3", "/search?q=x&k=3"),
+    ("/documents/3#page-2", "/documents/3#page-2"),
+    ("/search?q=%D8%AA%D9%82%D8%B1%D9%8A%D8%B1", "/search?q=%D8%AA%D9%82%D8%B1%D9%8A%D8%B1"),
+    ("/search?q=تقرير", "/search?q=%D8%AA%D9%82%D8%B1%D9%8A%D8%B1"),
+    ("/events\\amman-2025", "/events/amman-2025"),  # a browser reads \\ as /
+    ("\\evil.com", "/evil.com"),  # a path on this site to a browser too
+    ("/search?q=a\tb", "/search?q=ab"),  # a browser drops the tab
+    ("/search?q=//x", "/search?q=//x"),
+])
+def test_login_keeps_same_site_targets(web_app, target, expected):
+    c = web_app.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"email": "member@example.org",
+                               "password": ROLE_PASSWORDS["member"],
+                               "csrf_token": csrf_of(page), "next": target})
+    assert r.headers["Location"] == expected
+    assert _same_site(r.headers["Location"])
 
 
 def test_passwords_are_argon2id_and_rehashed(web_app):

@@ -16,6 +16,7 @@ from .. import events as events_service
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .i18n import LANG_COOKIE, LOCALES
+from .redirects import safe_next
 from .security import lib, requires, who
 
 bp = Blueprint("pages", __name__)
@@ -27,13 +28,6 @@ MIME = {
     "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
     "html": "application/octet-stream",  # never rendered inline
 }
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site relative paths (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 @bp.get("/")
