@@ -87,14 +87,14 @@ ROLE_PASSWORDS = {"member": "member-pass-1", "curator": "curator-pass-1",
                   "admin": "admin-pass-1"}
 
 
-def build_web(root: Path, embedder=None):
+def build_web(root: Path, embedder=None, **overrides: object):
     """A real app over a real library (the sample library ingested) with one
-    account per role."""
+    account per role; ``overrides`` are dotted config keys."""
     from doclib import accounts
     from doclib.ingest import IngestOptions, ingest_paths
     from doclib.web import create_app
 
-    cfg = make_config(root, **{"web.login_attempts": 5})
+    cfg = make_config(root, **{"web.login_attempts": 5, **overrides})
     app = create_app(cfg, embedder=embedder or FakeEmbedder())
     lib = app.extensions["doclib"]
     reports = list(ingest_paths(lib, [str(SAMPLE)], IngestOptions()))

@@ -175,27 +175,74 @@ def test_csrf_required_on_every_form(web_app):
     assert c.get("/logout").status_code == 405  # GET never changes state
 
 
-def test_login_throttled_per_account_and_per_client(tmp_path):
-    app = build_web(tmp_path)
+def _attempt(c, email: str, password: str, **kw) -> int:
+    return c.post("/login", data={"email": email, "password": password,
+                                  "csrf_token": token(c)}, **kw).status_code
+
+
+def _client(app, address: str):
     c = app.test_client()
-    t = token(c)
-    for _ in range(5):
-        r = c.post("/login", data={"email": "member@example.org", "password": "wrong-pass",
-                                   "csrf_token": t})
-        assert r.status_code == 401
-    r = c.post("/login", data={"email": "member@example.org",
-                               "password": ROLE_PASSWORDS["member"], "csrf_token": t})
-    assert r.status_code == 429  # even the right password waits
-    # per client: another account from the same address is refused too
-    r = c.post("/login", data={"email": "admin@example.org",
-                               "password": ROLE_PASSWORDS["admin"], "csrf_token": t})
-    assert r.status_code == 429
-    other = app.test_client()
-    other.environ_base["REMOTE_ADDR"] = "10.1.2.3"
-    r = other.post("/login", data={"email": "admin@example.org",
-                                   "password": ROLE_PASSWORDS["admin"],
-                                   "csrf_token": token(other)})
-    assert r.status_code == 302
+    c.environ_base["REMOTE_ADDR"] = address
+    return c
+
+
+def test_login_throttle_does_not_lock_out_the_neighbours(tmp_path):
+    """Per (account, client): web.login_attempts (5); per account from every
+    client: web.login_attempts_account (20); one address (an office behind
+    one NAT) failing for one account does not lock out its other users."""
+    app = build_web(tmp_path)
+    member, admin = "member@example.org", "admin@example.org"
+    office = _client(app, "10.0.0.1")
+    assert [_attempt(office, member, "wrong-pass") for _ in range(6)] == [401] * 5 + [429]
+    assert _attempt(office, member, ROLE_PASSWORDS["member"]) == 429  # even the right one
+    assert _attempt(office, admin, ROLE_PASSWORDS["admin"]) == 302  # a colleague logs in
+    # the same account from elsewhere: its own 5, until the account's 20
+    for n in (2, 3):
+        other = _client(app, f"10.0.0.{n}")
+        assert [_attempt(other, member, "wrong-pass") for _ in range(6)] == [401] * 5 + [429]
+    assert _attempt(_client(app, "10.0.0.9"), member, ROLE_PASSWORDS["member"]) == 302
+    fourth = _client(app, "10.0.0.4")
+    assert [_attempt(fourth, member, "wrong-pass") for _ in range(5)] == [401] * 5
+    # 20 failures for the account: every client waits, the right password too
+    assert _attempt(_client(app, "10.0.0.5"), member, ROLE_PASSWORDS["member"]) == 429
+    assert _attempt(_client(app, "10.0.0.5"), admin, ROLE_PASSWORDS["admin"]) == 302
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_login_throttle_per_client_for_unknown_accounts(tmp_path):
+    """A client trying many unknown addresses (web.login_attempts_client, 50)
+    waits for every account (the answer does not tell which exist)."""
+    app = build_web(tmp_path)
+    sprayer = _client(app, "10.0.0.66")
+    codes = [_attempt(sprayer, f"guess{i}@example.org", "wrong-pass") for i in range(50)]
+    assert codes == [401] * 50
+    assert _attempt(sprayer, "guess99@example.org", "wrong-pass") == 429
+    assert _attempt(sprayer, "admin@example.org", ROLE_PASSWORDS["admin"]) == 429
+    assert _attempt(_client(app, "10.0.0.67"), "admin@example.org",
+                    ROLE_PASSWORDS["admin"]) == 302
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_login_throttle_sees_the_forwarded_client_only_behind_a_trusted_proxy(tmp_path):
+    """With web.trusted_proxies, the client is X-Forwarded-For's, but only
+    when the immediate peer is a proxy (web.proxy_addresses); anyone else
+    sending the header is throttled by their own address."""
+    app = build_web(tmp_path, **{"web.trusted_proxies": 1})
+    member = "member@example.org"
+    proxy = _client(app, "127.0.0.1")
+
+    def via(client_ip: str) -> dict:
+        return {"headers": {"X-Forwarded-For": client_ip}}
+
+    codes = [_attempt(proxy, member, "wrong-pass", **via("203.0.113.5")) for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert _attempt(proxy, member, ROLE_PASSWORDS["member"], **via("203.0.113.6")) == 302
+    # not a proxy: a new X-Forwarded-For per attempt changes nothing
+    direct = _client(app, "198.51.100.7")
+    codes = [_attempt(direct, member, "wrong-pass", **via(f"192.0.2.{i}")) for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    r = direct.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in r.headers
     app.extensions["doclib_jobs"].shutdown()
 
 

@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -157,27 +158,61 @@ def token_user(conn: Connection, token: str) -> Any | None:
 
 
 # ---------------------------------------------------------------- throttle
-def throttled(conn: Connection, keys: list[str], limit: int, window_s: int) -> bool:
-    """True when any key had ``limit`` or more failures within the window."""
-    since = int(time.time()) - window_s
-    f = store.login_failures
-    conn.execute(delete(f).where(f.c.at < since))
-    for key in keys:
-        n = conn.execute(select(func.count()).select_from(f)
-                         .where(f.c.key == key, f.c.at >= since)).scalar_one()
-        if n >= limit:
-            return True
-    return False
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Failed logins within ``window_s``, counted three ways:
 
+    - per (account, client): ``per_account_client`` (web.login_attempts);
+    - per account, every client together: ``per_account``, higher, against
+      guessing from many addresses;
+    - per client, failures with unknown e-mail addresses only:
+      ``per_client_unknown``, much higher, against trying address lists.
 
-def record_failure(conn: Connection, keys: list[str]) -> None:
-    now = int(time.time())
-    for key in keys:
-        conn.execute(store.login_failures.insert().values(key=key, at=now))
+    One client failing for one account therefore never locks out the other
+    accounts behind the same address.  Unknown addresses are counted per
+    account too, and a client over its limit waits for every account, so
+    the answers do not tell which accounts exist.
+    """
 
+    per_account_client: int
+    per_account: int
+    per_client_unknown: int
+    window_s: int
 
-def clear_failures(conn: Connection, key: str) -> None:
-    conn.execute(delete(store.login_failures).where(store.login_failures.c.key == key))
+    @classmethod
+    def of(cls, web: Any) -> LoginThrottle:
+        return cls(web.login_attempts, web.login_attempts_account, web.login_attempts_client,
+                   web.login_window_s)
+
+    @staticmethod
+    def _keys(email: str, client: str) -> tuple[str, str, str]:
+        email = email[:320]
+        return f"account:{email}", f"account+client:{email} {client}", f"unknown-from:{client}"
+
+    def blocked(self, conn: Connection, email: str, client: str) -> bool:
+        since = int(time.time()) - self.window_s
+        f = store.login_failures
+        conn.execute(delete(f).where(f.c.at < since))
+        limits = (self.per_account, self.per_account_client, self.per_client_unknown)
+        for key, limit in zip(self._keys(email, client), limits, strict=True):
+            n = conn.execute(select(func.count()).select_from(f)
+                             .where(f.c.key == key, f.c.at >= since)).scalar_one()
+            if n >= limit:
+                return True
+        return False
+
+    def failed(self, conn: Connection, email: str, client: str) -> None:
+        account, pair, unknown = self._keys(email, client)
+        keys = [account, pair] + ([unknown] if user_by_email(conn, email) is None else [])
+        now = int(time.time())
+        for key in keys:
+            conn.execute(store.login_failures.insert().values(key=key, at=now))
+
+    def succeeded(self, conn: Connection, email: str, client: str) -> None:
+        """The (account, client) count starts again; the account's count
+        runs out with its window (a success does not reset it for others)."""
+        pair = self._keys(email, client)[1]
+        conn.execute(delete(store.login_failures).where(store.login_failures.c.key == pair))
 
 
 def audit(conn: Connection, user_id: int | None, action: str, target: str = "",

@@ -9,6 +9,7 @@ the folder of the config file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,13 +121,32 @@ class WebConfig:
     workers: int = _f(2, "gunicorn worker processes.")
     secret_key: str = _f("", "Session signing key (empty: generated once into <data_dir>/index).")
     trusted_proxies: int = _f(0, "Number of reverse proxies whose X-Forwarded-* headers "
-                               "are trusted.")
-    login_attempts: int = _f(5, "Failed logins allowed per account and per client per window.")
+                               "are trusted (0: none), on requests from proxy_addresses.")
+    proxy_addresses: str = _f("127.0.0.0/8, ::1", "Comma-separated addresses or networks "
+                              "(CIDR) of the reverse proxies: X-Forwarded-* headers are "
+                              "honoured only when the immediate peer is one of them.")
+    login_attempts: int = _f(5, "Failed logins allowed per account from one client per window.")
+    login_attempts_account: int = _f(20, "Failed logins allowed per account from all clients "
+                                     "together per window.")
+    login_attempts_client: int = _f(50, "Failed logins with unknown e-mail addresses allowed "
+                                    "per client per window; past it, that client waits for "
+                                    "every account.")
     login_window_s: int = _f(300, "Window of the login throttle, in seconds.")
     default_language: str = _f("en", "Interface language when the browser states none.",
                                ("en", "ar"))
     warm_up: bool = _f(True, "Load the index and the models in the background when a worker "
                        "starts, so that the first search does not wait for them.")
+
+    def __post_init__(self) -> None:
+        _ = self.proxy_networks  # a wrong address is an error naming the key, at load
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        try:
+            return tuple(ipaddress.ip_network(x.strip(), strict=False)
+                         for x in self.proxy_addresses.split(",") if x.strip())
+        except ValueError as e:
+            raise ConfigError(f"config key 'web.proxy_addresses': {e}") from None
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,10 @@ def create_app(config: config_mod.Config | None = None, *,
         app.extensions["doclib_backfill"] = _warm_up(lib)
 
     if cfg.web.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        from .proxies import TrustedProxies
 
-        n = cfg.web.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore
+        app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.web.trusted_proxies,  # type: ignore
+                                      cfg.web.proxy_networks)
 
     from . import i18n, security
 

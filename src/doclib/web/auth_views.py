@@ -1,6 +1,7 @@
 """Login and logout.  A new server-side session at every login; logout and
-disabling an account delete it; attempts are throttled per account and per
-client."""
+disabling an account delete it; attempts are throttled per (account,
+client), per account and, for unknown accounts, per client
+(``accounts.LoginThrottle``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from flask_babel import gettext as _
 
 from .. import accounts
-from .pages import safe_next
+from .redirects import safe_next
 from .security import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -32,17 +33,17 @@ def login() -> Any:
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
     cfg = lib().config.web
-    keys = [f"account:{email}", f"client:{client_address()}"]
+    throttle, client = accounts.LoginThrottle.of(cfg), client_address()
     with lib().db.begin() as conn:
-        if accounts.throttled(conn, keys, cfg.login_attempts, cfg.login_window_s):
+        if throttle.blocked(conn, email, client):
             return render_template("login.html", next=nxt, email=email, error=_(
                 "Too many failed attempts. Wait a few minutes and try again.")), 429
         user = accounts.authenticate(conn, email, password)
         if user is None:
-            accounts.record_failure(conn, keys)
+            throttle.failed(conn, email, client)
             return render_template("login.html", next=nxt, email=email,
                                    error=_("Wrong e-mail or password.")), 401
-        accounts.clear_failures(conn, keys[0])
+        throttle.succeeded(conn, email, client)
         accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
         sid = accounts.start_session(conn, user.id)
         accounts.audit(conn, user.id, "login")
