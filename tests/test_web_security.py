@@ -90,7 +90,11 @@ def test_bulk_delete_checks_every_id(tmp_path):
     app.extensions["doclib_jobs"].shutdown()
 
 
-def test_disabling_an_account_ends_its_sessions(tmp_path):
+def test_disabling_an_account_ends_its_sessions_and_tokens_for_good(tmp_path):
+    """Disabling ends every session and token; enabling the account again
+    revives none of them (a new login or a new token is needed)."""
+    from doclib import accounts
+
     app = build_web(tmp_path)
     member, admin = app.test_client(), app.test_client()
     login(member, "member")
@@ -98,15 +102,29 @@ def test_disabling_an_account_ends_its_sessions(tmp_path):
     ids = doc_ids(app)
     assert member.get(f"/documents/{ids[MINUTES]}").status_code == 200
     lib = app.extensions["doclib"]
-    with lib.db.connect() as conn:
+    with lib.db.begin() as conn:
         uid = conn.execute(store.users.select().where(
             store.users.c.email == "member@example.org")).one().id
+        tok = accounts.create_token(conn, uid)
+    bearer = {"Authorization": f"Bearer {tok}"}
+    assert member.get(f"/api/v1/documents/{ids[MINUTES]}", headers=bearer).status_code == 200
+    cookie = member.get_cookie("doclib_session").value
     r = admin.post(f"/admin/users/{uid}", data={"action": "disable",
                                                 "csrf_token": token(admin)})
     assert r.status_code == 302
     assert member.get(f"/documents/{ids[MINUTES]}").status_code == 404  # now a visitor
     page = member.get("/").get_data(as_text=True)
     assert "member@example.org" not in page
+    _unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
+    r = admin.post(f"/admin/users/{uid}", data={"action": "enable",
+                                                "csrf_token": token(admin)})
+    assert r.status_code == 302
+    _unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
+    replay = app.test_client()
+    replay.set_cookie("doclib_session", cookie)
+    assert replay.get(f"/documents/{ids[MINUTES]}").status_code == 404
+    login(member, "member")  # a new login works again
+    assert member.get(f"/documents/{ids[MINUTES]}").status_code == 200
     app.extensions["doclib_jobs"].shutdown()
 
 

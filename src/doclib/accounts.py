@@ -1,7 +1,13 @@
 """Accounts: users, server-side sessions, API tokens and the login throttle.
 
 Sessions live in the database (the cookie only carries a random id), so
-logging out or disabling an account ends them at once, in every worker.
+logging out or disabling an account ends them at once, in every worker; a
+session also ends when unused for ``web.session_idle_hours`` or
+``web.session_max_days`` after its login, checked here on every request.
+API tokens are named, may expire, are revoked one by one or all at once,
+and record their last use; a revoked token keeps its row and is never
+revived (disabling an account revokes its tokens; enabling it again does
+not bring them back).
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.engine import Connection
 
 from . import store
@@ -77,12 +84,32 @@ def set_role(conn: Connection, user_id: int, role: str) -> None:
 
 
 def set_active(conn: Connection, user_id: int, active: bool) -> None:
-    """Disabling ends every session and token of the account at once."""
+    """Disabling ends every session and revokes every token of the account
+    for good: enabling it again revives none of them."""
     user = get_user(conn, user_id)
     conn.execute(store.users.update().where(store.users.c.id == user_id).values(
         active=1 if active else 0, session_version=user.session_version + 1))
     if not active:
         end_sessions(conn, user_id)
+        revoke_tokens(conn, user_id)
+
+
+def set_password(conn: Connection, user_id: int, password: str,
+                 keep_session: str | None = None) -> None:
+    """A new password ends the account's sessions (but ``keep_session``, the
+    one of the owner changing it); its API tokens stay."""
+    digest = hash_password(password)
+    get_user(conn, user_id)
+    conn.execute(store.users.update().where(store.users.c.id == user_id)
+                 .values(password_hash=digest))
+    s = store.sessions
+    keep = _sid_hash(keep_session) if keep_session else ""
+    conn.execute(delete(s).where(s.c.user_id == user_id, s.c.id != keep))
+
+
+def generated_password() -> str:
+    """A password for an admin to hand over (about 95 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 def authenticate(conn: Connection, email: str, password: str) -> Any | None:
@@ -107,31 +134,89 @@ def principal(user: Any) -> Principal:
     return Principal(role=user.role, user_id=user.id, email=user.email, name=user.name)
 
 
+def check_password(conn: Connection, user_id: int, password: str) -> bool:
+    return verify_password(get_user(conn, user_id).password_hash, password)[0]
+
+
 # ---------------------------------------------------------------- sessions
+_TOUCH = timedelta(minutes=1)  # last_seen / last_used_at are written at most this often
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    t = datetime.fromisoformat(stamp)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _sid_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
-def start_session(conn: Connection, user_id: int) -> str:
-    """A new random session id (the cookie value); only its hash is stored."""
+@dataclass(frozen=True)
+class SessionLifetime:
+    """A session ends after ``idle`` without a request or ``absolute`` after
+    its login, whichever comes first."""
+
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def of(cls, web: Any) -> SessionLifetime:
+        return cls(timedelta(hours=web.session_idle_hours),
+                   timedelta(days=web.session_max_days))
+
+    def expired(self, created_at: str, last_seen: str, now: datetime) -> bool:
+        created, seen = _parse(created_at), _parse(last_seen)
+        return (created is None or seen is None or now - seen >= self.idle
+                or now - created >= self.absolute)
+
+    def end_expired(self, conn: Connection) -> None:
+        now = _now()
+        s = store.sessions
+        conn.execute(delete(s).where(or_(s.c.last_seen <= _stamp(now - self.idle),
+                                         s.c.created_at <= _stamp(now - self.absolute))))
+
+
+def start_session(conn: Connection, user_id: int, lifetime: SessionLifetime) -> str:
+    """A new random session id (the cookie value); only its hash is stored.
+    Sessions that expired meanwhile, anyone's, are deleted on the way."""
+    lifetime.end_expired(conn)
     sid = secrets.token_urlsafe(32)
     conn.execute(store.sessions.insert().values(id=_sid_hash(sid), user_id=user_id,
                                                 created_at=store.now(), last_seen=store.now()))
     return sid
 
 
-def _active_user(conn: Connection, link: Any, key: Any, value: str) -> Any | None:
-    """The active user a session or token row (``link``) points to."""
-    u = store.users
-    row = conn.execute(select(u).join(link, link.c.user_id == u.c.id)
-                       .where(key == value)).first()
-    return row if row is not None and row.active else None
-
-
-def session_user(conn: Connection, sid: str | None) -> Any | None:
+def session_user(conn: Connection, sid: str | None, lifetime: SessionLifetime) -> Any | None:
+    """The active user of a live session, else None (an expired session is
+    deleted).  Each request renews the idle clock."""
     if not sid:
         return None
-    return _active_user(conn, store.sessions, store.sessions.c.id, _sid_hash(sid))
+    s, u = store.sessions, store.users
+    key = _sid_hash(sid)
+    row = conn.execute(select(s.c.created_at, s.c.last_seen, s.c.user_id)
+                       .where(s.c.id == key)).first()
+    if row is None:
+        return None
+    now = _now()
+    if lifetime.expired(row.created_at, row.last_seen, now):
+        conn.execute(delete(s).where(s.c.id == key))
+        return None
+    user = conn.execute(select(u).where(u.c.id == row.user_id)).first()
+    if user is None or not user.active:
+        return None
+    if now - (_parse(row.last_seen) or now) >= _TOUCH:
+        conn.execute(s.update().where(s.c.id == key).values(last_seen=_stamp(now)))
+    return user
 
 
 def end_session(conn: Connection, sid: str | None) -> None:
@@ -144,17 +229,104 @@ def end_sessions(conn: Connection, user_id: int) -> None:
 
 
 # ------------------------------------------------------------------ tokens
-def create_token(conn: Connection, user_id: int) -> str:
-    get_user(conn, user_id)
+_TOKEN_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+def _live(now: datetime) -> Any:
+    t = store.api_tokens
+    return and_(t.c.revoked_at.is_(None),
+                or_(t.c.expires_at.is_(None), t.c.expires_at > _stamp(now)))
+
+
+def token_status(row: Any, now: datetime | None = None) -> str:
+    """active, expired or revoked."""
+    if row.revoked_at:
+        return "revoked"
+    expires = _parse(row.expires_at)
+    return "expired" if expires is not None and expires <= (now or _now()) else "active"
+
+
+def create_token(conn: Connection, user_id: int, name: str = "",
+                 expires_at: datetime | None = None) -> str:
+    """A new token (shown once; its sha256 is stored).  Names are unique
+    among the account's live tokens; the default is token-N."""
+    user = get_user(conn, user_id)
+    if not user.active:
+        raise Conflict(f"the account {user.email} is disabled: it gets no token "
+                       "(enable it first)")
+    now = _now()
+    if expires_at is not None and expires_at <= now:
+        raise BadRequest("the expiry is in the past")
+    t = store.api_tokens
+    live = {r.name for r in conn.execute(select(t.c.name).where(t.c.user_id == user_id,
+                                                                 _live(now)))}
+    name = (name or "").strip()
+    if not name:
+        n = conn.execute(select(func.count()).select_from(t)
+                         .where(t.c.user_id == user_id)).scalar_one() + 1
+        while f"token-{n}" in live:
+            n += 1
+        name = f"token-{n}"
+    if not _TOKEN_NAME.fullmatch(name) or name.isdigit():
+        raise BadRequest("a token name has 1 to 100 characters, not only digits")
+    if name in live:
+        raise Conflict(f"{user.email} has a token named {name!r}: revoke it or choose "
+                       "another name")
     token, digest = new_token()
-    conn.execute(store.api_tokens.insert().values(user_id=user_id, token_hash=digest,
-                                                  created_at=store.now()))
+    conn.execute(t.insert().values(user_id=user_id, token_hash=digest, created_at=_stamp(now),
+                                   name=name, expires_at=expires_at and _stamp(expires_at)))
     return token
 
 
 def token_user(conn: Connection, token: str) -> Any | None:
+    """The active user of a live token (not revoked, not expired), else
+    None; records the token's last use."""
+    t, u = store.api_tokens, store.users
+    row = conn.execute(select(t.c.id, t.c.user_id, t.c.revoked_at, t.c.expires_at,
+                              t.c.last_used_at)
+                       .where(t.c.token_hash == token_hash(token))).first()
+    now = _now()
+    if row is None or token_status(row, now) != "active":
+        return None
+    user = conn.execute(select(u).where(u.c.id == row.user_id)).first()
+    if user is None or not user.active:
+        return None
+    last = _parse(row.last_used_at)
+    if last is None or now - last >= _TOUCH:
+        conn.execute(t.update().where(t.c.id == row.id).values(last_used_at=_stamp(now)))
+    return user
+
+
+def list_tokens(conn: Connection, user_id: int | None = None) -> list[Any]:
+    """Every token (live, expired, revoked) with its account's e-mail."""
+    t, u = store.api_tokens, store.users
+    q = (select(t.c.id, t.c.name, t.c.created_at, t.c.expires_at, t.c.revoked_at,
+                t.c.last_used_at, u.c.email).join(u, u.c.id == t.c.user_id)
+         .order_by(u.c.email, t.c.id))
+    if user_id is not None:
+        q = q.where(t.c.user_id == user_id)
+    return list(conn.execute(q).all())
+
+
+def revoke_token(conn: Connection, user_id: int, which: str) -> str:
+    """Revoke one live token of the account, named or numbered ``which``;
+    returns its name."""
     t = store.api_tokens
-    return _active_user(conn, t, t.c.token_hash, token_hash(token))
+    which = (which or "").strip()
+    match = t.c.id == int(which) if which.isdigit() else t.c.name == which
+    row = conn.execute(select(t.c.id, t.c.name).where(t.c.user_id == user_id, match,
+                                                      _live(_now()))).first()
+    if row is None:
+        raise NotFound(f"no active token {which!r} for this account")
+    conn.execute(t.update().where(t.c.id == row.id).values(revoked_at=store.now()))
+    return str(row.name)
+
+
+def revoke_tokens(conn: Connection, user_id: int) -> int:
+    """Revoke every token of the account that is not revoked yet."""
+    t = store.api_tokens
+    return int(conn.execute(t.update().where(t.c.user_id == user_id, t.c.revoked_at.is_(None))
+                            .values(revoked_at=store.now())).rowcount)
 
 
 # ---------------------------------------------------------------- throttle

@@ -357,38 +357,152 @@ def users() -> None:
     """Accounts (members, curators, admins)."""
 
 
+def _read_password(password: str | None) -> str:
+    """The option's (or $DOCLIB_PASSWORD's) value, else a prompt on a
+    terminal, else one line of stdin."""
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    return password or ""
+
+
+_PASSWORD_OPTION = click.option("--password", envvar="DOCLIB_PASSWORD", help="Default: read "
+                                "from stdin or asked for; also $DOCLIB_PASSWORD.")
+
+
 @users.command("add")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLE_CHOICES), required=True)
 @click.option("--name", default="")
-@click.option("--password", envvar="DOCLIB_PASSWORD", help="Default: read from stdin or "
-              "asked for; also $DOCLIB_PASSWORD.")
+@_PASSWORD_OPTION
 @click.pass_obj
 @domain_errors
 def users_add(obj: Ctx, email: str, role: str, name: str, password: str | None) -> None:
     """Add an account; the password comes from stdin or a prompt."""
     from .accounts import add_user
 
-    if password is None:
-        if sys.stdin.isatty():
-            password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-        else:
-            password = sys.stdin.readline().rstrip("\n")
+    password = _read_password(password)
     with obj.lib.db.begin() as conn:
-        uid = add_user(conn, email, password or "", role, name)
+        uid = add_user(conn, email, password, role, name)
     click.echo(f"account {email} added ({role}, id {uid})")
+
+
+@users.command("password")
+@click.argument("email")
+@_PASSWORD_OPTION
+@click.pass_obj
+@domain_errors
+def users_password(obj: Ctx, email: str, password: str | None) -> None:
+    """Set the account's password (stdin or a prompt); its sessions end,
+    its API tokens stay."""
+    from .accounts import require_user_by_email, set_password
+
+    with obj.lib.db.connect() as conn:
+        require_user_by_email(conn, email)  # before asking for a password
+    password = _read_password(password)
+    with obj.lib.db.begin() as conn:
+        set_password(conn, require_user_by_email(conn, email).id, password)
+    click.echo(f"password of {email} set; its sessions ended")
+
+
+def _expiry(value: str | None) -> Any:
+    """30d, 12h or YYYY-MM-DD (valid through that day, UTC) -> datetime."""
+    from datetime import UTC, datetime, timedelta
+
+    from .errors import BadRequest
+
+    if not value:
+        return None
+    value = value.strip().lower()
+    try:
+        if value[-1:] in ("d", "h") and value[:-1].isdigit():
+            n = int(value[:-1])
+            return datetime.now(UTC) + (timedelta(days=n) if value[-1] == "d"
+                                        else timedelta(hours=n))
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        return day + timedelta(days=1)
+    except (ValueError, OverflowError):
+        raise BadRequest(f"--expires takes a number of days (30d) or hours (12h) or a date "
+                         f"(YYYY-MM-DD), not {value!r}") from None
+
+
+def _when(stamp: str | None) -> str:
+    return stamp[:16].replace("T", " ") + " UTC" if stamp else ""
 
 
 @users.command("token")
 @click.argument("email")
+@click.option("--name", default="", help="Tells the token apart (default: token-N); unique "
+              "among the account's active tokens.")
+@click.option("--expires", help="30d, 12h or YYYY-MM-DD (valid through that day, UTC); "
+              "default: never.")
 @click.pass_obj
 @domain_errors
-def users_token(obj: Ctx, email: str) -> None:
-    """Print a new API token for the account (shown once)."""
-    from .accounts import create_token, require_user_by_email
+def users_token(obj: Ctx, email: str, name: str, expires: str | None) -> None:
+    """Print a new API token for the account on stdout (shown once); the
+    account's other active tokens are named on stderr."""
+    from .accounts import create_token, list_tokens, require_user_by_email, token_status
 
     with obj.lib.db.begin() as conn:
-        click.echo(create_token(conn, require_user_by_email(conn, email).id))
+        user = require_user_by_email(conn, email)
+        token = create_token(conn, user.id, name, _expiry(expires))
+        rows = list_tokens(conn, user.id)
+    new = max(rows, key=lambda r: r.id)
+    others = [r for r in rows if r.id != new.id and token_status(r) == "active"]
+    click.echo(token)
+    click.echo(f"token {new.name!r} (id {new.id}) for {user.email}, expires "
+               f"{_when(new.expires_at) or 'never'}; it is shown only this once", err=True)
+    listed = ", ".join(f"{r.name} (id {r.id})" for r in others)
+    click.echo(f"{user.email} has {len(others)} other active token"
+               f"{'' if len(others) == 1 else 's'}{': ' + listed if others else ''}"
+               + ("; see them with `doclib users tokens EMAIL`, revoke with "
+                  "`doclib users revoke-token EMAIL NAME`" if others else ""), err=True)
+
+
+@users.command("tokens")
+@click.argument("email", required=False)
+@click.pass_obj
+@domain_errors
+def users_tokens(obj: Ctx, email: str | None) -> None:
+    """List API tokens (of one account, or all): id, account, name, status
+    (active, expired, revoked), created, expires, last used."""
+    from .accounts import list_tokens, require_user_by_email, token_status
+
+    with obj.lib.db.connect() as conn:
+        uid = require_user_by_email(conn, email).id if email else None
+        rows = list_tokens(conn, uid)
+    for r in rows:
+        click.echo(f"{r.id:>4}  {r.email}  {r.name}  {token_status(r)}  "
+                   f"created {_when(r.created_at)}  "
+                   f"expires {_when(r.expires_at) or 'never'}  "
+                   + (f"last used {_when(r.last_used_at)}" if r.last_used_at else "never used")
+                   + (f"  revoked {_when(r.revoked_at)}" if r.revoked_at else ""))
+    if not rows:
+        click.echo("no tokens")
+
+
+@users.command("revoke-token")
+@click.argument("email")
+@click.argument("token", required=False)
+@click.option("--all", "all_", is_flag=True, help="Revoke every token of the account.")
+@click.pass_obj
+@domain_errors
+def users_revoke_token(obj: Ctx, email: str, token: str | None, all_: bool) -> None:
+    """Revoke the account's token TOKEN (its name or id, see `users tokens`)
+    or --all of them; a revoked token never works again."""
+    from .accounts import require_user_by_email, revoke_token, revoke_tokens
+    from .errors import BadRequest
+
+    if bool(token) == all_:
+        raise BadRequest("name one token (its name or id) or give --all")
+    with obj.lib.db.begin() as conn:
+        uid = require_user_by_email(conn, email).id
+        if all_:
+            click.echo(f"{revoke_tokens(conn, uid)} tokens of {email} revoked")
+        else:
+            click.echo(f"token {revoke_token(conn, uid, token or '')!r} of {email} revoked")
 
 
 @users.command("list")
@@ -407,12 +521,26 @@ def users_list(obj: Ctx) -> None:
 @click.pass_obj
 @domain_errors
 def users_disable(obj: Ctx, email: str) -> None:
-    """Disable an account and end its sessions."""
+    """Disable an account: its sessions end and its API tokens are revoked."""
     from .accounts import require_user_by_email, set_active
 
     with obj.lib.db.begin() as conn:
         set_active(conn, require_user_by_email(conn, email).id, False)
-    click.echo(f"{email} disabled")
+    click.echo(f"{email} disabled; its sessions ended and its tokens were revoked")
+
+
+@users.command("enable")
+@click.argument("email")
+@click.pass_obj
+@domain_errors
+def users_enable(obj: Ctx, email: str) -> None:
+    """Enable a disabled account (its old sessions and tokens stay ended)."""
+    from .accounts import require_user_by_email, set_active
+
+    with obj.lib.db.begin() as conn:
+        set_active(conn, require_user_by_email(conn, email).id, True)
+    click.echo(f"{email} enabled; it logs in again, and needs new API tokens "
+               "(doclib users token EMAIL)")
 
 
 @main.command("config")

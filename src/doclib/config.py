@@ -132,6 +132,8 @@ class WebConfig:
                                     "per client per window; past it, that client waits for "
                                     "every account.")
     login_window_s: int = _f(300, "Window of the login throttle, in seconds.")
+    session_idle_hours: int = _f(12, "A session unused this long ends (checked on the server).")
+    session_max_days: int = _f(30, "A session ends this long after its login, in use or not.")
     default_language: str = _f("en", "Interface language when the browser states none.",
                                ("en", "ar"))
     warm_up: bool = _f(True, "Load the index and the models in the background when a worker "

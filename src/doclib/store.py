@@ -59,6 +59,10 @@ api_tokens = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", String(40), nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("expires_at", String(40), nullable=True),  # NULL: never
+    Column("revoked_at", String(40), nullable=True),  # set once, never cleared
+    Column("last_used_at", String(40), nullable=True),
 )
 
 events = Table(

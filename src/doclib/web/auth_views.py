@@ -45,7 +45,7 @@ def login() -> Any:
                                    error=_("Wrong e-mail or password.")), 401
         throttle.succeeded(conn, email, client)
         accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
-        sid = accounts.start_session(conn, user.id)
+        sid = accounts.start_session(conn, user.id, accounts.SessionLifetime.of(cfg))
         accounts.audit(conn, user.id, "login")
     session.clear()  # a new CSRF token with the new session
     session["csrf"] = secrets.token_urlsafe(32)

@@ -2,9 +2,11 @@
 
 - The caller is resolved once per request: a Bearer API token, else the
   server-side session named by the ``doclib_session`` cookie, else a visitor.
-  An ``Authorization`` header that does not authenticate (a wrong or revoked
-  token, a disabled account, another scheme) is answered 401, never served
-  as a visitor: the caller meant to be someone and must learn it failed.
+  An ``Authorization`` header that does not authenticate (a wrong, revoked
+  or expired token, a disabled account, another scheme) is answered 401,
+  never served as a visitor: the caller meant to be someone and must learn
+  it failed.  A session past its idle or absolute lifetime is a visitor's
+  (its cookie is dropped).
 - Every state-changing request from a browser carries the CSRF token; a
   state-changing API request without credentials is answered 401 (no API
   change is open to visitors).
@@ -79,8 +81,9 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-BAD_TOKEN = ("the Authorization header does not authenticate: the API token is wrong or "
-             "revoked, or its account is disabled (send Authorization: Bearer TOKEN)")
+BAD_TOKEN = ("the Authorization header does not authenticate: the API token is wrong, "
+             "revoked or expired, or its account is disabled (send Authorization: Bearer "
+             "TOKEN)")
 NO_CREDENTIALS = "log in or send an API token"
 
 
@@ -102,7 +105,7 @@ def _resolve_principal() -> Any:
             g.via_token = True
             return None
         sid = request.cookies.get(SESSION_COOKIE)
-        user = accounts.session_user(conn, sid)
+        user = accounts.session_user(conn, sid, accounts.SessionLifetime.of(lib().config.web))
         if user is not None:
             g.principal = accounts.principal(user)
         elif sid:

@@ -1,0 +1,233 @@
+"""Accounts over their whole life: sessions that expire (idle and absolute),
+API tokens (named, expiring, revocable, listed, dead for good once their
+account is disabled), passwords set from the CLI.  Real app, real SQLite,
+real Argon2, the real CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+import doclib.embed
+from conftest import FakeEmbedder, csrf_of, doc_ids, login
+from doclib import config as config_mod
+from doclib import store
+from doclib.cli import main
+
+CURATOR = "cur@example.org"
+MINUTES = "steering-committee-minutes-2025-11.docx"  # a members-only sample document
+
+
+def _ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat(timespec="seconds")
+
+
+def _unauthorized(r) -> None:
+    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:200])
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    data = r.get_json()
+    assert set(data) == {"ok", "error", "status"}
+    assert data["ok"] is False and data["status"] == 401 and data["error"]
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """One data folder used by the real CLI (click runner) and a real app."""
+    from doclib.web import create_app
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("storage:\n  data_dir: data\nembed:\n  second_model: ''\n", encoding="utf-8")
+    monkeypatch.setenv("DOCLIB_CONFIG", str(cfg))
+    monkeypatch.setattr(doclib.embed, "make_embedder", lambda cfg: FakeEmbedder())
+    monkeypatch.setattr("doclib.library.make_embedder", lambda cfg: FakeEmbedder())
+    runner = CliRunner()
+
+    def cli(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    assert cli("users", "add", CURATOR, "--role", "curator",
+               input="curator-pass-1\n").exit_code == 0
+    app = create_app(config_mod.load(cfg), embedder=FakeEmbedder())
+    app.testing = True
+    app.cli_ = cli
+    yield app
+    app.extensions["doclib_jobs"].shutdown()
+    app.extensions["doclib"].close()
+
+
+def _api(app, tok: str):
+    return app.test_client().get("/api/v1/documents", headers={"Authorization": f"Bearer {tok}"})
+
+
+def _login(app, email: str, password: str):
+    c = app.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"email": email, "password": password,
+                               "csrf_token": csrf_of(page)})
+    return c, r
+
+
+# ---------------------------------------------------------------- sessions
+def _set_session_times(app, email: str, created: str, last_seen: str) -> None:
+    lib = app.extensions["doclib"]
+    with lib.db.begin() as conn:
+        uid = conn.execute(store.users.select().where(store.users.c.email == email)).one().id
+        conn.execute(store.sessions.update().where(store.sessions.c.user_id == uid)
+                     .values(created_at=created, last_seen=last_seen))
+
+
+def _is_member(app, c) -> bool:
+    ids = doc_ids(app)
+    return c.get(f"/api/v1/documents/{ids[MINUTES]}").status_code == 200
+
+
+@pytest.mark.parametrize("created,last_seen,alive", [
+    ({"days": 730}, {"days": 730}, False),  # untouched for two years
+    ({"hours": 13}, {"hours": 13}, False),  # idle longer than web.session_idle_hours (12)
+    ({"days": 31}, {"minutes": 1}, False),  # in use, but older than web.session_max_days (30)
+    ({"days": 29}, {"hours": 11}, True),  # within both
+])
+def test_sessions_expire_when_idle_and_after_their_lifetime(web_app, created, last_seen,
+                                                            alive):
+    """Checked on the server from the session's own times, not left to the
+    cookie: a replayed cookie of an expired session is a visitor's."""
+    c = web_app.test_client()
+    login(c, "member")
+    assert _is_member(web_app, c)
+    _set_session_times(web_app, "member@example.org", _ago(**created), _ago(**last_seen))
+    assert _is_member(web_app, c) is alive
+    if not alive:
+        lib = web_app.extensions["doclib"]
+        with lib.db.connect() as conn:  # the expired session is gone, not only refused
+            uid = conn.execute(store.users.select().where(
+                store.users.c.email == "member@example.org")).one().id
+            sids = conn.execute(store.sessions.select().where(
+                store.sessions.c.user_id == uid)).all()
+        assert sids == []
+
+
+def test_a_session_in_use_stays_alive(web_app):
+    """A request renews the idle clock (last_seen), so a session in use lives
+    until its absolute lifetime."""
+    c = web_app.test_client()
+    login(c, "curator")
+    _set_session_times(web_app, "curator@example.org", _ago(hours=20), _ago(hours=11))
+    assert _is_member(web_app, c)
+    lib = web_app.extensions["doclib"]
+    with lib.db.connect() as conn:
+        uid = conn.execute(store.users.select().where(
+            store.users.c.email == "curator@example.org")).one().id
+        rows = conn.execute(store.sessions.select().where(
+            store.sessions.c.user_id == uid)).all()
+    assert rows and all(r.last_seen >= _ago(minutes=5) for r in rows)
+
+
+# ------------------------------------------------------------------ tokens
+def test_tokens_are_named_listed_expiring_and_revocable(site):
+    cli = site.cli_
+    first = cli("users", "token", CURATOR, "--name", "ci")
+    assert first.exit_code == 0, first.output
+    t1 = first.stdout.strip()
+    assert t1.startswith("dl_") and "\n" not in t1  # stdout is the token alone
+    second = cli("users", "token", CURATOR, "--name", "laptop", "--expires", "30d")
+    t2 = second.stdout.strip()
+    # a new token does not leave the others unknown
+    assert "1 other active token" in second.stderr and "ci" in second.stderr
+    assert cli("users", "token", CURATOR, "--name", "ci").exit_code == 2  # names are unique
+    assert _api(site, t1).status_code == 200
+
+    listing = cli("users", "tokens", CURATOR).output
+    ci = next(line for line in listing.splitlines() if " ci " in f" {line} ")
+    laptop = next(line for line in listing.splitlines() if "laptop" in line)
+    expiry = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    assert "active" in ci and "never used" not in ci  # last used: just now
+    assert expiry in laptop and "never used" in laptop
+
+    res = cli("users", "revoke-token", CURATOR, "ci")
+    assert res.exit_code == 0, res.output
+    _unauthorized(_api(site, t1))
+    assert _api(site, t2).status_code == 200
+    lib = site.extensions["doclib"]
+    with lib.db.begin() as conn:  # laptop's 30 days are over
+        conn.execute(store.api_tokens.update().where(store.api_tokens.c.name == "laptop")
+                     .values(expires_at=_ago(hours=1)))
+    _unauthorized(_api(site, t2))
+    listing = cli("users", "tokens", CURATOR).output
+    assert re.search(r"\bci\b.*revoked", listing) and re.search(r"laptop.*expired", listing)
+    assert cli("users", "revoke-token", CURATOR, "nothing").exit_code == 2
+
+
+def test_disabled_account_gets_no_token_and_enabling_revives_none(site):
+    cli = site.cli_
+    tok = cli("users", "token", CURATOR).stdout.strip()
+    c, r = _login(site, CURATOR, "curator-pass-1")
+    assert r.status_code == 302 and _api(site, tok).status_code == 200
+    assert cli("users", "disable", CURATOR).exit_code == 0
+    refused = cli("users", "token", CURATOR)
+    assert refused.exit_code == 2 and "disabled" in refused.output
+    assert refused.stdout == ""
+    res = cli("users", "enable", CURATOR)
+    assert res.exit_code == 0, res.output
+    _unauthorized(_api(site, tok))  # the old token stays dead
+    assert CURATOR not in c.get("/").get_data(as_text=True)  # so does the old session
+    assert "revoked" in cli("users", "tokens", CURATOR).output
+    fresh = cli("users", "token", CURATOR).stdout.strip()
+    assert _api(site, fresh).status_code == 200
+
+
+def test_cli_sets_a_password_and_ends_the_sessions(site):
+    cli = site.cli_
+    c, r = _login(site, CURATOR, "curator-pass-1")
+    assert r.status_code == 302
+    res = cli("users", "password", CURATOR, input="a-new-password-9\n")
+    assert res.exit_code == 0, res.output
+    assert CURATOR not in c.get("/").get_data(as_text=True)
+    assert _login(site, CURATOR, "curator-pass-1")[1].status_code == 401
+    assert _login(site, CURATOR, "a-new-password-9")[1].status_code == 302
+    short = cli("users", "password", CURATOR, input="short\n")
+    assert short.exit_code == 2 and "8 characters" in short.output
+    assert cli("users", "password", "nobody@example.org", input="whatever-123\n").exit_code == 2
+
+
+def test_upgrade_keeps_tokens_and_revokes_those_of_disabled_accounts(tmp_path):
+    """A data folder from before revision 0007: its tokens get a name and
+    keep working, except those of accounts already disabled (revoked, so
+    that enabling the account does not revive them)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from conftest import make_config
+    from doclib import accounts
+    from doclib.library import Library
+    from doclib.web import create_app
+
+    cfg = make_config(tmp_path)
+    lib = Library(cfg, embedder=FakeEmbedder())
+    with lib.db.begin() as conn:
+        active = accounts.add_user(conn, "a@example.org", "password-123", "member")
+        disabled = accounts.add_user(conn, "d@example.org", "password-123", "member")
+    with lib.db.engine.begin() as conn:
+        command.downgrade(store._alembic_config(conn), "0006")
+    assert lib.db.current_revision() == "0006"
+    tokens = {}
+    with lib.db.begin() as conn:  # the old schema: no name, expiry, revocation
+        for uid in (active, disabled):
+            tokens[uid], digest = accounts.new_token()
+            conn.execute(text("INSERT INTO api_tokens(user_id, token_hash, created_at) "
+                              "VALUES (:u, :h, :t)"), {"u": uid, "h": digest, "t": store.now()})
+        conn.execute(text("UPDATE users SET active = 0 WHERE id = :u"), {"u": disabled})
+    lib.close()
+    app = create_app(cfg, embedder=FakeEmbedder())  # migrates at start
+    assert app.extensions["doclib"].db.current_revision() == "0007"
+    with app.extensions["doclib"].db.begin() as conn:
+        accounts.set_active(conn, disabled, True)
+        listed = {r.email: r for r in accounts.list_tokens(conn)}
+    assert _api(app, tokens[active]).status_code == 200
+    _unauthorized(_api(app, tokens[disabled]))
+    assert listed["a@example.org"].name.startswith("token-")
+    assert accounts.token_status(listed["d@example.org"]) == "revoked"
+    app.extensions["doclib_jobs"].shutdown()
+    app.extensions["doclib"].close()
