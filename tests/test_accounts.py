@@ -1,7 +1,7 @@
 """Accounts over their whole life: sessions that expire (idle and absolute),
 API tokens (named, expiring, revocable, listed, dead for good once their
-account is disabled), passwords set from the CLI.  Real app, real SQLite,
-real Argon2, the real CLI."""
+account is disabled), passwords set from the CLI, reset by an admin and
+changed by their owner.  Real app, real SQLite, real Argon2, the real CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import doclib.embed
-from conftest import FakeEmbedder, csrf_of, doc_ids, login
+from conftest import ROLE_PASSWORDS, FakeEmbedder, build_web, csrf_of, doc_ids, login
 from doclib import config as config_mod
 from doclib import store
 from doclib.cli import main
@@ -190,6 +190,84 @@ def test_cli_sets_a_password_and_ends_the_sessions(site):
     short = cli("users", "password", CURATOR, input="short\n")
     assert short.exit_code == 2 and "8 characters" in short.output
     assert cli("users", "password", "nobody@example.org", input="whatever-123\n").exit_code == 2
+
+
+# --------------------------------------------------------------- passwords
+def test_admin_resets_a_password_shown_once(tmp_path):
+    app = build_web(tmp_path)
+    member, admin = app.test_client(), app.test_client()
+    login(member, "member")
+    login(admin, "admin")
+    lib = app.extensions["doclib"]
+    with lib.db.connect() as conn:
+        uid = conn.execute(store.users.select().where(
+            store.users.c.email == "member@example.org")).one().id
+    page = admin.get("/admin/users").get_data(as_text=True)
+    r = admin.post(f"/admin/users/{uid}", data={"action": "reset-password",
+                                                "csrf_token": csrf_of(page)})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    m = re.search(r'<output[^>]*id="new-password"[^>]*>([^<]+)</output>', html)
+    assert m, html
+    new = m.group(1).strip()
+    assert len(new) >= 12 and "member@example.org" in html
+    assert "no-store" in r.headers["Cache-Control"]
+    assert new not in admin.get("/admin/users").get_data(as_text=True)  # shown once
+    assert "member@example.org" not in member.get("/").get_data(as_text=True)  # logged out
+    assert _login(app, "member@example.org", ROLE_PASSWORDS["member"])[1].status_code == 401
+    assert _login(app, "member@example.org", new)[1].status_code == 302
+    # members may not reset anyone's password
+    c = app.test_client()
+    login(c, "curator")
+    t = csrf_of(c.get("/").get_data(as_text=True))
+    assert c.post(f"/admin/users/{uid}", data={"action": "reset-password",
+                                               "csrf_token": t}).status_code == 403
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_users_change_their_own_password(tmp_path):
+    app = build_web(tmp_path)
+    assert app.test_client().get("/account/password").status_code == 302  # visitors log in
+    c, elsewhere = app.test_client(), app.test_client()
+    login(c, "member")
+    login(elsewhere, "member")
+    page = c.get("/account/password")
+    assert page.status_code == 200
+    t = csrf_of(page.get_data(as_text=True))
+    wrong = c.post("/account/password", data={"csrf_token": t, "current": "not-my-password",
+                                              "new": "changed-pass-77",
+                                              "confirm": "changed-pass-77"})
+    assert wrong.status_code == 400 and "current password" in wrong.get_data(as_text=True)
+    mismatch = c.post("/account/password", data={
+        "csrf_token": t, "current": ROLE_PASSWORDS["member"], "new": "changed-pass-77",
+        "confirm": "changed-pass-78"})
+    assert mismatch.status_code == 400
+    short = c.post("/account/password", data={
+        "csrf_token": t, "current": ROLE_PASSWORDS["member"], "new": "short",
+        "confirm": "short"})
+    assert short.status_code == 400 and "8 characters" in short.get_data(as_text=True)
+    ok = c.post("/account/password", data={
+        "csrf_token": t, "current": ROLE_PASSWORDS["member"], "new": "changed-pass-77",
+        "confirm": "changed-pass-77"})
+    assert ok.status_code == 302
+    assert "member@example.org" in c.get("/").get_data(as_text=True)  # this session stays
+    assert "member@example.org" not in elsewhere.get("/").get_data(as_text=True)  # others end
+    assert _login(app, "member@example.org", ROLE_PASSWORDS["member"])[1].status_code == 401
+    assert _login(app, "member@example.org", "changed-pass-77")[1].status_code == 302
+    app.extensions["doclib_jobs"].shutdown()
+
+
+def test_guessing_the_current_password_is_throttled(tmp_path):
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "member")
+    t = csrf_of(c.get("/account/password").get_data(as_text=True))
+    codes = [c.post("/account/password", data={"csrf_token": t, "current": f"guess-{i}xx",
+                                                "new": "changed-pass-77",
+                                                "confirm": "changed-pass-77"}).status_code
+             for i in range(6)]
+    assert codes == [400] * 5 + [429]
+    app.extensions["doclib_jobs"].shutdown()
 
 
 def test_upgrade_keeps_tokens_and_revokes_those_of_disabled_accounts(tmp_path):

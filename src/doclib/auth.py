@@ -29,6 +29,7 @@ _ACTIONS = {
     "manage_events": ("curator", "admin"),
     "view_jobs": ("curator", "admin"),
     "manage_users": ("admin",),
+    "change_password": ("member", "curator", "admin"),  # one's own
 }
 
 

@@ -1,4 +1,5 @@
-"""Account administration (admins only): add, change role, disable, enable."""
+"""Account administration (admins only): add, change role, disable, enable,
+reset a password (a generated one, shown once)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask_babel import gettext as _
 
 from .. import accounts
 from ..errors import BadRequest
-from .security import lib, requires, who
+from .security import SESSION_COOKIE, lib, requires, who
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -42,6 +43,8 @@ def change_user(user_id: int) -> Any:
     action = f.get("action")
     if user_id == who().user_id and action in ("disable", "role"):
         raise BadRequest("you cannot disable your own account or change your own role")
+    if action == "reset-password":
+        return _reset_password(user_id)
     with lib().db.begin() as conn:
         if action == "role":
             accounts.set_role(conn, user_id, f.get("role", ""))
@@ -54,3 +57,17 @@ def change_user(user_id: int) -> Any:
         accounts.audit(conn, who().user_id, f"user.{action}", str(user_id), f.get("role", ""))
     flash(_("Account updated."))
     return redirect("/admin/users")
+
+
+def _reset_password(user_id: int) -> Any:
+    """A generated password, shown in this answer only (never stored in
+    clear, never flashed into a cookie); the account's sessions end."""
+    password = accounts.generated_password()
+    with lib().db.begin() as conn:
+        user = accounts.get_user(conn, user_id)
+        accounts.set_password(conn, user_id, password,
+                              keep_session=request.cookies.get(SESSION_COOKIE))
+        accounts.audit(conn, who().user_id, "user.reset-password", str(user_id))
+        rows = accounts.list_users(conn)
+    return render_template("admin_users.html", users=rows, roles=accounts.ACCOUNT_ROLES,
+                           reset={"email": user.email, "password": password})

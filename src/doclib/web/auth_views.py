@@ -1,14 +1,14 @@
-"""Login and logout.  A new server-side session at every login; logout and
-disabling an account delete it; attempts are throttled per (account,
-client), per account and, for unknown accounts, per client
-(``accounts.LoginThrottle``)."""
+"""Login, logout and changing one's own password.  A new server-side
+session at every login; logout, a new password and disabling an account
+delete sessions; attempts are throttled per (account, client), per account
+and, for unknown accounts, per client (``accounts.LoginThrottle``)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
-from flask import Blueprint, make_response, redirect, render_template, request, session
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session
 from flask_babel import gettext as _
 
 from .. import accounts
@@ -18,11 +18,16 @@ from .security import (
     clear_session_cookie,
     client_address,
     lib,
+    requires,
     set_session_cookie,
     who,
 )
 
 bp = Blueprint("auth", __name__)
+
+
+def _too_many() -> str:
+    return _("Too many failed attempts. Wait a few minutes and try again.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,8 +41,7 @@ def login() -> Any:
     throttle, client = accounts.LoginThrottle.of(cfg), client_address()
     with lib().db.begin() as conn:
         if throttle.blocked(conn, email, client):
-            return render_template("login.html", next=nxt, email=email, error=_(
-                "Too many failed attempts. Wait a few minutes and try again.")), 429
+            return render_template("login.html", next=nxt, email=email, error=_too_many()), 429
         user = accounts.authenticate(conn, email, password)
         if user is None:
             throttle.failed(conn, email, client)
@@ -64,3 +68,36 @@ def logout() -> Any:
     resp = make_response(redirect("/"))
     clear_session_cookie(resp)
     return resp
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("change_password")
+def change_password() -> Any:
+    """The current password is asked (and its guesses throttled like logins);
+    the account's other sessions end, this one stays."""
+    if request.method == "GET":
+        return render_template("account_password.html", error=None)
+    f = request.form
+    me = who()
+    assert me.user_id is not None
+    throttle, client = accounts.LoginThrottle.of(lib().config.web), client_address()
+    new = f.get("new", "")
+    with lib().db.begin() as conn:
+        if throttle.blocked(conn, me.email, client):
+            return render_template("account_password.html", error=_too_many()), 429
+        if not accounts.check_password(conn, me.user_id, f.get("current", "")):
+            throttle.failed(conn, me.email, client)
+            return render_template("account_password.html",
+                                   error=_("The current password is wrong.")), 400
+        if len(new) < 8:
+            return render_template("account_password.html", error=_(
+                "The new password needs at least 8 characters.")), 400
+        if new != f.get("confirm", ""):
+            return render_template("account_password.html", error=_(
+                "The new password and its confirmation differ.")), 400
+        throttle.succeeded(conn, me.email, client)
+        accounts.set_password(conn, me.user_id, new,
+                              keep_session=request.cookies.get(SESSION_COOKIE))
+        accounts.audit(conn, me.user_id, "password.change")
+    flash(_("Your password was changed; your other sessions have ended."))
+    return redirect("/")
