@@ -129,3 +129,75 @@ def test_config_command_lists_every_key(run):
     out = run("config").output
     for dotted, *_ in iter_settings():
         assert dotted.split(".")[1] + ":" in out
+
+
+def _loose_modes(*roots) -> list[str]:
+    """Files not 0600 and folders not 0700 under ``roots`` (the roots included)."""
+    import os
+    import stat
+
+    bad = []
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            want = 0o700 if path.is_dir() else 0o600
+            if mode != want:
+                bad.append(f"{path.relative_to(root.parent)} {oct(mode)}")
+    return bad
+
+
+def test_data_folder_is_owner_only_whatever_the_umask(run, fixtures_dir, tmp_path):
+    """Issue 10.6: the database (and its -wal/-shm), the FAISS files, the
+    originals, the uploads folder and backups are owner-only (files 0600,
+    folders 0700) under the usual umask 022; a database left readable by an
+    older version is tightened when the library opens."""
+    import io
+    import os
+
+    from doclib import accounts
+    from doclib import config as config_mod
+    from doclib.web import create_app
+
+    cfg_path = tmp_path / "private.yaml"
+    cfg_path.write_text("storage:\n  data_dir: data\nembed:\n  second_model: ''\n",
+                        encoding="utf-8")
+    cfg2 = tmp_path / "private2.yaml"
+    cfg2.write_text("storage:\n  data_dir: data2\nembed:\n  second_model: ''\n",
+                    encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        assert run("--config", str(cfg_path), "ingest", str(fixtures_dir / "en_summit.txt"),
+                   "--access", "public").exit_code == 0
+        assert run("--config", str(cfg_path), "search", "Aarhus").exit_code == 0
+        assert run("--config", str(cfg_path), "backup", str(tmp_path / "bk")).exit_code == 0
+        assert run("--config", str(cfg2), "restore", str(tmp_path / "bk")).exit_code == 0
+        assert run("--config", str(cfg2), "check").exit_code == 0
+        # the web app open on the library (WAL files), an upload through the API
+        app = create_app(config_mod.load(cfg_path), embedder=FakeEmbedder())
+        lib = app.extensions["doclib"]
+        with lib.db.begin() as conn:
+            tok = accounts.create_token(conn, accounts.add_user(
+                conn, "c@example.org", "curator-pass-1", "curator"))
+        r = app.test_client().post(
+            "/api/v1/documents", headers={"Authorization": f"Bearer {tok}"},
+            data={"file": (io.BytesIO(b"A report on youth centres.\n"), "r.txt")},
+            content_type="multipart/form-data")
+        assert r.status_code == 202, r.get_json()
+        app.extensions["doclib_jobs"].wait(r.get_json()["job"], timeout=60)
+        app.extensions["doclib_jobs"].shutdown()
+        data = tmp_path / "data"
+        assert (data / "library" / "incoming").is_dir()
+        assert len(list((data / "library" / "files").rglob("*.txt"))) == 2
+        assert (data / "library" / "doclib.db-wal").exists()
+        assert {p.name for p in (data / "index").iterdir()} >= {"vectors.faiss",
+                                                                 "manifest.json"}
+        assert list((tmp_path / "bk" / "files").rglob("*.txt"))
+        assert _loose_modes(data, tmp_path / "bk", tmp_path / "data2") == []
+        lib.close()
+        # a database an older version left world-readable
+        db = data / "library" / "doclib.db"
+        db.chmod(0o644)
+        assert run("--config", str(cfg_path), "check").exit_code == 0
+        assert _loose_modes(data) == []
+    finally:
+        os.umask(old)

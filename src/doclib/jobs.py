@@ -56,9 +56,7 @@ def owner_alive(owner: str | None) -> bool:
 
 
 def incoming_dir(lib: Library) -> Path:
-    path = Path(lib.config.library_dir) / "incoming"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return store.private_dir(Path(lib.config.library_dir) / "incoming")
 
 
 def create(lib: Library, user_id: int | None, upload: Path | None = None,

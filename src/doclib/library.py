@@ -42,6 +42,8 @@ class Library:
         self.config = config
         store.ensure_writable_dir(config.library_dir, "library")
         store.ensure_writable_dir(config.index_dir, "index")
+        for kept in ("files", "incoming"):  # folders an older version left readable
+            store.tighten(config.library_dir / kept)
         self.db = Database(config.database_url)
         if not self.db.is_sqlite:
             raise ConfigError("the lexical index (FTS5) needs SQLite in this version; "

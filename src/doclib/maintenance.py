@@ -124,8 +124,9 @@ def backup(lib: Library, dest: str | Path) -> dict[str, int]:
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise Conflict(f"{dest} exists and is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
+    store.private_dir(dest)  # a backup is as private as the library
     db_path = lib.config.database_url.split("sqlite:///", 1)[1]
+    store.private_file(dest / "doclib.db")
     src = sqlite3.connect(db_path)
     out = sqlite3.connect(dest / "doclib.db")
     try:
@@ -145,11 +146,16 @@ def backup(lib: Library, dest: str | Path) -> dict[str, int]:
     for name in names:
         p = lib.files.path(name)
         if p.exists():
-            target = dest / "files" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p, target)
+            _copy_private(p, dest / "files" / name)
             copied += 1
     return {"documents": len(names), "files": copied}
+
+
+def _copy_private(src: Path, target: Path) -> None:
+    """Copy a file owner-only (0600, folders 0700), whatever the source's mode."""
+    store.private_dir(target.parent)
+    shutil.copy2(src, target)
+    store.tighten(target)
 
 
 def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, int]:
@@ -169,9 +175,10 @@ def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, i
             conn.close()
         if n:
             raise Conflict(f"the library already holds {n} documents; use --force to replace it")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    store.private_dir(db_path.parent)
     for suffix in ("-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
+    store.private_file(db_path)
     b = sqlite3.connect(src / "doclib.db")
     t = sqlite3.connect(db_path)
     try:
@@ -182,8 +189,9 @@ def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, i
         t.close()
         b.close()
     files_src = src / "files"
-    if files_src.exists():
-        shutil.copytree(files_src, config.library_dir / "files", dirs_exist_ok=True)
+    for f in sorted(files_src.rglob("*")) if files_src.exists() else []:
+        if f.is_file():
+            _copy_private(f, config.library_dir / "files" / f.relative_to(files_src))
     # the vector index is rebuilt from the restored database on first use
     for f in ("vectors.faiss", "manifest.json"):
         (config.index_dir / f).unlink(missing_ok=True)

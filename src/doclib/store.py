@@ -204,7 +204,12 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and ":memory:" not in url:
-            Path(url.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.split("sqlite:///", 1)[1])
+            private_dir(path.parent)
+            # SQLite gives the -wal and -shm files the database file's mode
+            private_file(path)
+            for suffix in ("-wal", "-shm"):
+                tighten(Path(f"{path}{suffix}"))
         self.engine: Engine = create_engine(url)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -277,6 +282,7 @@ def atomic_write(path: Path, write: Any) -> None:
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
+            os.fchmod(f.fileno(), FILE_MODE)  # whatever the writer did
             os.fsync(f.fileno())
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -306,8 +312,7 @@ class FileStore:
         """Copy src in atomically (temp file, fsync, rename); return the stored name."""
         name = f"{uuid.uuid4().hex}.{kind}"
         sub = name[:2]
-        target_dir = self.root / sub
-        target_dir.mkdir(parents=True, exist_ok=True)
+        target_dir = private_dir(self.root / sub)
         atomic_write(target_dir / name, lambda tmp: shutil.copyfile(src, tmp))
         return f"{sub}/{name}"
 
@@ -322,6 +327,51 @@ class FileStore:
 
 def ensure_writable_dir(path: Path, what: str) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
     except OSError as e:
         raise ConfigError(f"{what} folder {path} cannot be created ({e.strerror})") from None
+
+
+# Everything doclib keeps (the database and its -wal/-shm, the index, the
+# originals, uploads waiting, backups) is its owner's alone, whatever the
+# umask: modes are set, not left to it.
+FILE_MODE, DIR_MODE = 0o600, 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as an owner-only folder (0700): created with any missing
+    parents (each 0700), or tightened if it exists."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            pass
+    for d in [path, *missing[1:]]:
+        tighten(d)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty if it is missing; either way owner-only (0600)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def tighten(path: Path) -> None:
+    """Make an existing file 0600 or folder 0700 (nothing if it is missing,
+    or not ours to change)."""
+    try:
+        os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # another owner's folder we may write in: theirs to set
+        pass

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import atomic_write
+from ..store import atomic_write, private_dir
 
 SCHEMA_VERSION = 1
 INDEX_FILE = "vectors.faiss"
@@ -157,7 +157,7 @@ class VectorIndex:
         }
 
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         with self._lock:
             manifest = self.manifest()
             atomic_write(self.index_path,
