@@ -440,6 +440,55 @@ def test_security_headers_everywhere(web_app, client_for):
         r.close()
 
 
+def _vary(r) -> set[str]:
+    return {v.strip().lower() for v in r.headers.get("Vary", "").split(",") if v.strip()}
+
+
+def test_authenticated_responses_are_never_cached(web_app, client_for):
+    """Issue 10.9: whatever a caller with credentials receives (downloads
+    included) is ``no-store``, without validators a cache could reuse; what
+    can differ by caller says so in ``Vary``.  A visitor's public download
+    may stay cacheable."""
+    from doclib import accounts
+
+    ids = doc_ids(web_app)
+    lib = web_app.extensions["doclib"]
+    with lib.db.begin() as conn:
+        tok = accounts.create_token(conn, accounts.user_by_email(conn, "member@example.org").id)
+    member = client_for("member")
+    bearer = web_app.test_client()
+    auth = {"Authorization": f"Bearer {tok}"}
+    urls = [f"/documents/{ids[MINUTES]}/file", f"/api/v1/documents/{ids[MINUTES]}/file",
+            f"/documents/{ids[AR_REPORT]}/file", f"/api/v1/documents/{ids[MINUTES]}",
+            f"/documents/{ids[MINUTES]}", "/api/v1/search?q=budget", "/search?q=budget", "/",
+            "/api/v1/documents/424242"]
+    for client, headers in ((member, {}), (bearer, auth)):
+        for url in urls:
+            r = client.get(url, headers=headers)
+            assert r.status_code in (200, 404), url
+            assert r.headers["Cache-Control"] == "no-store", (url, r.headers)
+            assert "ETag" not in r.headers and "Last-Modified" not in r.headers, url
+            assert {"cookie", "authorization"} <= _vary(r), url
+            r.close()
+    # a member's conditional request gets the document, never a 304 from a validator
+    visitor = client_for("visitor")
+    public = visitor.get(f"/documents/{ids[AR_REPORT]}/file")
+    assert public.status_code == 200 and "no-store" not in public.headers["Cache-Control"]
+    assert {"cookie", "authorization"} <= _vary(public)
+    etag = public.headers.get("ETag")
+    public.close()
+    r = member.get(f"/documents/{ids[AR_REPORT]}/file", headers={"If-None-Match": etag or "*"})
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    r.close()
+    # a visitor's pages and answers vary by caller too; a page that carries the
+    # caller's CSRF token (every page: the language switch) is theirs alone
+    for url in ("/", "/search?q=budget", "/api/v1/search?q=budget",
+                f"/api/v1/documents/{ids[MINUTES]}"):
+        r = visitor.get(url)
+        assert {"cookie", "authorization"} <= _vary(r), url
+        assert (r.headers["Cache-Control"] == "no-store") == (not url.startswith("/api/")), url
+
+
 def test_download_with_arabic_name(web_app, client_for):
     ids = doc_ids(web_app)
     r = client_for("visitor").get(f"/documents/{ids[AR_REPORT]}/file")

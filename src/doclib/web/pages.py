@@ -17,7 +17,7 @@ from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .i18n import LANG_COOKIE, LOCALES
 from .redirects import safe_next
-from .security import lib, requires, who
+from .security import lib, private_request, requires, who
 
 bp = Blueprint("pages", __name__)
 
@@ -83,8 +83,12 @@ def download(doc_id: int) -> Any:
 
 def send_original(doc_id: int) -> Any:
     path, name, kind = docs_service.file_for_download(lib(), who(), doc_id)
+    # a caller with credentials gets no validator (and no 304): nothing of a
+    # member's download may be kept or reused by a cache
+    public = not private_request()
     resp = send_file(path, mimetype=MIME.get(kind, "application/octet-stream"),
-                     as_attachment=True, download_name=name, max_age=0)
+                     as_attachment=True, download_name=name, max_age=0,
+                     conditional=public, etag=public)
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
     return resp
 

@@ -11,6 +11,9 @@
   state-changing API request without credentials is answered 401 (no API
   change is open to visitors).
 - Every response gets the security headers, errors and downloads included.
+  A response to a caller with credentials (a session cookie or an
+  ``Authorization`` header), downloads included, is ``no-store`` without
+  validators; what can differ by caller says ``Vary: Cookie, Authorization``.
 - Errors render in one shape: ``{"ok": false, "error", "status"}`` under
   /api/, an error page elsewhere; neither carries paths, titles or tracebacks.
 """
@@ -72,6 +75,7 @@ def is_api() -> bool:
 
 
 def csrf_token() -> str:
+    g.csrf_used = True  # the answer now carries this caller's token: not for caches
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return str(session["csrf"])
@@ -173,6 +177,19 @@ def clear_session_cookie(resp: Any) -> None:
                        secure=request.is_secure)
 
 
+def private_request() -> bool:
+    """The caller sent credentials: whatever it gets must not be stored by
+    a cache (nor answered from one by a validator)."""
+    return (who().is_authenticated or "Authorization" in request.headers
+            or SESSION_COOKIE in request.cookies)
+
+
+def _no_store(resp: Any) -> None:
+    resp.headers["Cache-Control"] = "no-store"
+    for name in ("ETag", "Last-Modified", "Expires"):
+        resp.headers.pop(name, None)
+
+
 class _CsrfSessions(SecureCookieSessionInterface):
     """Flask's signed cookie (it only holds the CSRF token), Secure over HTTPS."""
 
@@ -194,8 +211,15 @@ def init(app: Flask) -> None:
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "same-origin"
-        h.setdefault("Cache-Control", "no-store" if g.get("principal", VISITOR)
-                     .is_authenticated else "no-cache")
+        # a caller's own answers, and pages that carry the caller's CSRF
+        # token or set a cookie, are never kept by a cache
+        if private_request() or g.get("csrf_used") or h.getlist("Set-Cookie"):
+            _no_store(resp)
+        else:
+            h.setdefault("Cache-Control", "no-cache")
+        if request.endpoint != "static":
+            resp.vary.update(("Cookie", "Authorization")
+                             + (() if is_api() else ("Accept-Language",)))
         if request.is_secure:
             h["Strict-Transport-Security"] = "max-age=31536000"
         if g.get("drop_session_cookie"):
