@@ -222,7 +222,10 @@ def test_reupload_with_public_selected_does_not_publish(app):
 
 @pytest.mark.parametrize("field,value", [("workshop", "99"), ("event", "no-such-event"),
                                          ("access", "everyone"), ("type", "poem"),
-                                         ("date", "20x5"), ("workshop", "²")])
+                                         ("date", "20x5"), ("workshop", "²"),
+                                         ("date", "2025-13-45"), ("date", "2025-02-30"),
+                                         ("date", "2025-00"), ("workshop", "١"),
+                                         ("title", "x" * 501)])
 def test_metadata_validated_in_the_request(app, field, value):
     c = app.test_client()
     login(c, "curator")

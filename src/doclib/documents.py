@@ -95,32 +95,55 @@ def all_for_curators(lib: Library, who: Principal) -> list[dict[str, Any]]:
     return out
 
 
-EDITABLE = {"title", "type", "access", "event", "workshop", "language", "date", "notes"}
+# field -> the JSON types it takes; null (or "") clears the event, the
+# workshop and the date, and leaves the language and the notes option as they are
+EDITABLE: dict[str, tuple[type, ...]] = {
+    "title": (str,), "type": (str,), "access": (str,), "event": (str, type(None)),
+    "workshop": (int, type(None)), "language": (str, type(None)),
+    "date": (str, type(None)), "notes": (str, type(None))}
+_OPTIONAL = ("event", "workshop", "date", "language", "notes")
 
 
 def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -> None:
-    """Edit metadata (curators).  Unknown fields are refused by name.  A
-    change of access (or of the ``notes`` option: include, exclude,
-    default) removes or adds the speaker-notes passages with it."""
+    """Edit metadata (curators) from JSON values.  Unknown fields and values
+    of the wrong type are refused by name, before anything changes.  A null
+    or empty event, workshop or date clears it (a document without a date
+    of its own takes its event's year).  A change of access (or of the
+    ``notes`` option: include, exclude, default) removes or adds the
+    speaker-notes passages with it."""
     if not can(who, "edit"):
         raise Forbidden("curators only")
-    unknown = set(changes) - EDITABLE
+    unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
-    get_visible(lib, who, doc_id)
+    for name, value in changes.items():
+        if isinstance(value, bool) or not isinstance(value, EDITABLE[name]):
+            kind = "a whole number" if name == "workshop" else "text"
+            raise BadRequest(f"{name} must be {kind}"
+                             + (" or null" if type(None) in EDITABLE[name] else "")
+                             + f", got {type(value).__name__}")
+    row = get_visible(lib, who, doc_id)
+    unset = {k for k, v in changes.items() if v in (None, "") and k in _OPTIONAL}
+    given = {k: v for k, v in changes.items() if k not in unset}
     opts = IngestOptions(
-        title=changes.get("title"), doc_type=changes.get("type"), access=changes.get("access"),
-        event=changes.get("event") or None,
-        workshop=int(changes["workshop"]) if changes.get("workshop") not in (None, "") else None,
-        language=changes.get("language") or "auto",
-        date=str(changes["date"]) if changes.get("date") else None,
-        notes=str(changes["notes"]) if changes.get("notes") not in (None, "") else None)
+        title=given.get("title"), doc_type=given.get("type"), access=given.get("access"),
+        event=given.get("event"), workshop=given.get("workshop"),
+        language=given.get("language", "auto"), date=given.get("date"),
+        notes=given.get("notes"))
     with lib.db.connect() as conn:
         values = resolve_metadata(conn, opts)
-        if "event" in changes and not changes["event"]:
+        if "event" in unset:
             values.update(event_id=None, workshop_id=None)
-        if "workshop" in changes and changes["workshop"] in (None, ""):
+        if "workshop" in unset:
             values["workshop_id"] = None
+        if "date" in unset:
+            e = store.events
+            event = None if "event" in unset else (
+                e.c.id == values["event_id"] if "event_id" in values else
+                e.c.slug == row.event_slug if row.event_slug else None)
+            start = conn.execute(select(e.c.start_date).where(event)).scalar() \
+                if event is not None else None
+            values.update(date=None, year=int(start[:4]) if start else None)
         if opts.language in ("ar", "en"):
             values["language"] = opts.language
     if values:

@@ -3,45 +3,37 @@ catalogue that describes events, workshops and documents of a folder."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from . import store
+from . import store, validate
 from .errors import BadRequest, Conflict, NotFound
 from .text import strip_bidi
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
-
-def _bilingual(value: Any, what: str) -> dict[str, str]:
+def _bilingual(value: Any, what: str, max_chars: int) -> dict[str, str]:
     if value is None:
-        return {"en": "", "ar": ""}
+        value = {}
     if isinstance(value, str):
-        return {"en": value, "ar": ""}
+        value = {"en": value}
     if not isinstance(value, dict) or set(value) - {"en", "ar"}:
         raise BadRequest(f"{what} must be an object with 'en' and/or 'ar'")
     out = {}
     for lang in ("en", "ar"):
-        v = value.get(lang) or ""
-        if not isinstance(v, str):
-            raise BadRequest(f"{what}.{lang} must be text")
+        v = value.get(lang)
+        v = "" if v is None else validate.string(v, f"{what}.{lang}", max_chars)
         out[lang] = strip_bidi(v.strip())
     return out
 
 
 def _date(value: Any, what: str) -> str | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    if isinstance(value, date):
-        return value.isoformat()
-    try:
-        return date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise BadRequest(f"{what} must be a date YYYY-MM-DD, got {value!r}") from None
+    return validate.date(value, what)
 
 
 def event_dict(row: Any) -> dict[str, Any]:
@@ -61,19 +53,20 @@ def workshop_dict(row: Any, event_slug: str | None = None) -> dict[str, Any]:
 
 
 def add_event(conn: Connection, data: dict[str, Any], update: bool = False) -> int:
-    slug = str(data.get("slug") or "").strip()
-    if not _SLUG.fullmatch(slug):
-        raise BadRequest("slug must be lower-case letters, digits and hyphens")
-    title = _bilingual(data.get("title"), "title")
+    """Create (or, with ``update``, change) an event from JSON or catalogue
+    values; each is checked for its type, length and form first."""
+    slug = validate.slug(data.get("slug", ""), "slug")
+    title = _bilingual(data.get("title"), "title", validate.MAX_TITLE_CHARS)
     if not (title["en"] or title["ar"]):
-        raise BadRequest("an event needs a title in at least one language")
-    desc = _bilingual(data.get("description"), "description")
+        raise BadRequest("title: an event needs a title in at least one language")
+    desc = _bilingual(data.get("description"), "description", validate.MAX_DESCRIPTION_CHARS)
     start, end = _date(data.get("start"), "start"), _date(data.get("end"), "end")
     if start and end and end < start:
         raise BadRequest("end is before start")
+    city = data.get("city")
+    city = "" if city is None else validate.string(city, "city", validate.MAX_NAME_CHARS)
     values = dict(slug=slug, title_en=title["en"], title_ar=title["ar"],
-                  city=strip_bidi(str(data.get("city") or "").strip()),
-                  start_date=start, end_date=end,
+                  city=strip_bidi(city.strip()), start_date=start, end_date=end,
                   description_en=desc["en"], description_ar=desc["ar"])
     existing = conn.execute(select(store.events.c.id).where(store.events.c.slug == slug)).first()
     if existing:
@@ -100,17 +93,13 @@ def list_events(conn: Connection) -> list[dict[str, Any]]:
 
 def add_workshop(conn: Connection, event_slug: str, data: dict[str, Any],
                  update: bool = False) -> int:
-    ev = get_event(conn, event_slug)
-    try:
-        number = int(data.get("number"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise BadRequest("workshop number must be an integer") from None
-    if number < 1:
-        raise BadRequest("workshop number must be 1 or more")
-    title = _bilingual(data.get("title"), "title")
+    number = validate.integer(data.get("number"), "number", 1, validate.MAX_WORKSHOP_NUMBER,
+                              text=False)
+    title = _bilingual(data.get("title"), "title", validate.MAX_TITLE_CHARS)
     if not (title["en"] or title["ar"]):
-        raise BadRequest("a workshop needs a title in at least one language")
-    desc = _bilingual(data.get("description"), "description")
+        raise BadRequest("title: a workshop needs a title in at least one language")
+    desc = _bilingual(data.get("description"), "description", validate.MAX_DESCRIPTION_CHARS)
+    ev = get_event(conn, event_slug)
     values = dict(event_id=ev.id, number=number, title_en=title["en"], title_ar=title["ar"],
                   description_en=desc["en"], description_ar=desc["ar"], embedding=None)
     w = store.workshops
@@ -152,7 +141,35 @@ def list_workshops(conn: Connection, event_id: int | None = None) -> list[dict[s
 
 def import_catalogue_events(conn: Connection, data: dict[str, Any]) -> None:
     """Create or update the events and workshops a catalogue declares."""
-    for ev in data.get("events") or []:
+    events = data.get("events") or []
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise BadRequest("events must be a list of events")
+    for ev in events:
         add_event(conn, ev, update=True)
-        for ws in ev.get("workshops") or []:
+        workshops = ev.get("workshops") or []
+        if not isinstance(workshops, list) or not all(isinstance(w, dict) for w in workshops):
+            raise BadRequest(f"workshops of '{ev['slug']}' must be a list of workshops")
+        for ws in workshops:
             add_workshop(conn, ev["slug"], ws, update=True)
+
+
+class _CatalogueLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: an unquoted date stays text and is
+    checked like any other (PyYAML raises a bare ValueError for 2025-02-30)."""
+
+
+_CatalogueLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def read_catalogue(path: str | Path) -> dict[str, Any]:
+    """A catalogue file: a mapping with ``events`` and ``documents``."""
+    p = Path(path)
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_CatalogueLoader) or {}
+    except yaml.YAMLError as e:
+        raise BadRequest(f"{p} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"{p} must be a mapping with 'events' and 'documents'")
+    return data

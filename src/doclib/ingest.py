@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from . import events as ev
-from . import notes, store
+from . import notes, store, validate
 from .chunk import chunk_pages
 from .errors import BadRequest, DoclibError, ExtractError, NotFound, UnsupportedFormat
 from .extract import extract, sniff
@@ -64,7 +63,9 @@ class IngestOptions:
             event=entry.get("event", self.event),
             workshop=entry.get("workshop", self.workshop),
             language=entry.get("language", self.language),
-            date=str(entry["date"]) if entry.get("date") is not None else self.date,
+            # a YAML year (2025) is a number; anything else is checked as it is
+            date=(str(entry["date"]) if isinstance(entry["date"], int) else entry["date"])
+            if entry.get("date") is not None else self.date,
             notes=entry.get("notes", self.notes),
             update_existing=self.update_existing,
         )
@@ -90,43 +91,57 @@ class IngestReport:
         return asdict(self)
 
 
-def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
-    """Validate options into document column values (only those given)."""
+def check_options(opts: IngestOptions) -> dict[str, Any]:
+    """Validate options (their types, choices, lengths, numbers and dates:
+    all that needs no database) into document column values, only those
+    given, plus ``event`` (a slug) and ``workshop`` (a number) for
+    ``resolve_metadata`` to look up.  The CLI checks its options with it
+    before reading any file."""
     out: dict[str, Any] = {}
     if opts.doc_type is not None:
-        if opts.doc_type not in DOC_TYPES:
+        if validate.string(opts.doc_type, "type", 20) not in DOC_TYPES:
             raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
         out["doc_type"] = opts.doc_type
     if opts.access is not None:
         try:
-            out["access"] = int(Access.parse(opts.access))
+            out["access"] = int(Access.parse(validate.string(opts.access, "access", 20)))
         except ValueError as e:
             raise BadRequest(str(e)) from None
     if opts.language not in ("auto", "ar", "en", None):
         raise BadRequest("language must be auto, ar or en")
     if opts.notes is not None:
-        out["speaker_notes"] = notes.parse_choice(opts.notes)
+        out["speaker_notes"] = notes.parse_choice(validate.string(opts.notes, "notes", 20))
     if opts.title is not None:
-        title = strip_bidi(opts.title).strip()
-        if title:
-            out["title"] = title[:500]
-    if opts.workshop is not None and not opts.event:
-        raise BadRequest("a workshop number needs an event")
+        title = strip_bidi(validate.string(opts.title, "title", validate.MAX_TITLE_CHARS))
+        if title.strip():
+            out["title"] = title.strip()
+    if opts.workshop is not None:
+        out["workshop"] = validate.integer(opts.workshop, "workshop", 1,
+                                           validate.MAX_WORKSHOP_NUMBER)
+        if not opts.event:
+            raise BadRequest("a workshop number needs an event")
     if opts.event:
+        out["event"] = validate.slug(opts.event, "event")
+    if opts.date:
+        d = validate.date(opts.date, "date", partial=True)
+        out["date"], out["year"] = d, int(d[:4])
+    return out
+
+
+def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
+    """Validate options into document column values (only those given)."""
+    out = check_options(opts)
+    slug, number = out.pop("event", None), out.pop("workshop", None)
+    if slug:
         try:
-            event = ev.get_event(conn, opts.event)
+            event = ev.get_event(conn, slug)
             out["event_id"] = event.id
-            if opts.workshop is not None:
-                out["workshop_id"] = ev.find_workshop(conn, opts.event, int(opts.workshop)).id
+            if number is not None:
+                out["workshop_id"] = ev.find_workshop(conn, slug, number).id
         except NotFound as e:  # a bad value in the request, not a missing page
             raise BadRequest(e.message) from None
         if event.start_date and not opts.date:
             out["year"] = int(event.start_date[:4])
-    if opts.date:
-        d = str(opts.date)
-        if not (len(d) in (4, 7, 10) and d[:4].isdigit()):
-            raise BadRequest(f"date must be YYYY, YYYY-MM or YYYY-MM-DD, got {d!r}")
-        out["date"], out["year"] = d, int(d[:4])
     return out
 
 
@@ -330,7 +345,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             "ocr_pages": extracted.ocr_pages,
             "warnings": json.dumps(extracted.warnings, ensure_ascii=False),
             "language": language, "languages": ",".join(langs) or language,
-            "title": title[:500], "updated_at": store.now()})
+            "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
         report.status, report.chunks, report.language, report.title = \
             "ready", stored, language, title
         if staged and previous and previous != stored_name:
@@ -665,13 +680,7 @@ def _catalogue(folder: Path) -> dict[str, Any] | None:
     for name in CATALOGUE_NAMES:
         p = folder / name
         if p.exists():
-            try:
-                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as e:
-                raise BadRequest(f"{p} is not valid YAML: {e}") from None
-            if not isinstance(data, dict):
-                raise BadRequest(f"{p} must be a mapping with 'events' and 'documents'")
-            return data
+            return ev.read_catalogue(p)
     return None
 
 
@@ -704,7 +713,12 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
             if data:
                 with lib.db.begin() as conn:
                     ev.import_catalogue_events(conn, data)
-                catalogues[p] = {str(e["file"]): e for e in data.get("documents") or []}
+                entries = data.get("documents") or []
+                if not isinstance(entries, list) or not all(
+                        isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
+                    raise BadRequest(f"{p}: documents must be a list of entries, each with "
+                                     "a file name (file)")
+                catalogues[p] = {e["file"]: e for e in entries}
     for file, folder in collect(paths):
         if not file.exists():
             yield IngestReport(path=str(file), error="no such file")

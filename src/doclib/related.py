@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from . import store
+from . import store, validate
 from .auth import Principal
 from .documents import get_visible
 from .errors import BadRequest
@@ -122,8 +122,9 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
         terms: set[str] = set()
     else:
         assert query is not None
-        if len(query) > 1000:
-            raise BadRequest("the question is longer than 1000 characters")
+        if len(query) > validate.MAX_QUERY_CHARS:
+            raise BadRequest(f"the question (q) is longer than {validate.MAX_QUERY_CHARS} "
+                             "characters")
         qv = lib.embedder.embed_queries([query])[0]
         terms = set(stem_terms(query))
     workshops = _workshop_vectors(lib)

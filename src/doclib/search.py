@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, text
 
-from . import store
+from . import store, validate
 from .auth import Principal, visible_documents_sql
 from .errors import BadRequest
 from .index import lexical
@@ -26,8 +26,8 @@ from .models import DOC_TYPES, LANGUAGES, Access
 from .rank import ChunkScore, fuse, group_by_document, merge_echoes
 from .text import detect_language, normalise, stem_terms, word_stem
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
+MAX_QUERY_CHARS = validate.MAX_QUERY_CHARS
+MAX_K = validate.MAX_K
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,13 @@ class Filters:
             raise BadRequest(f"language must be one of {', '.join(LANGUAGES)}")
         if doc_type and doc_type not in DOC_TYPES:
             raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
-        ints = {}
-        for name in ("workshop", "year"):
-            v = get(name)
-            if v is not None:
-                if not v.isdigit():
-                    raise BadRequest(f"{name} must be a number")
-                ints[name] = int(v)
-        return cls(language=language, event=get("event"), doc_type=doc_type,
-                   workshop=ints.get("workshop"), year=ints.get("year"))
+        event = get("event")
+        return cls(language=language, event=validate.slug(event, "event") if event else None,
+                   doc_type=doc_type,
+                   workshop=validate.optional_integer(get("workshop"), "workshop", 1,
+                                                      validate.MAX_ID),
+                   year=validate.optional_integer(get("year"), "year", validate.MIN_YEAR,
+                                                  validate.MAX_YEAR))
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         conds, params = [], {}
@@ -380,8 +378,8 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
         raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if not 1 <= k <= MAX_K:
         raise BadRequest(f"k must be between 1 and {MAX_K}")
-    if page < 1:
-        raise BadRequest("page must be 1 or more")
+    if not 1 <= page <= validate.MAX_PAGE:
+        raise BadRequest(f"page must be between 1 and {validate.MAX_PAGE}")
     base = {"ok": True, "query": query, "query_language": detect_language(query) if query
             else None, "filters": filters.as_dict(), "k": k, "page": page}
     if not normalise(query):

@@ -10,14 +10,14 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from .. import accounts
+from .. import accounts, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
 from ..errors import BadRequest
 from ..ingest import delete_document
 from ..related import related_documents, related_workshops
-from ..search import MAX_K, Filters, search
+from ..search import Filters, search
 from .openapi import SPEC
 from .pages import send_original
 from .security import lib, requires, who
@@ -27,16 +27,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number") from None
-    if not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
+    value = validate.optional_integer(request.args.get(name), name, lo, hi)
+    return default if value is None else value
 
 
 def _json_body() -> dict[str, Any]:
@@ -50,16 +42,16 @@ def _json_body() -> dict[str, Any]:
 @requires("read")
 def api_search() -> Any:
     q = request.args.get("q", "")
-    k = _int_arg("k", 10, 1, MAX_K)
-    page = _int_arg("page", 1, 1, 10_000)
+    k = _int_arg("k", 10, 1, validate.MAX_K)
+    page = _int_arg("page", 1, 1, validate.MAX_PAGE)
     return jsonify(search(lib(), who(), q, k=k, page=page, filters=Filters.parse(request.args)))
 
 
 @bp.get("/documents")
 @requires("read")
 def api_documents() -> Any:
-    limit = _int_arg("limit", 50, 1, 500)
-    offset = _int_arg("offset", 0, 0, 10_000_000)
+    limit = _int_arg("limit", 50, 1, validate.MAX_LISTING)
+    offset = _int_arg("offset", 0, 0, validate.MAX_OFFSET)
     out = docs_service.listing(lib(), who(), Filters.parse(request.args), limit, offset)
     return jsonify({"ok": True, **out})
 
@@ -128,7 +120,7 @@ def api_bulk_delete() -> Any:
 @bp.get("/documents/<int:doc_id>/related")
 @requires("read")
 def api_related(doc_id: int) -> Any:
-    k = _int_arg("k", 5, 1, 50)
+    k = _int_arg("k", 5, 1, validate.MAX_RELATED)
     return jsonify({"ok": True, "results": related_documents(lib(), who(), doc_id, k)})
 
 
@@ -141,12 +133,10 @@ def api_job(job_id: int) -> Any:
 @bp.get("/workshops/related")
 @requires("read")
 def api_related_workshops() -> Any:
-    k = _int_arg("k", 5, 1, 50)
-    doc = request.args.get("document")
-    if doc is not None and not doc.isdigit():
-        raise BadRequest("document must be a document id")
-    results = related_workshops(lib(), who(), query=request.args.get("q"),
-                                doc_id=int(doc) if doc else None, k=k)
+    k = _int_arg("k", 5, 1, validate.MAX_RELATED)
+    doc = validate.optional_integer(request.args.get("document"), "document", 1,
+                                    validate.MAX_ID)
+    results = related_workshops(lib(), who(), query=request.args.get("q"), doc_id=doc, k=k)
     return jsonify({"ok": True, "results": results})
 
 

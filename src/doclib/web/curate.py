@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
-from .. import accounts
+from .. import accounts, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
@@ -59,8 +59,10 @@ def edit(doc_id: int) -> Any:
 @requires("edit")
 def save(doc_id: int) -> Any:
     f = request.form
-    changes = {k: f.get(k, "") for k in ("title", "type", "access", "event", "workshop",
-                                         "language", "date", "notes") if k in f}
+    changes: dict[str, Any] = {k: f.get(k, "") for k in docs_service.EDITABLE if k in f}
+    if "workshop" in changes:  # the form's text; the service takes a number or null
+        changes["workshop"] = validate.optional_integer(
+            changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)
     docs_service.update(lib(), who(), doc_id, changes)
     with lib().db.begin() as conn:
         accounts.audit(conn, who().user_id, "document.edit", str(doc_id))

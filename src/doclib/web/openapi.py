@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from .. import __version__, validate
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -17,37 +17,46 @@ def _q(name: str, schema: dict[str, Any], desc: str, required: bool = False) -> 
 
 
 def _path_id(name: str = "id") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
 def _ok(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
+# the limits of doclib.validate: anything else is a 400 naming the field
+ID = {"type": "integer", "minimum": 1, "maximum": validate.MAX_ID}
+TITLE = {"type": "string", "maxLength": validate.MAX_TITLE_CHARS}
+DATE = {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$",
+        "description": "YYYY, YYYY-MM or YYYY-MM-DD (a date that exists)"}
+WORKSHOP_NUMBER = {"type": "integer", "minimum": 1, "maximum": validate.MAX_WORKSHOP_NUMBER}
 ERRORS = {str(code): {"$ref": "#/components/responses/Error"} for code in (400, 401, 403, 404)}
 FILTERS = [
     _q("language", {"type": "string", "enum": ["ar", "en"]}, "documents in this language"),
-    _q("event", {"type": "string"}, "event slug"),
+    _q("event", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$",
+                 "maxLength": validate.MAX_SLUG_CHARS}, "event slug"),
     _q("type", {"type": "string", "enum": ["presentation", "report", "minutes", "other"]},
        "document type"),
-    _q("workshop", {"type": "integer"}, "workshop id"),
-    _q("year", {"type": "integer"}, "year"),
+    _q("workshop", ID, "workshop id"),
+    _q("year", {"type": "integer", "minimum": validate.MIN_YEAR,
+                "maximum": validate.MAX_YEAR}, "year"),
 ]
-BILINGUAL = {"type": "object", "properties": {"en": {"type": "string"},
-                                              "ar": {"type": "string"}}}
+BILINGUAL = {"type": "object", "properties": {"en": TITLE, "ar": TITLE}}
+BILINGUAL_TEXT = {"type": "object", "properties": {
+    lang: {"type": "string", "maxLength": validate.MAX_DESCRIPTION_CHARS} for lang in ("en", "ar")}}
 NOTES = {"type": "string", "enum": ["include", "exclude", "default"],
          "description": "PPTX speaker notes: indexed and shown (include), not (exclude), "
                         "or as the setting extract.speaker_notes says (default)"}
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"},
-                   "title": {"type": "string"},
+                   "title": TITLE,
                    "type": {"type": "string",
                             "enum": ["presentation", "report", "minutes", "other"]},
                    "access": {"type": "string", "enum": ["public", "members", "curators"]},
-                   "event": {"type": "string"}, "workshop": {"type": "integer"},
+                   "event": {"type": "string"}, "workshop": WORKSHOP_NUMBER,
                    "language": {"type": "string", "enum": ["auto", "ar", "en"]},
-                   "date": {"type": "string"},
+                   "date": DATE,
                    "notes": NOTES}}}}}
 ACCEPTED = _ok({"type": "object", "properties": {"ok": {"const": True},
                                                  "job": {"type": "integer"},
@@ -102,12 +111,15 @@ SPEC: dict[str, Any] = {
                                       "facets": {"type": "object"}}},
             "Workshop": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "event": {"type": "string"},
-                "number": {"type": "integer"}, "title": BILINGUAL,
-                "description": BILINGUAL}},
+                "number": WORKSHOP_NUMBER, "title": BILINGUAL,
+                "description": BILINGUAL_TEXT}},
             "Event": {"type": "object", "properties": {
-                "slug": {"type": "string"}, "title": BILINGUAL, "city": {"type": "string"},
-                "start": {"type": ["string", "null"]}, "end": {"type": ["string", "null"]},
-                "description": BILINGUAL}},
+                "slug": {"type": "string", "maxLength": validate.MAX_SLUG_CHARS},
+                "title": BILINGUAL,
+                "city": {"type": "string", "maxLength": validate.MAX_NAME_CHARS},
+                "start": {"type": ["string", "null"], "format": "date"},
+                "end": {"type": ["string", "null"], "format": "date"},
+                "description": BILINGUAL_TEXT}},
         },
     },
     "security": [{}, {"bearer": []}, {"cookie": []}],
@@ -115,14 +127,17 @@ SPEC: dict[str, Any] = {
         "/search": {"get": {
             "summary": "Search visible documents (hybrid, cross-lingual)",
             "parameters": [_q("q", {"type": "string"}, "question", True),
-                           _q("k", {"type": "integer", "minimum": 1, "maximum": 100},
+                           _q("k", {"type": "integer", "minimum": 1, "maximum": validate.MAX_K},
                               "documents per page"),
-                           _q("page", {"type": "integer", "minimum": 1}, "page"), *FILTERS],
+                           _q("page", {"type": "integer", "minimum": 1,
+                                       "maximum": validate.MAX_PAGE}, "page"), *FILTERS],
             "responses": {"200": _ok(_ref("Search")), **ERRORS}}},
         "/documents": {
             "get": {"summary": "List visible documents", "parameters": [
-                *FILTERS, _q("limit", {"type": "integer"}, "page size"),
-                _q("offset", {"type": "integer"}, "offset")],
+                *FILTERS, _q("limit", {"type": "integer", "minimum": 1,
+                                        "maximum": validate.MAX_LISTING}, "page size"),
+                _q("offset", {"type": "integer", "minimum": 0, "maximum": validate.MAX_OFFSET},
+                   "offset")],
                 "responses": {"200": _ok({"type": "object"}), **ERRORS}},
             "post": {"summary": "Upload a document (curators)", "requestBody": UPLOAD,
                      "responses": {"202": ACCEPTED, "413": {"$ref": "#/components/responses/"
@@ -142,10 +157,13 @@ SPEC: dict[str, Any] = {
             "patch": {"summary": "Edit metadata (curators)", "requestBody": {
                 "required": True, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {
-                        "title": {"type": "string"}, "type": {"type": "string"},
+                        "title": TITLE, "type": {"type": "string"},
                         "access": {"type": "string"}, "event": {"type": ["string", "null"]},
-                        "workshop": {"type": ["integer", "null"]},
-                        "language": {"type": "string"}, "date": {"type": "string"},
+                        "workshop": {**WORKSHOP_NUMBER, "type": ["integer", "null"]},
+                        "language": {"type": ["string", "null"]},
+                        "date": {**DATE, "type": ["string", "null"],
+                                 "description": DATE["description"] + "; null or empty "
+                                                "clears it"},
                         "notes": NOTES}}}}},
                 "responses": {"200": _ok({"type": "object"}), **ERRORS}},
             "delete": {"summary": "Delete (curators)",
@@ -158,7 +176,8 @@ SPEC: dict[str, Any] = {
                      "responses": {"202": ACCEPTED, **ERRORS}}},
         "/documents/{id}/related": {"get": {
             "summary": "Related visible documents (across languages)",
-            "parameters": [_path_id(), _q("k", {"type": "integer"}, "how many")],
+            "parameters": [_path_id(), _q("k", {"type": "integer", "minimum": 1,
+                                                "maximum": validate.MAX_RELATED}, "how many")],
             "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/jobs/{id}": {"get": {"summary": "Ingestion job status (curators)",
                                "parameters": [_path_id()],
@@ -166,8 +185,10 @@ SPEC: dict[str, Any] = {
         "/workshops/related": {"get": {
             "summary": "Workshops that fit a problem (q) or a document",
             "parameters": [_q("q", {"type": "string"}, "the problem, in Arabic or English"),
-                           _q("document", {"type": "integer"}, "a visible document id"),
-                           _q("k", {"type": "integer"}, "how many")],
+                           _q("document", ID, "a visible document id"),
+                           _q("k", {"type": "integer", "minimum": 1,
+                                     "maximum": validate.MAX_RELATED},
+                              "how many")],
             "responses": {"200": _ok({"type": "object", "properties": {
                 "ok": {"const": True}, "results": {"type": "array", "items": {
                     "type": "object", "properties": {

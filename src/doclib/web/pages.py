@@ -13,6 +13,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 
 from .. import documents as docs_service
 from .. import events as events_service
+from .. import validate
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .i18n import LANG_COOKIE, LOCALES
@@ -44,10 +45,8 @@ def home() -> Any:
 def search_page() -> Any:
     q = request.args.get("q", "").strip()
     filters = Filters.parse(request.args)
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = validate.optional_integer(request.args.get("page"), "page", 1,
+                                     validate.MAX_PAGE) or 1
     k = 10
     result = search(lib(), who(), q, k=k, page=page, filters=filters) if q else None
     args = {key: v for key, v in request.args.items() if key != "page" and v}

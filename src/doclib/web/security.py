@@ -14,6 +14,8 @@
   A response to a caller with credentials (a session cookie or an
   ``Authorization`` header), downloads included, is ``no-store`` without
   validators; what can differ by caller says ``Vary: Cookie, Authorization``.
+- Ids in paths are ASCII digits up to SQLite's largest integer (400 naming
+  the id beyond it), checked after the view's permission.
 - Errors render in one shape: ``{"ok": false, "error", "status"}`` under
   /api/, an error page elsewhere; neither carries paths, titles or tracebacks.
 """
@@ -40,8 +42,9 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
-from .. import accounts
+from .. import accounts, validate
 from ..auth import VISITOR, Principal, can
 from ..errors import DoclibError
 from ..jobs import Runner
@@ -148,7 +151,8 @@ def unauthorized(message: str, invalid_token: bool = False) -> Any:
 
 def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """First line of a view: visitors are sent to log in (pages) or get 401
-    (API); logged-in callers without the role get 403."""
+    (API); logged-in callers without the role get 403.  Then the ids in the
+    path are checked (400 naming the id when out of range)."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -160,6 +164,9 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                         return unauthorized(NO_CREDENTIALS)
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
                 return error_response(403, "your account may not do this")
+            for name, value in kwargs.items():
+                if isinstance(value, int):
+                    validate.ident(value, _PATH_IDS.get(name, name), text=False)
             return fn(*args, **kwargs)
 
         return wrapper
@@ -190,6 +197,17 @@ def _no_store(resp: Any) -> None:
         resp.headers.pop(name, None)
 
 
+_PATH_IDS = {"doc_id": "document id", "job_id": "job id", "workshop_id": "workshop id",
+             "user_id": "user id"}
+
+
+class AsciiInt(IntegerConverter):
+    """``<int:...>`` in ASCII digits only (werkzeug's ``\\d`` also matches
+    '١'); the range is checked by ``requires``, after the permission."""
+
+    regex = r"[0-9]+"
+
+
 class _CsrfSessions(SecureCookieSessionInterface):
     """Flask's signed cookie (it only holds the CSRF token), Secure over HTTPS."""
 
@@ -199,6 +217,7 @@ class _CsrfSessions(SecureCookieSessionInterface):
 
 def init(app: Flask) -> None:
     app.session_interface = _CsrfSessions()
+    app.url_map.converters["int"] = AsciiInt  # before any blueprint adds a rule
 
     @app.before_request
     def _before() -> Any:

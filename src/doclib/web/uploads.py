@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .. import validate
 from ..errors import BadRequest, UnsupportedFormat
 from ..extract import sniff
 from ..ingest import IngestOptions, resolve_metadata
@@ -21,15 +22,12 @@ def options_from(form: Any) -> IngestOptions:
         v = form.get(name)
         return str(v).strip() if v not in (None, "") else None
 
-    workshop = get("workshop")
-    if workshop is not None and not (workshop.isascii() and workshop.isdigit()
-                                     and len(workshop) <= 6):
-        raise BadRequest("workshop must be a number")
+    workshop = validate.optional_integer(get("workshop"), "workshop", 1,
+                                         validate.MAX_WORKSHOP_NUMBER)
     # no defaults here: a new document without an access level is members-only
     # (ingest's default), and a replacement keeps what it had
     return IngestOptions(title=get("title"), doc_type=get("type"),
-                         access=get("access"), event=get("event"),
-                         workshop=int(workshop) if workshop else None,
+                         access=get("access"), event=get("event"), workshop=workshop,
                          language=get("language") or "auto", date=get("date"),
                          notes=get("notes"))
 
