@@ -201,3 +201,51 @@ def test_data_folder_is_owner_only_whatever_the_umask(run, fixtures_dir, tmp_pat
         assert _loose_modes(data) == []
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("args,field", [
+    (["search", "x", "--year", str(10 ** 30)], "year"),
+    (["search", "x", "--year", "²"], "year"),
+    (["search", "x", "--workshop", str(2 ** 63)], "workshop"),
+    (["search", "x", "--page", str(10 ** 30)], "page"),
+    (["search", "x", "--k", "١"], "k"),
+    (["ingest", "{summit}", "--date", "2025-02-30"], "date"),
+    (["ingest", "{summit}", "--date", "2025-13"], "date"),
+    (["ingest", "{summit}", "--title", "x" * 501], "title"),
+    (["ingest", "{summit}", "--event", "amman", "--workshop", str(10 ** 30)], "workshop"),
+    (["workshops", "add", "amman", str(10 ** 30)], "number"),
+    (["events", "add", "rabat", "--title-en", "R", "--start", "2025-02-30"], "start"),
+    (["events", "add", "rabat", "--title-en", "R", "--city", "c" * 201], "city"),
+])
+def test_bad_option_values_are_clear_errors(run, fixtures_dir, tmp_path, args, field):
+    """Issue 10.10: out-of-range or impossible option values end with one
+    line naming the option and a non-zero exit, no traceback, nothing stored."""
+    args = [a.format(summit=fixtures_dir / "en_summit.txt") for a in args]
+    res = run(*args)
+    assert res.exit_code == 2, res.output
+    assert field in res.output and "Traceback" not in res.output
+    listing = run("events", "list").output
+    assert "rabat" not in listing
+    assert json.loads(run("search", "Aarhus", "--json", "--as", "curator").output)["total"] == 0
+
+
+def test_catalogue_with_impossible_dates(run, fixtures_dir, tmp_path):
+    """An impossible date in a catalogue (unquoted, as YAML reads dates)
+    fails that file (or, in an event, the command) with the field named."""
+    folder = tmp_path / "cat"
+    folder.mkdir()
+    (folder / "summit.txt").write_bytes((fixtures_dir / "en_summit.txt").read_bytes())
+    (folder / "catalogue.yaml").write_text(
+        "documents:\n  - file: summit.txt\n    date: 2025-02-30\n", encoding="utf-8")
+    res = run("ingest", str(folder), "--json")
+    assert res.exit_code == 1
+    report = json.loads(res.output)
+    assert report["status"] == "failed" and "date" in report["error"]
+    (folder / "catalogue.yaml").write_text(
+        "events:\n  - slug: rabat\n    title: Rabat\n    start: 2025-13-01\n",
+        encoding="utf-8")
+    res = run("ingest", str(folder))
+    assert res.exit_code == 2 and "start" in res.output
+    assert "rabat" not in run("events", "list").output
+    res = run("events", "import", str(folder / "catalogue.yaml"))
+    assert res.exit_code == 2 and "start" in res.output

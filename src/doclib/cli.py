@@ -12,10 +12,41 @@ from typing import Any
 import click
 
 from . import config as config_mod
+from . import validate
 from .errors import DoclibError
 from .models import DOC_TYPES, ROLES
 
 ROLE_CHOICES = [r for r in ROLES if r != "visitor"]
+
+
+class Whole(click.ParamType):
+    """A whole number from ``lo`` to ``hi`` in ASCII digits, by the rules
+    the web uses (``validate.integer``); a bad one is a domain error."""
+
+    name = "integer"
+
+    def __init__(self, field: str, lo: int, hi: int) -> None:
+        self.field, self.lo, self.hi = field, lo, hi
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        return validate.integer(value if isinstance(value, int) else str(value),
+                                self.field, self.lo, self.hi)
+
+
+def _date_option(ctx: Any, param: Any, value: str | None) -> str | None:
+    return None if value is None else validate.date(value, "date", partial=True)
+
+
+class _Group(click.Group):
+    """Domain errors raised while the options are read (``Whole``, dates)
+    end like those of the commands: one line ``error: …``, exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DoclibError as e:
+            click.echo(f"error: {e.message}", err=True)
+            sys.exit(2)
 
 
 class Ctx:
@@ -51,7 +82,7 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+@click.group(cls=_Group)
 @click.option("--config", "config_path", envvar="DOCLIB_CONFIG", type=click.Path(),
               help="Config file (default: ./config.yaml; also $DOCLIB_CONFIG).")
 @click.version_option(package_name="doclib")
@@ -89,9 +120,10 @@ def _report_line(r: Any) -> str:
 @click.option("--access", type=click.Choice(["public", "members", "curators"]),
               help="Who may read it (new documents default to members).")
 @click.option("--event", help="Event slug.")
-@click.option("--workshop", type=int, help="Workshop number within the event.")
+@click.option("--workshop", type=Whole("workshop", 1, validate.MAX_WORKSHOP_NUMBER),
+              help="Workshop number within the event.")
 @click.option("--language", type=click.Choice(["auto", "ar", "en"]), default="auto")
-@click.option("--date", help="YYYY, YYYY-MM or YYYY-MM-DD.")
+@click.option("--date", callback=_date_option, help="YYYY, YYYY-MM or YYYY-MM-DD.")
 @click.option("--notes", type=click.Choice(["include", "exclude", "default"]),
               help="PPTX speaker notes: index and show them to every reader (include), never "
                    "(exclude), or as extract.speaker_notes says (default: for documents that "
@@ -107,11 +139,12 @@ def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | 
            date: str | None, notes: str | None, update_metadata: bool, as_json: bool) -> None:
     """Ingest files and folders (recursively; a folder's catalogue.yaml gives
     events, workshops and per-file metadata, which win over these options)."""
-    from .ingest import IngestOptions, collect, ingest_paths
+    from .ingest import IngestOptions, check_options, collect, ingest_paths
 
     opts = IngestOptions(title=title, doc_type=doc_type, access=access, event=event,
                          workshop=workshop, language=language, date=date, notes=notes,
                          update_existing=update_metadata)
+    check_options(opts)  # a bad option is one error, before any file is read
     lib = obj.lib
     total = len(collect(list(paths)))
     failed = 0
@@ -136,13 +169,15 @@ def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | 
 # ------------------------------------------------------------------ search
 @main.command()
 @click.argument("query")
-@click.option("--k", default=10, show_default=True, help="Documents to return.")
-@click.option("--page", default=1, show_default=True)
+@click.option("--k", type=Whole("k", 1, validate.MAX_K), default=10, show_default=True,
+              help="Documents to return.")
+@click.option("--page", type=Whole("page", 1, validate.MAX_PAGE), default=1,
+              show_default=True)
 @click.option("--language", type=click.Choice(["ar", "en"]), help="Only documents in it.")
 @click.option("--event")
 @click.option("--type", "doc_type", type=click.Choice(DOC_TYPES))
-@click.option("--workshop", type=int, help="Workshop id.")
-@click.option("--year", type=int)
+@click.option("--workshop", type=Whole("workshop", 1, validate.MAX_ID), help="Workshop id.")
+@click.option("--year", type=Whole("year", validate.MIN_YEAR, validate.MAX_YEAR))
 @click.option("--as", "role", type=click.Choice(["visitor", "member", "curator"]),
               default="visitor", show_default=True, help="Search with this role's access.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's search object.")
@@ -297,11 +332,9 @@ def events_list(obj: Ctx) -> None:
 @domain_errors
 def events_import(obj: Ctx, catalogue: str) -> None:
     """Create or update the events and workshops of a YAML catalogue."""
-    import yaml
+    from .events import import_catalogue_events, read_catalogue
 
-    from .events import import_catalogue_events
-
-    data = yaml.safe_load(open(catalogue, encoding="utf-8")) or {}
+    data = read_catalogue(catalogue)
     with obj.lib.db.begin() as conn:
         import_catalogue_events(conn, data)
     click.echo(f"imported {len(data.get('events') or [])} events")
@@ -314,7 +347,7 @@ def workshops() -> None:
 
 @workshops.command("add")
 @click.argument("event")
-@click.argument("number", type=int)
+@click.argument("number", type=Whole("number", 1, validate.MAX_WORKSHOP_NUMBER))
 @click.option("--title-en", default="")
 @click.option("--title-ar", default="")
 @click.option("--description-en", default="")
@@ -336,8 +369,9 @@ def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: st
 
 @main.command()
 @click.option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: web.port, 5000).")
-@click.option("--workers", type=int, help="gunicorn workers (default: web.workers).")
+@click.option("--port", type=Whole("port", 1, 65535), help="Port (default: web.port, 5000).")
+@click.option("--workers", type=Whole("workers", 1, 512),
+              help="gunicorn workers (default: web.workers).")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 @click.pass_obj
 @domain_errors
