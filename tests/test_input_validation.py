@@ -160,6 +160,7 @@ WRITES = [
      "title"),
     ("POST", "/api/v1/events/amman-2025/workshops",
      {"number": 9, "title": {"en": "W"}, "description": ["x"]}, "description"),
+    ("POST", "/api/v1/documents/delete", {"ids": [True]}, "ids"),
     ("GET", f"/api/v1/jobs/{HUGE}", None, "job id"),
 ]
 

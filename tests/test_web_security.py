@@ -90,6 +90,67 @@ def test_bulk_delete_checks_every_id(tmp_path):
     app.extensions["doclib_jobs"].shutdown()
 
 
+# bulk delete takes real ids only (issue 10.11): JSON true is not document 1
+@pytest.fixture(scope="module")
+def bulk_app(tmp_path_factory):
+    app = build_web(tmp_path_factory.mktemp("bulk"))
+    yield app
+    app.extensions["doclib_jobs"].shutdown()
+    app.extensions["doclib"].close()
+
+
+@pytest.mark.parametrize("ids", [
+    [True], [False], [1.0], ["1"], [1, 1], [1, 2, 1], [2 ** 63], [10 ** 30], [0], [-1], [],
+    [None], [[1]], [{"id": 1}], [1, "x"], [1, True], "1", 1, None, {"1": 1},
+], ids=repr)
+def test_bulk_delete_api_takes_real_ids_only(bulk_app, ids):
+    c = bulk_app.test_client()
+    login(c, "curator")
+    before = doc_ids(bulk_app)
+    r = c.post("/api/v1/documents/delete", json={"ids": ids},
+               headers={"X-CSRF-Token": token(c)})
+    body = r.get_json()
+    assert r.status_code == 400, body
+    assert body["ok"] is False and body["status"] == 400 and "ids" in body["error"]
+    assert doc_ids(bulk_app) == before  # nothing was deleted
+
+
+@pytest.mark.parametrize("ids", [
+    ["١"], ["1", "1"], ["1.0"], ["x"], [" 1"], ["+1"], ["1_0"], ["0"], [str(10 ** 30)],
+    ["1", "x"], ["²"], [],
+], ids=repr)
+def test_bulk_delete_form_takes_real_ids_only(bulk_app, ids):
+    c = bulk_app.test_client()
+    login(c, "curator")
+    before = doc_ids(bulk_app)
+    for confirm in ("", "yes"):
+        r = c.post("/curate/delete", data={"ids": ids, "confirm": confirm,
+                                           "csrf_token": token(c)})
+        assert r.status_code == 400, r.get_data(as_text=True)[:300]
+        assert "ids" in r.get_data(as_text=True)
+    assert doc_ids(bulk_app) == before
+
+
+def test_bulk_delete_api_and_form_delete_what_they_name(tmp_path):
+    app = build_web(tmp_path)
+    c = app.test_client()
+    login(c, "curator")
+    ids = doc_ids(app)
+    r = c.post("/api/v1/documents/delete", json={"ids": [ids[AR_REPORT], ids[MINUTES]]},
+               headers={"X-CSRF-Token": token(c)})
+    assert r.get_json() == {"ok": True, "deleted": [ids[AR_REPORT], ids[MINUTES]]}
+    left = doc_ids(app)
+    assert set(left) == set(ids) - {AR_REPORT, MINUTES}
+    one = next(iter(left.values()))
+    page = c.post("/curate/delete", data={"ids": [str(one)], "csrf_token": token(c)})
+    assert page.status_code == 200 and "confirm" in page.get_data(as_text=True)
+    assert doc_ids(app) == left  # the first step only asks
+    r = c.post("/curate/delete", data={"ids": [str(one)], "confirm": "yes",
+                                       "csrf_token": token(c)})
+    assert r.status_code == 302 and one not in doc_ids(app).values()
+    app.extensions["doclib_jobs"].shutdown()
+
+
 def test_disabling_an_account_ends_its_sessions_and_tokens_for_good(tmp_path):
     """Disabling ends every session and token; enabling the account again
     revives none of them (a new login or a new token is needed)."""

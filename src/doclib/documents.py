@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import notes, store
+from . import accounts, notes, store, validate
 from .auth import Principal, can
 from .errors import BadRequest, Forbidden, NotFound
-from .ingest import IngestOptions, resolve_metadata, update_document
+from .ingest import IngestOptions, delete_documents, resolve_metadata, update_document
 from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 
@@ -149,4 +149,44 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
     if values:
         # the speaker notes follow the access in the same transaction
         update_document(lib, doc_id, values)
+
+
+def bulk_ids(raw: Any, *, form: bool = False) -> list[int]:
+    """The document ids of a bulk action: a non-empty list of distinct ids,
+    JSON integers (``true`` is not document 1; ``1.0`` and ``"1"`` are not
+    ids) or, from a form, strings of ASCII digits.  Anything else is a 400
+    naming ``ids``, before any document is looked up."""
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("ids: choose documents (a non-empty list of document ids)")
+    if len(raw) > validate.MAX_IDS:
+        raise BadRequest(f"ids: at most {validate.MAX_IDS} documents at a time")
+    ids = []
+    for i, value in enumerate(raw):
+        try:
+            ids.append(validate.ident(value, f"ids[{i}]", text=form))
+        except BadRequest as e:
+            raise BadRequest(f"{e.message} (ids are document ids)") from None
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise BadRequest(f"ids: document {', '.join(map(str, twice))} is listed twice")
+    return ids
+
+
+def check_all(lib: Library, who: Principal, ids: list[int]) -> list[Any]:
+    """The rows of documents ``who`` may read, every id checked: one that is
+    missing or hidden is NotFound for the whole action."""
+    return [get_visible(lib, who, doc_id) for doc_id in ids]
+
+
+def delete_many(lib: Library, who: Principal, ids: list[int]) -> list[int]:
+    """Delete documents (curators; ids from ``bulk_ids``): every id is
+    checked first, then all go in one transaction, audited.  The API's
+    single and bulk deletes and the curation form all come here."""
+    if not can(who, "delete"):
+        raise Forbidden("curators only")
+    check_all(lib, who, ids)
+    delete_documents(lib, ids)
+    with lib.db.begin() as conn:
+        accounts.audit(conn, who.user_id, "document.delete", ",".join(map(str, ids)))
+    return ids
 

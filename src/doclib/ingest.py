@@ -554,18 +554,27 @@ def enforce_notes(lib: Library) -> int:
 
 def delete_document(lib: Library, doc_id: int) -> None:
     """Remove a document from the database, the files and both indexes."""
+    delete_documents(lib, [doc_id])
+
+
+def delete_documents(lib: Library, doc_ids: list[int]) -> None:
+    """Remove documents from the database and both indexes in one
+    transaction (all or none: if one is missing, NotFound and nothing
+    goes), then their files."""
     d = store.documents
     with lib.write_lock():
         with lib.db.begin() as conn:
-            doc = conn.execute(select(d).where(d.c.id == doc_id)).first()
-            if doc is None:
+            docs = conn.execute(select(d.c.id, d.c.stored_name)
+                                .where(d.c.id.in_(doc_ids))).all()
+            if len(docs) != len(set(doc_ids)):
                 raise NotFound("no such document")
-            old = _chunk_ids(conn, doc_id)
+            old = [cid for doc_id in doc_ids for cid in _chunk_ids(conn, doc_id)]
             lexical.remove(conn, old)
-            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
-            conn.execute(d.delete().where(d.c.id == doc_id))
+            conn.execute(store.chunks.delete().where(store.chunks.c.document_id.in_(doc_ids)))
+            conn.execute(d.delete().where(d.c.id.in_(doc_ids)))
             _update_vectors(lib, old, None, None)
-        lib.files.delete(doc.stored_name)
+        for doc in docs:
+            lib.files.delete(doc.stored_name)
 
 
 def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None

@@ -15,7 +15,6 @@ from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
 from ..errors import BadRequest
-from ..ingest import delete_document
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .openapi import SPEC
@@ -95,26 +94,14 @@ def api_patch(doc_id: int) -> Any:
 @bp.delete("/documents/<int:doc_id>")
 @requires("delete")
 def api_delete(doc_id: int) -> Any:
-    docs_service.get_visible(lib(), who(), doc_id)
-    delete_document(lib(), doc_id)
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "document.delete", str(doc_id))
-    return jsonify({"ok": True, "deleted": [doc_id]})
+    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), [doc_id])})
 
 
 @bp.post("/documents/delete")
 @requires("delete")
 def api_bulk_delete() -> Any:
-    ids = _json_body().get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
-        raise BadRequest("ids must be a non-empty list of document ids")
-    for doc_id in ids:  # every id is checked before anything is deleted
-        docs_service.get_visible(lib(), who(), doc_id)
-    for doc_id in ids:
-        delete_document(lib(), doc_id)
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "document.delete", ",".join(map(str, ids)))
-    return jsonify({"ok": True, "deleted": ids})
+    ids = docs_service.bulk_ids(_json_body().get("ids"))
+    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), ids)})
 
 
 @bp.get("/documents/<int:doc_id>/related")

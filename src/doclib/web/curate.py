@@ -12,7 +12,6 @@ from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
 from ..errors import BadRequest
-from ..ingest import delete_document
 from ..models import DOC_TYPES
 from .security import lib, requires, who
 from .uploads import accept
@@ -81,19 +80,12 @@ def replace(doc_id: int) -> Any:
 @bp.post("/delete")
 @requires("delete")
 def delete() -> Any:
-    """Delete one or many documents; every id is checked first."""
-    try:
-        ids = [int(x) for x in request.form.getlist("ids")]
-    except ValueError:
-        raise BadRequest("ids must be numbers") from None
-    if not ids:
-        raise BadRequest("choose documents to delete")
-    rows = [docs_service.get_visible(lib(), who(), doc_id) for doc_id in ids]
+    """Delete one or many documents (the API's service): every id is
+    checked first; the first step only asks for confirmation."""
+    ids = docs_service.bulk_ids(request.form.getlist("ids"), form=True)
     if request.form.get("confirm") != "yes":
-        return render_template("curate_delete.html", documents=rows)
-    for doc_id in ids:
-        delete_document(lib(), doc_id)
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "document.delete", ",".join(map(str, ids)))
+        return render_template("curate_delete.html",
+                               documents=docs_service.check_all(lib(), who(), ids))
+    docs_service.delete_many(lib(), who(), ids)
     flash(_("Deleted %(n)d document(s).", n=len(ids)))
     return redirect("/curate/")

@@ -145,10 +145,12 @@ SPEC: dict[str, Any] = {
                                    "415": {"$ref": "#/components/responses/Error"},
                                    **ERRORS}}},
         "/documents/delete": {"post": {
-            "summary": "Delete several documents (curators); every id is checked first",
+            "summary": "Delete several documents (curators); every id is checked first, "
+                       "then all go at once",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"ids": {"type": "array",
-                                                         "items": {"type": "integer"}}}}}}},
+                "type": "object", "required": ["ids"], "properties": {"ids": {
+                    "type": "array", "items": ID, "minItems": 1, "maxItems": validate.MAX_IDS,
+                    "uniqueItems": True}}}}}},
             "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/documents/{id}": {
             "parameters": [_path_id()],
