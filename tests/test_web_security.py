@@ -642,6 +642,38 @@ def test_too_large_upload_is_413(tmp_path):
                             "error": "the upload is larger than the limit of 1 MiB"}
 
 
+def test_upload_errors_say_what_was_wrong(web_app, client_for):
+    """Issue 10.13: too many form parts, an overlong form field and a long
+    file name each get a message about themselves (not "larger than 100
+    MiB", not "file type 'none'"); nothing is stored."""
+    c = client_for("curator")
+    before = doc_ids(web_app)
+    h = {"X-CSRF-Token": token(c)}
+    parts = {f"f{i}": "x" for i in range(1200)}
+    r = c.post("/api/v1/documents", headers=h, content_type="multipart/form-data",
+               data={**parts, "file": (io.BytesIO(b"some text"), "a.txt")})
+    err = r.get_json()["error"]
+    assert r.status_code == 413 and "parts" in err and "MiB" not in err, err
+    # raw bytes (an in-memory stream): the test client spools big dict bodies to a file
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n"
+            + b"x" * 600_000 + b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; "
+            b"filename=\"a.txt\"\r\n\r\nsome text\r\n--b--\r\n")
+    r = c.post("/api/v1/documents", headers=h, data=body,
+               content_type="multipart/form-data; boundary=b")
+    err = r.get_json()["error"]
+    assert r.status_code == 413 and "field" in err and "MiB" not in err, err
+    r = c.post("/api/v1/documents", headers=h, content_type="multipart/form-data",
+               data={"file": (io.BytesIO(b"some text"), "n" * 300 + ".txt")})
+    err = r.get_json()["error"]
+    assert r.status_code == 400 and "name" in err and "type" not in err, err
+    assert "255" in err
+    page = c.post("/curate/upload", content_type="multipart/form-data",
+                  data={"csrf_token": token(c), "type": "report", **parts,
+                        "file": (io.BytesIO(b"some text"), "a.txt")})
+    assert page.status_code == 413 and "parts" in page.get_data(as_text=True)
+    assert doc_ids(web_app) == before
+
+
 def test_failed_upload_is_explained_to_curators(tmp_path):
     from pypdf import PdfWriter
 

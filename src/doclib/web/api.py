@@ -30,10 +30,17 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return default if value is None else value
 
 
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
 def _json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
+    if data is None and request.get_data():
+        raise BadRequest("the body is not valid JSON" if request.is_json else
+                         "send a JSON object with Content-Type: application/json")
     if not isinstance(data, dict):
-        raise BadRequest("send a JSON object")
+        raise BadRequest(f"send a JSON object, not {_JSON_TYPES.get(type(data), 'that')}")
     return data
 
 

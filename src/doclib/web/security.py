@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -208,6 +209,25 @@ class AsciiInt(IntegerConverter):
     regex = r"[0-9]+"
 
 
+def _too_large(e: HTTPException, max_upload_mb: int) -> str:
+    """What exceeded which limit: werkzeug raises the same 413 for the
+    body's size, the number of form parts and a form field's size; the
+    frame that raised it tells which."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    where = (os.path.basename(code.co_filename), code.co_name) if code else ("", "")
+    if (request.content_length or 0) <= max_upload_mb * 1024 * 1024:
+        if where == ("multipart.py", "next_event"):
+            return (f"the form has more than {request.max_form_parts} parts "
+                    "(fields and files); send fewer")
+        if where in (("multipart.py", "receive_data"), ("formparser.py", "parse")):
+            limit = request.max_form_memory_size or 0
+            return f"a form field (other than the file) is larger than {limit // 1000} kB"
+    return f"the upload is larger than the limit of {max_upload_mb} MiB"
+
+
 class _CsrfSessions(SecureCookieSessionInterface):
     """Flask's signed cookie (it only holds the CSRF token), Secure over HTTPS."""
 
@@ -252,12 +272,10 @@ def init(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Any:
         code = e.code or 500
-        messages = {
-            404: "not found",
-            405: "method not allowed",
-            413: f"the upload is larger than the limit of "
-                 f"{app.extensions['doclib_config'].storage.max_upload_mb} MiB",
-        }
+        if code == 413:
+            return error_response(413, _too_large(
+                e, app.extensions["doclib_config"].storage.max_upload_mb))
+        messages = {404: "not found", 405: "method not allowed"}
         return error_response(code, messages.get(code, e.name.lower()))
 
     @app.errorhandler(Exception)

@@ -37,9 +37,12 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     if file is None or not file.filename:
         raise BadRequest("choose a file to upload")
     name = strip_bidi(os.path.basename(file.filename.replace("\\", "/"))).strip()
-    name = "".join(ch for ch in name if ch.isprintable())[:255]
+    name = "".join(ch for ch in name if ch.isprintable())
     if not name:
         raise BadRequest("the file has no name")
+    if len(name) > validate.MAX_FILENAME_CHARS:
+        raise BadRequest(f"the file name is longer than {validate.MAX_FILENAME_CHARS} "
+                         f"characters ({len(name)}); rename the file and upload it again")
     opts = options_from(form)
     with lib().db.connect() as conn:
         resolve_metadata(conn, opts)  # 400 naming the field, before anything is stored
