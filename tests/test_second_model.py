@@ -72,6 +72,7 @@ def test_second_model_rescores_english_passages(tmp_path):
 
     def scores(weight):
         lib.config = make_config(tmp_path, **{"embed.second_model": "bundled",
+                                              "search.fusion": "calibrated",
                                               "search.second_weight": weight})
         ranked, _ = retrieve(lib, who, QUERY, Filters())
         return {doc: score for doc, score, _ in ranked}
@@ -101,6 +102,7 @@ def test_arabic_queries_and_documents_are_left_alone(tmp_path):
 
 def _scores(lib, tmp_path, weight):
     lib.config = make_config(tmp_path, **{"embed.second_model": "bundled",
+                                          "search.fusion": "calibrated",
                                           "search.second_weight": weight})
     ranked, _ = retrieve(lib, principal_for_role("visitor"), QUERY, Filters())
     return {doc: round(score, 6) for doc, score, _ in ranked}

@@ -95,8 +95,15 @@ class EmbedConfig:
 class SearchConfig:
     candidates: int = _f(200, "Chunks fetched from each retrieval leg before fusion.")
     passages_per_document: int = _f(3, "Best passages shown per document.")
-    fusion: str = _f("calibrated", "Fusion of the dense and lexical legs: calibrated or rrf.",
-                     ("calibrated", "rrf"))
+    fusion: str = _f("mixture", "Fusion of the dense and lexical legs: mixture (each language "
+                     "ranked on its own scale, weighed by the chance that the answer is in the "
+                     "query's language), calibrated (one shared score) or rrf.",
+                     ("mixture", "calibrated", "rrf"))
+    language_bias_en: float = _f(1.0, "Mixture fusion: added to the log-odds that an English "
+                                 "query's answer is in English (higher: English documents "
+                                 "first; lower: more room for Arabic ones).")
+    language_bias_ar: float = _f(1.0, "Mixture fusion: added to the log-odds that an Arabic "
+                                 "query's answer is in Arabic.")
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
     lexical_coverage: float = _f(0.3, "Calibrated fusion: when the best lexical match holds less "
@@ -107,6 +114,10 @@ class SearchConfig:
                               "(0: off).")
     echo_weight: float = _f(1.0, "Cross-language echo: share of a top document's score that "
                             "its counterpart in the other language inherits (0: off).")
+    echo_min_similarity: float = _f(0.5, "Mixture fusion: a passage this similar (cosine) or less "
+                                     "to a top document's best passage inherits nothing of it.")
+    echo_full_similarity: float = _f(0.8, "Mixture fusion: a passage this similar or more (a "
+                                      "translation) inherits all of a top document's score.")
     echo_documents: int = _f(3, "Cross-language echo: top documents in the query's language "
                              "whose best passages look for counterparts.")
     echo_candidates: int = _f(50, "Cross-language echo: passages fetched per feedback passage.")

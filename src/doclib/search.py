@@ -23,7 +23,7 @@ from .errors import BadRequest
 from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES, Access
-from .rank import ChunkScore, fuse, group_by_document, merge_echoes
+from .rank import ChunkScore, fuse, fuse_mixture, group_by_document, merge_echoes
 from .text import detect_language, normalise, stem_terms, word_stem
 
 MAX_QUERY_CHARS = validate.MAX_QUERY_CHARS
@@ -168,23 +168,32 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
 
 
 # ------------------------------------------------------------------ search
-def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
-           n: int, strategy: str, second_q: np.ndarray | None = None
-           ) -> tuple[list[ChunkScore], dict[int, Any]]:
-    """Both legs over the caller's visible documents (with filters), fused;
-    then the second model's re-scoring of the candidates it covers."""
-    cfg = lib.config.search
+@dataclass
+class Candidates:
+    """Both legs' candidates for a query over the caller's visible documents
+    (with filters): the input of every fusion strategy."""
+    visible: dict[int, Any]
+    dense: list[tuple[int, float]]
+    lexical: list[tuple[int, float]]
+    owner: dict[int, int]
+    second: dict[int, float]
+    known_bound: float = 0.0
+    full_bound: float = 0.0
+
+
+def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
+               n: int, second_q: np.ndarray | None = None) -> Candidates:
+    """Both legs, each restricted to the visible chunks before its top-n."""
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who, filters)
         if not visible:
-            return [], visible
+            return Candidates(visible, [], [], {}, {})
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = visible_documents_sql(who)
         fsql, fparams = filters.sql()
         level = int(who.max_access)
         lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, level)
-        bound = lexical.query_bound(conn, query, level) \
-            if lex and cfg.lexical_coverage > 0 else 0.0
+        known, full = lexical.query_bounds(conn, query, level)
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     allowed = vi.allowed_chunks(np.fromiter(visible.keys(), dtype=np.int64))
@@ -195,9 +204,29 @@ def _fused(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Fi
     dense = [(c, s) for c, s in dense if owner.get(c) in visible]
     lex = [(c, s) for c, s in lex if owner.get(c) in visible]
     second = {c: s for c, s in second.items() if owner.get(c) in visible}
-    return fuse(dense, lex, owner, strategy, cfg.rrf_k, cfg.lexical_weight,
-                lexical_bound=bound, coverage_floor=cfg.lexical_coverage,
-                second=second, second_weight=cfg.second_weight), visible
+    return Candidates(visible, dense, lex, owner, second, known, full)
+
+
+def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
+            n: int, strategy: str, second_q: np.ndarray | None = None
+            ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
+    """Ranked (document id, score, best passages) by ``strategy``."""
+    cfg = lib.config.search
+    cand = candidates(lib, who, query, qv, filters, n, second_q)
+    if not cand.visible:
+        return [], cand.visible
+    if strategy == "mixture":
+        qlang = detect_language(query)
+        doc_lang = {d: row.language for d, row in cand.visible.items()}
+        bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
+        return fuse_mixture(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
+                            cand.full_bound, cand.known_bound, cfg.passages_per_document,
+                            bias=bias, second=cand.second), cand.visible
+    fused = fuse(cand.dense, cand.lexical, cand.owner, strategy, cfg.rrf_k, cfg.lexical_weight,
+                 lexical_bound=cand.known_bound if cfg.lexical_coverage > 0 else 0.0,
+                 coverage_floor=cfg.lexical_coverage, second=cand.second,
+                 second_weight=cfg.second_weight)
+    return group_by_document(fused, cfg.passages_per_document), cand.visible
 
 
 def _second_query(lib: Library, query: str) -> np.ndarray | None:
@@ -248,24 +277,37 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
     n = candidates or cfg.candidates
     strategy = strategy or cfg.fusion
     qv = lib.embedder.embed_queries([query])[0]
-    second_q = _second_query(lib, query) if strategy == "calibrated" else None
-    fused, visible = _fused(lib, who, query, qv, filters, n, strategy, second_q)
-    ranked = group_by_document(fused, cfg.passages_per_document)
+    second_q = _second_query(lib, query) if strategy != "rrf" else None
     qlang = detect_language(query)
+    wanted = filters.language
+    if strategy == "mixture" and wanted is not None:
+        # a language filter keeps the documents of that language from the
+        # ranking of all languages: the mixture's probabilities (and the
+        # echoes from the query's language) are only comparable there
+        filters = replace(filters, language=None)
+    ranked, visible = _ranked(lib, who, query, qv, filters, n, strategy, second_q)
     if cfg.echo_weight > 0 and qlang in LANGUAGES and filters.language != qlang and visible:
         ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy,
                        second_q)
+    if filters.language != wanted:
+        visible = {d: row for d, row in visible.items()
+                   if wanted in (row.languages or row.language or "").split(",")}
+        ranked = [r for r in ranked if r[0] in visible]
     return ranked, visible
 
 
 def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
-                 targets: list[int], visible: dict[int, Any], weight: float
-                 ) -> dict[int, ChunkScore]:
+                 targets: list[int], visible: dict[int, Any], weight: float,
+                 strategy: str) -> dict[int, ChunkScore]:
     """For each target document, the best (feedback score x similarity x
     weight) between a feedback document's best passage and the target's
     passages, found with the passage vector as the query (FAISS, restricted
-    to the targets' chunks)."""
+    to the targets' chunks).  With the mixture, whose scores are
+    probabilities, the similarity is read as the chance that the passage
+    says the same: none up to ``echo_min_similarity``, all from
+    ``echo_full_similarity`` (a translation), linear between."""
     cfg = lib.config.search
+    lo, hi = cfg.echo_min_similarity, cfg.echo_full_similarity
     vi = lib.vectors
     allowed = vi.allowed_chunks(np.asarray(targets, np.int64))
     echoes: dict[int, ChunkScore] = {}
@@ -281,7 +323,9 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
             d = owner.get(int(cid))
             if d is None or d not in visible:
                 continue
-            e = score * weight * float(sim)
+            same = float(sim) if strategy != "mixture" else \
+                min(1.0, max(0.0, (float(sim) - lo) / max(hi - lo, 1e-6)))
+            e = score * weight * same
             if d not in echoes or e > echoes[d].score:
                 echoes[d] = ChunkScore(int(cid), d, e, float(sim), None)
     return echoes
@@ -304,11 +348,10 @@ def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
     if filters.language is None:
         feedback = [r for r in ranked if visible[r[0]].language == qlang]
     else:
-        fb_fused, fb_visible = _fused(lib, who, query, qv, replace(filters, language=qlang),
-                                      n, strategy, second_q)
-        feedback = [r for r in group_by_document(fb_fused, 1)
-                    if fb_visible[r[0]].language == qlang]
-    echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight)
+        fb_ranked, fb_visible = _ranked(lib, who, query, qv, replace(filters, language=qlang),
+                                        n, strategy, second_q)
+        feedback = [r for r in fb_ranked if fb_visible[r[0]].language == qlang]
+    echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight, strategy)
     return merge_echoes(ranked, echoes, cfg.passages_per_document)
 
 

@@ -130,27 +130,37 @@ SEARCH_SQL = (
 BM25_K1 = 1.2
 
 
-def query_bound(conn: Connection, query: str, level: int = 2) -> float:
-    """The most BM25 score any chunk could get for ``query``: the sum over its
-    distinct indexed terms of idf * (k1 + 1), with FTS5's idf
-    (log((N - n + 0.5) / (n + 0.5)), at least 1e-6).  A match's score over
-    this bound is the share of the query's evidence it holds (its coverage).
-    The statistics are those of the audience's table (``level``)."""
+def query_bounds(conn: Connection, query: str, level: int = 2) -> tuple[float, float]:
+    """(known, full) bounds of the BM25 score any chunk could get for
+    ``query``: the sum over its distinct terms of idf * (k1 + 1), with
+    FTS5's idf (log((N - n + 0.5) / (n + 0.5)), at least 1e-6); ``known``
+    over the terms the index holds (the most a chunk can score: a match's
+    score over it is the share of the query's evidence it holds), ``full``
+    also over the terms no chunk holds (n = 0: the query asks for words the
+    library does not have).  The statistics are those of the audience's
+    table (``level``)."""
     terms = list(dict.fromkeys(lexical_terms(query)))
     if not terms:
-        return 0.0
+        return 0.0, 0.0
     marks = ",".join(f":t{i}" for i in range(len(terms)))
     table = table_for(level)
-    rows = conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
-                        {f"t{i}": t for i, t in enumerate(terms)}).all()
-    if not rows:
-        return 0.0
+    rows = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
+                             {f"t{i}": t for i, t in enumerate(terms)}).all())
     n_rows = row_count(conn, level)
-    bound = 0.0
-    for _term, n in rows:
-        idf = math.log((n_rows - n + 0.5) / (n + 0.5))
-        bound += max(idf, 1e-6) * (BM25_K1 + 1)
-    return bound
+    known = full = 0.0
+    for term in terms:
+        n = rows.get(term, 0)
+        bound = max(math.log((n_rows - n + 0.5) / (n + 0.5)), 1e-6) * (BM25_K1 + 1) \
+            if n_rows else 0.0
+        full += bound
+        known += bound if n else 0.0
+    return known, full
+
+
+def query_bound(conn: Connection, query: str, level: int = 2) -> float:
+    """The most BM25 score any chunk could get for ``query`` (the known
+    bound of ``query_bounds``)."""
+    return query_bounds(conn, query, level)[0]
 
 
 def search(conn: Connection, query: str, k: int, condition: str,
