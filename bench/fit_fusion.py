@@ -10,8 +10,8 @@ no language filter, through doclib's own legs (``search.candidates``) and
 features (``rank.mixture_features``).  Three fits, each a convex problem
 solved by Newton's method (L2-regularised):
 
-- the same-language group's score: softmax over the query-language
-  documents, on the questions whose answer is in the query's language;
+- the same-language group's score, one per query language: softmax over
+  the query-language documents, on the questions whose answer is there;
 - the other-language group's score: softmax over the other language's
   documents, on the questions whose answer is there;
 - P(answer in the query's language): logistic, one per query language.
@@ -135,18 +135,21 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1) -> np.ndarray:
 
 def fit(data: list[dict[str, Any]]) -> Mixture:
     ok = [d for d in data if d["rel"] >= 0]
-    same_rows = [(d["S"][d["same"]], int(np.flatnonzero(d["same"]).tolist().index(d["rel"])))
-                 for d in ok if d["same"][d["rel"]] and d["same"].sum() > 1]
+    same = []
+    for lang in ("en", "ar"):
+        rows = [(d["S"][d["same"]], int(np.flatnonzero(d["same"]).tolist().index(d["rel"])))
+                for d in ok if d["qlang"] == lang and d["same"][d["rel"]] and d["same"].sum() > 1]
+        same.append((lang, tuple(round(float(v), 3) for v in fit_softmax(rows))))
     other_rows = [(d["O"][~d["same"]], int(np.flatnonzero(~d["same"]).tolist().index(d["rel"])))
                   for d in ok if not d["same"][d["rel"]] and (~d["same"]).sum() > 1]
-    a, b = fit_softmax(same_rows), fit_softmax(other_rows)
+    b = fit_softmax(other_rows)
     prior = []
     for lang in ("en", "ar"):
         sub = [d for d in ok if d["qlang"] == lang]
         x = np.array([d["prior"] for d in sub])
         y = np.array([float(d["same"][d["rel"]]) for d in sub])
         prior.append((lang, tuple(round(float(v), 3) for v in fit_logistic(x, y))))
-    return Mixture(same=tuple(round(float(v), 3) for v in a),
+    return Mixture(same=tuple(same),
                    other=tuple(round(float(v), 3) for v in b), prior=tuple(prior))
 
 
@@ -211,7 +214,7 @@ def main() -> None:
     print(f"\nFitted on all dev questions:\n{model!r}")
     Path(args.out).write_text(json.dumps({
         "cv_mrr10": cv, "arcd_mrr10": ns["arcd"] / nc["arcd"],
-        "model": {"same": model.same, "other": model.other, "prior": dict(model.prior)},
+        "model": {"same": dict(model.same), "other": model.other, "prior": dict(model.prior)},
         "questions": len(dev), "articles": len(articles)}, indent=2) + "\n")
 
 

@@ -137,8 +137,12 @@ def merge_echoes(ranked: Sequence[tuple[int, float, list[ChunkScore]]],
 @dataclass(frozen=True)
 class Mixture:
     """Coefficients of the mixture fusion (``bench/fit_fusion.py`` fits them)."""
-    # dense, lexical share, coverage, second model's cosine below its best
-    same: tuple[float, float, float, float] = (10.599, 10.044, 2.12, 2.153)
+    # per query language: dense, lexical share, coverage, second model's
+    # cosine below its best (the first entry also serves other languages)
+    same: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
+        ("en", (4.613, 7.057, 3.193, 5.422)),
+        ("ar", (12.399, 10.256, 2.257, 0.0)),
+    )
     other: tuple[float, float] = (35.391, 3.48)
     # per query language: intercept, coverage, dense gap, best dense, known share
     prior: tuple[tuple[str, tuple[float, float, float, float, float]], ...] = (
@@ -149,6 +153,9 @@ class Mixture:
 
     def prior_for(self, lang: str) -> tuple[float, ...] | None:
         return dict(self.prior).get(lang)
+
+    def same_for(self, lang: str) -> tuple[float, ...]:
+        return dict(self.same).get(lang, self.same[0][1])
 
 
 @dataclass
@@ -227,7 +234,7 @@ def mixture_log_probs(s_feats, o_feats, prior_feats, same, model: Mixture,
     """log P(document) for each candidate (see the section's comment)."""
     import numpy as np
 
-    ss = s_feats @ np.asarray(model.same)
+    ss = s_feats @ np.asarray(model.same_for(query_language))
     so = o_feats @ np.asarray(model.other)
     out = np.empty(len(same))
     coef = model.prior_for(query_language)
@@ -269,7 +276,7 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
             d = cs.dense if cs.dense is not None else ev.dense
             lx = cs.lexical or 0.0
             if ev.same:
-                a = model.same
+                a = model.same_for(query_language)
                 cs.score = a[0] * d + a[1] * lx / lmax * qscale + a[2] * lx / (full_bound or 1.0) \
                     + (a[3] * (second[cs.chunk_id] - best2) if second and cs.chunk_id in second
                        else 0.0)
