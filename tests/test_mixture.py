@@ -137,9 +137,9 @@ def test_the_access_filter_holds_inside_the_mixture(mixed_library, tmp_path):
     try:
         visitor = search(lib, principal_for_role("visitor"), QUESTION)
         member = search(lib, principal_for_role("member"), QUESTION)
-        assert r.document_id not in [x["document"]["id"] for x in visitor["results"]]
+        shown = [x["document"]["id"] for x in visitor["results"] + visitor["nearest"]]
+        assert r.document_id not in shown and sorted(shown) == sorted(ids.values())
         assert r.document_id in [x["document"]["id"] for x in member["results"]]
-        assert visitor["total"] == 3
     finally:
         from doclib.ingest import delete_documents
         delete_documents(lib, [r.document_id])
@@ -148,5 +148,49 @@ def test_the_access_filter_holds_inside_the_mixture(mixed_library, tmp_path):
 def test_filters_apply_to_the_mixture(mixed_library):
     lib, ids = mixed_library
     res = search(lib, principal_for_role("visitor"), QUESTION, filters=Filters(language="en"))
-    assert {x["document"]["id"] for x in res["results"]} == {ids["budget.txt"],
-                                                             ids["sport.txt"]}
+    assert {x["document"]["id"] for x in res["results"] + res["nearest"]} == \
+        {ids["budget.txt"], ids["sport.txt"]}
+
+
+def test_an_off_topic_question_has_no_close_match(mixed_library):
+    lib, ids = mixed_library
+    res = search(lib, principal_for_role("visitor"), "banana bread recipe")
+    assert res["results"] == [] and res["total"] == 0 and res["close_match"] is False
+    assert len(res["nearest"]) == 3 and res["facets"]["language"] == []
+
+
+def test_documents_under_the_floor_are_not_counted_as_matches(mixed_library):
+    lib, ids = mixed_library
+    res = search(lib, principal_for_role("visitor"), QUESTION)
+    assert res["close_match"] is True
+    assert [x["document"]["id"] for x in res["results"]][0] == ids["mothers.txt"]
+    assert ids["sport.txt"] in [x["document"]["id"] for x in res["nearest"]]
+    assert res["total"] == len(res["results"]) < 3
+    # no floor: every candidate is a match, as before
+    lib.config = make_config(lib.config.data_dir, **{"search.floor_dense": 0.0,
+                                                     "search.floor_coverage": 0.0,
+                                                     "search.floor_probability": 0.0})
+    try:
+        everything = search(lib, principal_for_role("visitor"), "banana bread recipe")
+    finally:
+        lib.config = make_config(lib.config.data_dir)
+    assert everything["total"] == 3 and everything["nearest"] == []
+
+
+def test_a_language_filter_renormalises_the_probabilities(mixed_library):
+    lib, ids = mixed_library
+    everything = search(lib, principal_for_role("visitor"), QUESTION)
+    english = search(lib, principal_for_role("visitor"), QUESTION,
+                     filters=Filters(language="en"))
+    arabic = search(lib, principal_for_role("visitor"), QUESTION,
+                    filters=Filters(language="ar"))
+    # the only Arabic document is all the filter leaves: its chance of being
+    # the answer, given that the answer is in Arabic, is one
+    assert [(x["document"]["id"], x["score"]) for x in arabic["results"]] == \
+        [(ids["mothers.txt"], 1.0)]
+    # the English documents keep their order, on a scale of their own
+    p = {x["document"]["id"]: x["score"] for x in everything["results"] + everything["nearest"]}
+    q = {x["document"]["id"]: x["score"] for x in english["results"] + english["nearest"]}
+    assert set(q) == {ids["budget.txt"], ids["sport.txt"]}
+    assert sorted(q, key=q.get) == sorted(q, key=p.get)
+    assert sum(q.values()) == pytest.approx(1.0, abs=1e-3)

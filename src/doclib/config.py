@@ -43,6 +43,9 @@ class ExtractConfig:
     timeout_s: int = _f(300, "Wall-clock limit for extracting one file (child process).")
     memory_mb: int = _f(2048, "Address-space limit of the extraction child process, in MiB.")
     max_pages: int = _f(2000, "Files with more pages are refused.")
+    max_words: int = _f(200_000, "Files whose extracted text (speaker notes included) has "
+                        "more words are refused as too large, before chunking and embedding: "
+                        "it bounds the time one upload holds the ingestion worker.")
     ocr: str = _f("auto", "OCR image-only pages: auto (when tesseract is installed), on, off.",
                   ("auto", "on", "off"))
     ocr_languages: str = _f("ara+eng", "Tesseract languages for OCR.")
@@ -63,6 +66,8 @@ class ChunkConfig:
     min_words: int = _f(25, "Chunks shorter than this are merged with a neighbour "
                          "on the same page.")
     overlap_sentences: int = _f(1, "Sentences repeated at the start of the next chunk.")
+    max_chunks: int = _f(3000, "Documents that make more passages are refused as too large, "
+                         "before embedding.")
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,13 @@ class SearchConfig:
     echo_documents: int = _f(3, "Cross-language echo: top documents in the query's language "
                              "whose best passages look for counterparts.")
     echo_candidates: int = _f(50, "Cross-language echo: passages fetched per feedback passage.")
+    floor_dense: float = _f(0.19, "Relevance floor: a query has no close match when no "
+                            "candidate passage is this similar (cosine) to it ...")
+    floor_coverage: float = _f(0.11, "... and none holds this share of its lexical evidence "
+                               "(0 and 0: no floor).")
+    floor_probability: float = _f(0.001, "Mixture fusion: documents under this probability "
+                                  "are not counted as matches (they are listed as nearest "
+                                  "documents after the last match).")
     snippet_chars: int = _f(320, "Characters of the excerpt shown per passage on the search "
                             "page (the API also returns the whole passage).")
 

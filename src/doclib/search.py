@@ -208,11 +208,18 @@ def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters
 
 
 def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
-            n: int, strategy: str, second_q: np.ndarray | None = None
+            n: int, strategy: str, second_q: np.ndarray | None = None,
+            evidence: dict[str, float] | None = None
             ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
-    """Ranked (document id, score, best passages) by ``strategy``."""
+    """Ranked (document id, score, best passages) by ``strategy``; fills
+    ``evidence`` (if given) with the query's best dense cosine and best
+    lexical coverage over the candidates."""
     cfg = lib.config.search
     cand = candidates(lib, who, query, qv, filters, n, second_q)
+    if evidence is not None:
+        evidence["dense"] = max((s for _, s in cand.dense), default=0.0)
+        evidence["coverage"] = max((s for _, s in cand.lexical), default=0.0) / \
+            cand.full_bound if cand.full_bound else 0.0
     if not cand.visible:
         return [], cand.visible
     if strategy == "mixture":
@@ -271,8 +278,10 @@ def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
 
 def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
              candidates: int | None = None, strategy: str | None = None,
+             evidence: dict[str, float] | None = None,
              ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
-    """Ranked (document id, score, best chunk scores) over the visible set."""
+    """Ranked (document id, score, best chunk scores) over the visible set
+    (``evidence``: see ``_ranked``)."""
     cfg = lib.config.search
     n = candidates or cfg.candidates
     strategy = strategy or cfg.fusion
@@ -285,15 +294,29 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
         # ranking of all languages: the mixture's probabilities (and the
         # echoes from the query's language) are only comparable there
         filters = replace(filters, language=None)
-    ranked, visible = _ranked(lib, who, query, qv, filters, n, strategy, second_q)
+    ranked, visible = _ranked(lib, who, query, qv, filters, n, strategy, second_q, evidence)
     if cfg.echo_weight > 0 and qlang in LANGUAGES and filters.language != qlang and visible:
         ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy,
                        second_q)
     if filters.language != wanted:
         visible = {d: row for d, row in visible.items()
                    if wanted in (row.languages or row.language or "").split(",")}
-        ranked = [r for r in ranked if r[0] in visible]
+        ranked = _renormalised([r for r in ranked if r[0] in visible])
     return ranked, visible
+
+
+def _renormalised(ranked: list[tuple[int, float, list[Any]]]
+                  ) -> list[tuple[int, float, list[Any]]]:
+    """Probabilities over a subset of the candidates (a language filter's),
+    scaled to sum to one there: the chance of each being the answer, given
+    that the answer is among them."""
+    total = sum(score for _, score, _ in ranked)
+    if total <= 0:
+        return ranked
+    out = []
+    for doc, score, chunks in ranked:
+        out.append((doc, score / total, [replace(c, score=c.score / total) for c in chunks]))
+    return out
 
 
 def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
@@ -427,22 +450,47 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             else None, "filters": filters.as_dict(), "k": k, "page": page}
     if not normalise(query):
         return {**base, "total": 0, "results": [], "facets": facets([])}
-    ranked, visible = retrieve(lib, who, query, filters, strategy=strategy)
+    evidence: dict[str, float] = {}
+    ranked, visible = retrieve(lib, who, query, filters, strategy=strategy, evidence=evidence)
+    matches, below = split_at_floor(lib.config.search, ranked, evidence,
+                                    strategy or lib.config.search.fusion)
     terms = set(stem_terms(query))
     qlang = base["query_language"]
-    shown = ranked[(page - 1) * k: page * k]
-    rows = _chunk_rows(lib, [cs.chunk_id for _, _, chunk_scores in shown for cs in chunk_scores])
+    shown = matches[(page - 1) * k: page * k]
+    # the documents under the floor, where the matches end (on their last page)
+    near = below[:k] if len(shown) < k else []
+    rows = _chunk_rows(lib, [cs.chunk_id for _, _, chunk_scores in shown + near
+                             for cs in chunk_scores])
     size = lib.config.search.snippet_chars
-    results = []
-    for doc_id, score, chunk_scores in shown:
-        row = visible[doc_id]
-        summary = document_summary(row)
-        results.append({
+
+    def result(doc_id: int, score: float, chunk_scores: list[Any]) -> dict[str, Any]:
+        summary = document_summary(visible[doc_id])
+        return {
             "document": summary,
             "score": round(score, 4),
             "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
                                    and qlang not in summary["languages"]),
             "passages": _passages(rows, chunk_scores, terms, size),
-        })
-    return {**base, "total": len(ranked), "results": results,
-            "facets": facets([visible[d] for d, _, _ in ranked])}
+        }
+
+    return {**base, "total": len(matches), "results": [result(*x) for x in shown],
+            "close_match": bool(matches), "nearest": [result(*x) for x in near],
+            "facets": facets([visible[d] for d, _, _ in matches])}
+
+
+def split_at_floor(cfg: Any, ranked: list[tuple[int, float, list[Any]]],
+                   evidence: dict[str, float], strategy: str
+                   ) -> tuple[list[tuple[int, float, list[Any]]],
+                              list[tuple[int, float, list[Any]]]]:
+    """(matches, documents below the relevance floor).  A query none of
+    whose candidates is as similar as ``floor_dense`` nor holds
+    ``floor_coverage`` of its words has no close match; otherwise (with the
+    mixture, whose scores are probabilities) the documents under
+    ``floor_probability`` are not counted as matches."""
+    if evidence.get("dense", 0.0) < cfg.floor_dense and \
+            evidence.get("coverage", 0.0) < cfg.floor_coverage:
+        return [], list(ranked)
+    if strategy != "mixture" or cfg.floor_probability <= 0:
+        return list(ranked), []
+    cut = next((i for i, r in enumerate(ranked) if r[1] < cfg.floor_probability), len(ranked))
+    return list(ranked[:cut]), list(ranked[cut:])
