@@ -299,7 +299,8 @@ def test_upgrade_keeps_tokens_and_revokes_those_of_disabled_accounts(tmp_path):
         conn.execute(text("UPDATE users SET active = 0 WHERE id = :u"), {"u": disabled})
     lib.close()
     app = create_app(cfg, embedder=FakeEmbedder())  # migrates at start
-    assert app.extensions["doclib"].db.current_revision() == "0007"
+    db = app.extensions["doclib"].db
+    assert db.current_revision() == db.head_revision()
     with app.extensions["doclib"].db.begin() as conn:
         accounts.set_active(conn, disabled, True)
         listed = {r.email: r for r in accounts.list_tokens(conn)}

@@ -235,7 +235,7 @@ def reindex(obj: Ctx, rechunk: bool) -> None:
 @click.option("--repair", is_flag=True, help="Fix what can be fixed (rebuild indexes, "
               "resume interrupted uploads, embed chunks the second model lacks, mark "
               "interrupted ingestions failed, extract presentations from before speaker "
-              "notes were kept apart again).")
+              "notes were kept apart again, compact after deletions: doclib compact).")
 @click.option("--quick", is_flag=True, help="Compare the originals' sizes instead of "
               "hashing every one (fast on large libraries; misses same-size changes).")
 @click.option("--json", "as_json", is_flag=True)
@@ -254,6 +254,24 @@ def check(obj: Ctx, repair: bool, quick: bool, as_json: bool) -> None:
         for fix in result["repaired"]:
             click.echo(f"repaired: {fix}")
     if not result["ok"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.pass_obj
+@domain_errors
+def compact(obj: Ctx) -> None:
+    """Remove every trace of deleted documents: redact job reports naming
+    them, merge the lexical index, VACUUM the database, empty its WAL."""
+    from .erase import compact as run
+
+    out = run(obj.lib)
+    click.echo(f"compacted: {out['jobs_redacted']} job reports of deleted documents "
+               f"redacted; lexical index merged; database {out['bytes_before']} -> "
+               f"{out['bytes']} bytes; write-ahead log "
+               + ("emptied" if out["wal_emptied"] else "NOT emptied (a reader held it; "
+                  "run it again)"))
+    if not out["wal_emptied"]:
         sys.exit(1)
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from . import erase, notes, store, validate
 from . import events as ev
-from . import notes, store, validate
 from .chunk import chunk_pages
 from .errors import BadRequest, DoclibError, ExtractError, NotFound, UnsupportedFormat
 from .extract import extract, sniff
@@ -227,8 +227,9 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             values.setdefault("title", "")
             values.setdefault("access", int(Access.members))
             doc_id = int(conn.execute(d.insert().values(
-                created_at=store.now(), uploader_id=uploader_id, status="processing",
-                error=None, updated_at=store.now(), **values)).inserted_primary_key[0])
+                id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
+                status="processing", error=None, updated_at=store.now(),
+                **values)).inserted_primary_key[0])
         elif target.status == "ready":
             # a new version of a published document: staged until it is ready
             doc_id = target.id
@@ -438,7 +439,9 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             keep = notes.row_included(doc, lib.config.extract.speaker_notes)
             drafts, vectors, second = _settle_notes(lib, keep, drafts, vectors, second,
                                                     spare or [])
-            rows = [dict(document_id=doc_id, ordinal=i, page_start=c.page_start,
+            # ids above every chunk id ever given (we hold the write lock)
+            first = int(conn.execute(select(store.new_id(store.chunks))).scalar_one())
+            rows = [dict(id=first + i, document_id=doc_id, ordinal=i, page_start=c.page_start,
                          page_end=c.page_end, language=c.language, source=c.source,
                          text=c.text, norm_text=normalise(c.text),
                          embedding=np.asarray(v, np.float32).tobytes(), **v2)
@@ -560,7 +563,9 @@ def delete_document(lib: Library, doc_id: int) -> None:
 def delete_documents(lib: Library, doc_ids: list[int]) -> None:
     """Remove documents from the database and both indexes in one
     transaction (all or none: if one is missing, NotFound and nothing
-    goes), then their files."""
+    goes), with their job reports redacted, then their files; then what
+    the lexical index and the WAL still hold of them (``erase.settle``).
+    Their ids are never given again."""
     d = store.documents
     with lib.write_lock():
         with lib.db.begin() as conn:
@@ -570,11 +575,13 @@ def delete_documents(lib: Library, doc_ids: list[int]) -> None:
                 raise NotFound("no such document")
             old = [cid for doc_id in doc_ids for cid in _chunk_ids(conn, doc_id)]
             lexical.remove(conn, old)
+            erase.redact_jobs(conn, doc_ids)
             conn.execute(store.chunks.delete().where(store.chunks.c.document_id.in_(doc_ids)))
             conn.execute(d.delete().where(d.c.id.in_(doc_ids)))
             _update_vectors(lib, old, None, None)
         for doc in docs:
             lib.files.delete(doc.stored_name)
+        erase.settle(lib)
 
 
 def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None

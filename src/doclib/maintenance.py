@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import ingest, jobs, store
+from . import erase, ingest, jobs, store
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -112,9 +112,21 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                 repaired.append(f"embedded {n} chunks with the second model")
             except DoclibError as e:
                 record("second model", False, e.message)
+    # last: a repair above may have deleted rows, and VACUUM rewrites the file
+    reason = erase.pending(lib)
+    record("deleted documents", not reason,
+           f"traces of deleted documents may remain ({reason}); `doclib compact` (or "
+           "--repair) removes them" if reason else "no traces left of deleted documents")
+    if reason and repair:
+        done = erase.compact(lib)
+        repaired.append(f"compacted the database ({done['jobs_redacted']} job reports "
+                        f"redacted, {done['bytes_before']} -> {done['bytes']} bytes)")
+        if not done["wal_emptied"]:
+            record("compaction", False, f"not finished: {erase.pending(lib)}")
     ok = all(x["ok"] for x in checks) or (repair and all(
         x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
-                                 "second model", "interrupted uploads", "speaker notes")
+                                 "second model", "interrupted uploads", "speaker notes",
+                                 "deleted documents")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
 

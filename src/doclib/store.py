@@ -31,8 +31,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Connection
 
@@ -247,13 +250,30 @@ class Database:
         self.engine.dispose()
 
 
+BUSY_TIMEOUT_MS = 30000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # deleted rows are overwritten with zeros (freed pages too): a deleted
+    # document's text must not stay readable in the file (see erase.py)
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+def new_id(table: Table) -> Any:
+    """SQL for the id of a new row of ``documents`` or ``chunks``: above the
+    largest id present and the largest ever deleted (``meta``'s high-water
+    mark, kept by the triggers of migration 0008), so an id is never given
+    twice.  One statement: the INSERT that uses it holds the write lock."""
+    mark = select(cast(meta.c.value, Integer)).where(
+        meta.c.key == f"{table.name}_high_water").scalar_subquery()
+    top = select(func.max(table.c.id)).scalar_subquery()
+    return select(func.max(func.coalesce(top, 0), func.coalesce(mark, 0)) + 1).scalar_subquery()
 
 
 def _alembic_config(conn: Connection | None) -> Any:

@@ -64,6 +64,16 @@ def clear(conn: Connection) -> None:
         conn.execute(text(f"DELETE FROM {table}"))
 
 
+def optimize(conn: Connection) -> None:
+    """Merge each table's segments into one.  FTS5 deletes a row by adding
+    a delete marker (which holds the row's terms) to a new segment; the
+    row's terms stay in the older segments until the segments are merged,
+    and 'optimize' merges them all, leaving out deleted rows and markers
+    (a deleted document's terms must not stay in the file: ``erase.py``)."""
+    for table in TABLES.values():
+        conn.execute(text(f"INSERT INTO {table}({table}) VALUES ('optimize')"))
+
+
 def rebuild(conn: Connection) -> int:
     """Re-derive every chunk's terms from its text; returns the chunk count."""
     rows = conn.execute(text("SELECT id, text FROM chunks ORDER BY id")).all()
