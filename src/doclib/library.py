@@ -22,12 +22,21 @@ from sqlalchemy import func, select
 
 from . import store
 from .config import Config
-from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
+from .embed import (
+    Embedder,
+    files_digest,
+    make_embedder,
+    make_second_embedder,
+    second_model_id,
+)
 from .errors import ConfigError, IndexStale
 from .index import lexical
 from .index.vector import VectorIndex
 from .store import Database, FileStore
 from .text import LEXICAL_VERSION
+
+# the hashes of the embedder's model files, by path, size and times (embed.files_digest)
+DIGEST_CACHE = "model-digests.json"
 
 
 def _set_meta(conn, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -53,6 +62,7 @@ class Library:
         self.files = FileStore(config.library_dir)
         self._embedder = embedder
         self._second: Embedder | None = None
+        self._digest: str | None = None
         self._vectors: VectorIndex | None = None
         self._lock = threading.RLock()
         self._write_mutex = threading.RLock()
@@ -156,15 +166,38 @@ class Library:
         if second is not None:
             second.embed_queries(["warm up"])
 
-    def stored_embedder(self) -> tuple[str | None, int | None]:
+    @property
+    def embedder_digest(self) -> str:
+        """The digest of the files that determine the embedder's vectors
+        (its ``model_files``; '' when it names none), computed once per
+        process; the files' hashes are cached in ``index_dir``, so an
+        unchanged model is not read again."""
+        def make() -> str:
+            files = getattr(self.embedder, "model_files", None)
+            try:
+                return files_digest(files(), Path(self.config.index_dir) / DIGEST_CACHE) \
+                    if files else ""
+            except OSError:  # unreadable: the model could not be loaded either
+                return ""
+
+        return str(self._loaded("_digest", make))
+
+    def _stored_meta(self) -> dict[str, str]:
         with self.db.connect() as conn:
-            rows = dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
+            return dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
+
+    def stored_embedder(self) -> tuple[str | None, int | None]:
+        rows = self._stored_meta()
         dim = rows.get("embedding_dim")
         return rows.get("embedder_id"), (int(dim) if dim else None)
 
     def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
         e = self.embedder
         _set_meta(conn, {"embedder_id": e.id, "embedding_dim": str(e.dim)})
+        # no digest (an embedder that names no files): none of another model stays
+        conn.execute(store.meta.delete().where(store.meta.c.key == "embedder_digest"))
+        if self.embedder_digest:
+            _set_meta(conn, {"embedder_digest": self.embedder_digest})
 
     def ensure_lexical_version(self) -> None:
         """Rebuild the lexical index when its terms were made by another
@@ -187,8 +220,13 @@ class Library:
         return enforce_notes(self)
 
     def check_embedder(self) -> None:
-        """Refuse to mix vectors of two models (clear error naming the fix)."""
-        stored_id, stored_dim = self.stored_embedder()
+        """Refuse to mix vectors of two models (clear error naming the fix):
+        another dimension, another id, or the same id whose model files
+        changed (other weights or pooling at the same path).  A library from
+        before the files' digest was kept gets it recorded here."""
+        rows = self._stored_meta()
+        stored_id, dim = rows.get("embedder_id"), rows.get("embedding_dim")
+        stored_dim = int(dim) if dim else None
         if stored_id is None or not self.has_chunks():
             return
         e = self.embedder
@@ -201,6 +239,16 @@ class Library:
             raise IndexStale(
                 f"the library was embedded with {stored_id} but the configured embedder is "
                 f"{e.id}; run `doclib reindex` to re-embed every document")
+        digest, stored_digest = self.embedder_digest, rows.get("embedder_digest")
+        if digest and stored_digest and digest != stored_digest:
+            raise IndexStale(
+                f"the library was embedded with {stored_id} (model files {stored_digest[:12]}) "
+                f"but the files of the configured {e.id} have changed (now {digest[:12]}: "
+                "other weights or configuration, such as the pooling, under the same name); "
+                "run `doclib reindex` to re-embed every document")
+        if digest and not stored_digest:  # a library from before the digest
+            with self.db.begin() as conn:
+                _set_meta(conn, {"embedder_digest": digest})
 
     def has_chunks(self) -> bool:
         with self.db.connect() as conn:

@@ -92,7 +92,9 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                         + (f" ({done['failed']} could not be read)" if done["failed"] else ""))
     try:
         lib.check_embedder()
-        record("embedder", True, lib.embedder.id)
+        digest = lib.embedder_digest
+        record("embedder", True, lib.embedder.id
+               + (f" (model files {digest[:12]})" if digest else ""))
         vi = lib.vectors  # loads, or rebuilds from the database when it does not match
         ok = fingerprint(vi.ids()) == lib.db_fingerprint()
         record("vector index", ok, f"{len(vi)} vectors")
