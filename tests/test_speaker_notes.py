@@ -154,8 +154,8 @@ def test_an_access_change_during_ingestion_decides(pptx_lib, fixtures_dir, monke
     real = ingest_mod.extract
     edits = []
 
-    def extract_then_edit(path, kind, cfg):
-        out = real(path, kind, cfg)
+    def extract_then_edit(path, kind, cfg, stop=None):
+        out = real(path, kind, cfg, stop=stop)
         with lib.db.connect() as conn:
             doc_id = conn.execute(select(store.documents.c.id)).scalar_one()
         ingest_mod.update_document(lib, doc_id, {"access": then})

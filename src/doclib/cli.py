@@ -595,6 +595,46 @@ def users_enable(obj: Ctx, email: str) -> None:
                "(doclib users token EMAIL)")
 
 
+# -------------------------------------------------------------------- jobs
+@main.group()
+def jobs() -> None:
+    """Upload jobs (from the web and the API): list them, cancel one."""
+
+
+@jobs.command("list")
+@click.option("--limit", type=Whole("limit", 1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+@domain_errors
+def jobs_list(obj: Ctx, limit: int, as_json: bool) -> None:
+    """The newest jobs first."""
+    from .jobs import recent
+
+    for job in recent(obj.lib, limit):
+        if as_json:
+            click.echo(json.dumps(job, ensure_ascii=False))
+            continue
+        report = job["report"]
+        what = report.get("error") or report.get("note") or ""
+        click.echo(f"{job['id']}  {job['status']}  {report.get('path', '')}  "
+                   f"{job['created_at']}" + (f"  {what}" if what else ""))
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=Whole("job", 1, validate.MAX_ID))
+@click.pass_obj
+@domain_errors
+def jobs_cancel(obj: Ctx, job_id: int) -> None:
+    """Cancel a job: a queued one at once, a running one at its next step
+    (between two embedding batches); nothing of it is indexed."""
+    from .auth import principal_for_role
+    from .jobs import cancel
+
+    job = cancel(obj.lib, principal_for_role("admin"), job_id)
+    click.echo(f"job {job_id}: {job['status']}" + (
+        " (it stops at its next step)" if job["status"] == "cancelling" else ""))
+
+
 @main.command("config")
 def show_config() -> None:
     """Print every configuration key with its default and help."""

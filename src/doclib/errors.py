@@ -1,5 +1,8 @@
 """Domain errors. The core raises these; the CLI and web translate them."""
 
+import errno
+import re
+
 
 class DoclibError(Exception):
     """Base of every domain error; ``status`` is the HTTP status it maps to."""
@@ -76,3 +79,41 @@ class EmbedderUnavailable(DoclibError):
     """The configured embedding backend cannot be loaded."""
 
     status = 503
+
+
+class Cancelled(DoclibError):
+    """The ingestion was stopped before it finished: cancelled by a curator,
+    or (``requeue``) because doclib is stopping, to resume at its next start."""
+
+    status = 409
+
+    def __init__(self, message: str = "", requeue: bool = False) -> None:
+        super().__init__(message)
+        self.requeue = requeue
+
+
+class StorageFull(DoclibError):
+    """A file could not be written (the disk is full, or a size limit)."""
+
+    status = 507
+
+
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # EFBIG: a file-size limit
+
+
+def storage_error(what: str, e: BaseException) -> DoclibError:
+    """A write that failed (``what``: what could not be written), as an
+    error that says why in one line: StorageFull when the disk (or a quota,
+    or a file-size limit) is full, else a DoclibError.  Reads an OSError,
+    SQLite's "database or disk is full" and faiss's "write error ... (No
+    space left on device)"."""
+    if isinstance(e, OSError):
+        reason, full = e.strerror or type(e).__name__, e.errno in _FULL_ERRNOS
+    else:
+        text = str(getattr(e, "orig", None) or e)
+        m = re.search(r"\(([^()]*)\)\s*$", text)
+        reason = (m.group(1) if m else text)[:200]
+        full = any(w in reason.lower() for w in ("full", "no space", "too large", "quota"))
+    if full:
+        return StorageFull(f"disk full: {what} ({reason}); free some space and try again")
+    return DoclibError(f"storage error: {what} ({reason})")

@@ -11,6 +11,7 @@ partial is left and the previous state stays searchable.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,17 +20,27 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import erase, notes, store, validate
 from . import events as ev
 from .chunk import chunk_pages
-from .errors import BadRequest, DoclibError, ExtractError, NotFound, UnsupportedFormat
-from .extract import extract, sniff
+from .errors import (
+    BadRequest,
+    Cancelled,
+    DoclibError,
+    ExtractError,
+    NotFound,
+    UnsupportedFormat,
+    storage_error,
+)
+from .extract import check_words, extract, sniff
 from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, Access
 from .text import detect_language, document_languages, normalise, strip_bidi
+
+log = logging.getLogger("doclib")
 
 CATALOGUE_NAMES = ("catalogue.yaml", "catalogue.yml")
 _META_KEYS = {"title", "type", "access", "event", "workshop", "language", "date", "notes"}
@@ -161,8 +172,14 @@ def _job(conn: Any, doc_id: int | None, report: IngestReport, user_id: int | Non
 def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = None, *,
                 original_name: str | None = None, uploader_id: int | None = None,
                 source_path: str | None = None, report_path: str | None = None,
-                replace_id: int | None = None, job_id: int | None = None) -> IngestReport:
+                replace_id: int | None = None, job_id: int | None = None,
+                stop: Callable[[], None] | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
+
+    ``stop`` is called between the steps and between embedding batches; it
+    raises Cancelled to stop the ingestion (a curator cancelled the job, or
+    the worker is stopping): nothing of the file is indexed then.  A file
+    that cannot be stored (the disk is full) is a report too.
 
     ``replace_id`` replaces the content of an existing document (same id);
     only the metadata named in ``opts`` changes.  A file whose content the
@@ -181,11 +198,16 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     report = IngestReport(path=report_path or path)
     name = original_name or os.path.basename(path)
     try:
+        if stop is not None:
+            stop()
         kind = sniff(path, name)
         size = os.path.getsize(path)
         sha = store.sha256_file(path)
         with lib.db.begin() as conn:
             meta = resolve_metadata(conn, opts)
+    except Cancelled as e:
+        _stopped(report, e)
+        return _finish(lib, report, uploader_id, job_id)
     except (UnsupportedFormat, BadRequest, NotFound) as e:
         report.error = e.message
         return _finish(lib, report, uploader_id, job_id)
@@ -209,16 +231,19 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     if same is not None and (target is None or same.id == target.id) \
             and same.status == "ready":
         return _known_content(lib, same, meta, explicit, report, uploader_id, job_id)
-    with lib.db.begin() as conn:
-        if same is not None and target is not None and same.id != target.id:
-            report.error = f"this content is already document {same.id}"
-            report.document_id = same.id
-            if job_id is not None:
-                _job(conn, same.id, report, uploader_id, job_id)
-            return report
-        if target is None:
-            target = same  # a failed earlier attempt of the same content: retry it
+    if same is not None and target is not None and same.id != target.id:
+        report.error = f"this content is already document {same.id}"
+        report.document_id = same.id
+        _finish(lib, report, uploader_id, job_id)
+        return report
+    if target is None:
+        target = same  # a failed earlier attempt of the same content: retry it
+    try:
         stored_name = lib.files.save(path, kind)
+    except OSError as e:  # the disk is full: nothing was stored, the batch goes on
+        report.error = storage_error("the file could not be stored", e).message
+        return _finish(lib, report, uploader_id, job_id)
+    with lib.db.begin() as conn:
         values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
                       stored_name=stored_name, size=size, kind=kind,
                       source_path=source_path, **meta)
@@ -251,9 +276,9 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     if staged is not None:
         report.existing = True
         _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                 previous=target.stored_name)
+                 previous=target.stored_name, stop=stop)
     else:
-        _process(lib, doc_id, opts, report, uploader_id, job_id)
+        _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
     return report
 
 
@@ -291,6 +316,13 @@ def _kept_note(changes: dict[str, Any]) -> str:
             "(edit the document to change them)")
 
 
+def _stopped(report: IngestReport, e: Cancelled) -> IngestReport:
+    """The report of an ingestion stopped by ``e``: queued again (the
+    worker is stopping) or cancelled."""
+    report.status, report.error = ("queued" if e.requeue else "cancelled"), e.message
+    return report
+
+
 def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
             job_id: int | None) -> IngestReport:
     if job_id is not None:
@@ -302,7 +334,7 @@ def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
              uploader_id: int | None, job_id: int | None = None,
              staged: dict[str, Any] | None = None, previous: str | None = None,
-             record: bool = True) -> None:
+             record: bool = True, stop: Callable[[], None] | None = None) -> None:
     """Extract, chunk, embed and commit a document's file.  With ``staged``
     (the column values of a new version of a ready document), the new file
     is ``staged["stored_name"]`` and the document keeps its previous version
@@ -310,18 +342,33 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
     nothing but the report.  ``record``: write the report to a job row.
 
     Speaker notes are chunked apart and embedded when the document (with
-    ``staged``) includes them; ``_commit`` decides again under the write lock."""
+    ``staged``) includes them; ``_commit`` decides again under the write lock.
+
+    Bounded: a text over ``extract.max_words`` words or ``chunk.max_chunks``
+    passages is refused before anything is embedded; ``stop`` (see
+    ``ingest_file``) is called between the steps and the embedding batches."""
+
+    def check() -> None:
+        if stop is not None:
+            stop()
+
     d = store.documents
     with lib.db.connect() as conn:
         doc = conn.execute(select(d).where(d.c.id == doc_id)).one()
     stored_name = staged["stored_name"] if staged else doc.stored_name
     kind = staged["kind"] if staged else doc.kind
+    stopped: Cancelled | None = None
     try:
-        extracted = extract(lib.files.path(stored_name), kind, lib.config.extract)
+        check()
+        extracted = extract(lib.files.path(stored_name), kind, lib.config.extract, stop=stop)
+        check_words(extracted, lib.config.extract)
         report.warnings.extend(extracted.warnings)
         report.pages = len(extracted.pages)
         report.ocr = extracted.ocr_pages
         every = chunk_pages(extracted.pages, lib.config.chunk, notes=True)
+        if len(every) > lib.config.chunk.max_chunks:
+            raise ExtractError(f"too large: {len(every):,} passages, limit "
+                               f"{lib.config.chunk.max_chunks:,} (chunk.max_chunks)")
         body = [c for c in every if c.source != "notes"]
         with_notes = notes.row_included(doc, lib.config.extract.speaker_notes, staged)
         drafts = every if with_notes else body
@@ -330,8 +377,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             raise ExtractError("no extractable text" + (
                 " (image-only pages; install tesseract for OCR)" if image_note else ""))
         texts = [c.text for c in drafts]
-        vectors = lib.embedder.embed_passages(texts)
-        second = lib.second_vectors([(c.language, c.text) for c in drafts])
+        vectors, second = _embed(lib, drafts, check)
         # the document's languages are those of its text, never of its notes
         langs = document_languages([c.text for c in body] or texts)
         language = opts.language if opts.language in ("ar", "en") else (
@@ -339,6 +385,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         title = (staged or {}).get("title") or doc.title or extracted.title or \
             Path((staged or {}).get("original_filename") or doc.original_filename).stem
         spare = [c for c in every if c.source == "notes"] if not with_notes else []
+        check()  # the last point where a cancellation stops it
         # a literal, not dict(**staged, ...): staged may name a title too
         stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, doc_values={
             **(staged or {}),
@@ -349,11 +396,9 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
         report.status, report.chunks, report.language, report.title = \
             "ready", stored, language, title
-        if staged and previous and previous != stored_name:
-            lib.files.delete(previous)
-        if record:
-            _job_done(lib, doc_id, report, uploader_id, job_id)
-        return
+    except Cancelled as e:
+        stopped = e
+        status, message = "failed", e.message
     except ExtractError as e:
         status = {"encrypted": "encrypted"}.get(e.message, "empty" if e.message.startswith(
             "no extractable text") else "failed")
@@ -362,18 +407,49 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         status, message = "failed", e.message
     except IntegrityError:
         status, message = "failed", "this content was added as another document meanwhile"
-    except OSError as e:
-        status, message = "failed", f"storage error ({e.strerror or type(e).__name__})"
-    report.status, report.error = status, message
+    except (OSError, OperationalError) as e:  # the disk is full, the file was lost ...
+        status, message = "failed", storage_error("the document could not be stored", e).message
+    except Exception as e:  # a bug must not leave the document "processing"
+        log.exception("ingestion of document %s failed", doc_id)
+        status, message = "failed", f"internal error ({type(e).__name__})"
+    else:
+        if staged and previous and previous != stored_name:
+            lib.files.delete(previous)
+        if record:
+            _job_done(lib, doc_id, report, uploader_id, job_id)
+        return
+    if stopped is not None:
+        _stopped(report, stopped)
+    else:
+        report.status, report.error = status, message
     if staged:
         # the previous version stays as it was; only the new file goes
-        report.error = f"{message}; the previous version was kept"
+        if stopped is None:
+            report.error = f"{message}; the previous version was kept"
         if stored_name != previous:
             lib.files.delete(stored_name)
     else:
-        _fail(lib, doc_id, status, message)
+        # a document stopped because the worker stops waits, queued, for the next start
+        _fail(lib, doc_id, "queued" if stopped is not None and stopped.requeue else status,
+              message)
     if record:
         _job_done(lib, doc_id, report, uploader_id, job_id)
+
+
+def _embed(lib: Library, drafts: list[Any], check: Callable[[], None]
+           ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Both models' vectors of the drafts, batch by batch (``check`` before each)."""
+    step = max(1, lib.config.embed.batch_size)
+    parts: list[np.ndarray] = []
+    second: list[dict[str, Any]] = []
+    for i in range(0, len(drafts), step):
+        check()
+        part = drafts[i:i + step]
+        parts.append(lib.embedder.embed_passages([c.text for c in part]))
+        second.extend(lib.second_vectors([(c.language, c.text) for c in part]))
+    if not parts:
+        return np.zeros((0, lib.embedder.dim), np.float32), second
+    return np.vstack(parts), second
 
 
 def _job_done(lib: Library, doc_id: int, report: IngestReport, uploader_id: int | None,
@@ -411,6 +487,9 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
         if add_ids is not None and vectors is not None:
             vi.add(add_ids, vectors, doc_id)
         vi.save()
+    except RuntimeError as e:  # faiss's "write error ... (No space left on device)"
+        lib.drop_vectors()
+        raise storage_error("the vector index could not be saved", e) from None
     except BaseException:
         lib.drop_vectors()
         raise

@@ -8,6 +8,15 @@ start time of the process).  A process claims a job atomically (queued ->
 processing); at start-up it also claims the jobs of processes that died (and
 queued jobs nobody claimed), so an upload is resumed after a crash instead
 of being lost.  ``doclib check --repair`` does the same from the command line.
+
+A job can be cancelled by a curator (``cancel``): a queued one at once, a
+running one between two steps of its ingestion (``cancelling`` until it
+stops; its process may be another one: it reads the job's status between
+embedding batches).  A process that stops (SIGTERM, ``Runner.stop``) ends
+its running job the same way and puts it back in the queue, with its
+upload, for the next start.  Each job is bounded (``extract.timeout_s``,
+``extract.max_words``, ``chunk.max_chunks``), so the uploads behind one wait
+a bounded time.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import json
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +35,7 @@ from sqlalchemy import select
 
 from . import store
 from .auth import Principal, can
-from .errors import DoclibError, NotFound
+from .errors import Cancelled, Conflict, DoclibError, NotFound
 from .ingest import IngestOptions, ingest_file
 from .library import Library
 
@@ -76,28 +86,36 @@ def create(lib: Library, user_id: int | None, upload: Path | None = None,
             created_at=store.now())).inserted_primary_key[0])
 
 
+RUNNING = ("processing", "cancelling")  # a process works on it (or did, and died)
+CANCELLED_BY_CURATOR = "cancelled by a curator; nothing of it was indexed"
+STOPPING = ("doclib stopped before this upload was indexed; it is queued again and "
+            "resumes when doclib starts")
+
+
 def claim(lib: Library, job_id: int) -> bool:
-    """Take a job for this process: a queued one, or a processing one whose
-    process died.  Atomic: of two processes, one gets it."""
+    """Take a job for this process: a queued one, or a running one whose
+    process died (a job being cancelled stays so, and stops at once).
+    Atomic: of two processes, one gets it."""
     j = store.jobs
     with lib.db.begin() as conn:
         row = conn.execute(select(j.c.status, j.c.owner).where(j.c.id == job_id)).first()
-        if row is None or row.status not in ("queued", "processing"):
+        if row is None or row.status not in ("queued", *RUNNING):
             return False
-        if row.status == "processing" and owner_alive(row.owner):
+        if row.status in RUNNING and owner_alive(row.owner):
             return False
         cond = (j.c.owner.is_(None) if row.owner is None else j.c.owner == row.owner)
+        status = "cancelling" if row.status == "cancelling" else "processing"
         done = conn.execute(j.update().where(j.c.id == job_id, j.c.status == row.status, cond)
-                            .values(status="processing", owner=me(), started_at=store.now()))
+                            .values(status=status, owner=me(), started_at=store.now()))
         return done.rowcount == 1
 
 
 def interrupted(lib: Library) -> list[int]:
-    """Jobs left behind: queued or processing, with no live process on them."""
+    """Jobs left behind: queued or running, with no live process on them."""
     j = store.jobs
     with lib.db.connect() as conn:
         rows = conn.execute(select(j.c.id, j.c.owner).where(
-            j.c.status.in_(("queued", "processing")), j.c.payload.is_not(None))
+            j.c.status.in_(("queued", *RUNNING)), j.c.payload.is_not(None))
             .order_by(j.c.id)).all()
     return [r.id for r in rows if not owner_alive(r.owner)]
 
@@ -109,9 +127,21 @@ def _fail(lib: Library, job_id: int, message: str) -> None:
             report=json.dumps({"error": message}, ensure_ascii=False)))
 
 
-def run(lib: Library, job_id: int) -> None:
-    """Run a claimed job to its end; the job row always ends finished or
-    failed, and the upload is removed once it is ingested."""
+def run(lib: Library, job_id: int, stopping: threading.Event | None = None) -> None:
+    """Run a claimed job to its end; the job row always ends finished,
+    failed or cancelled, and the upload is removed once it is ingested.
+    When ``stopping`` is set (this process is stopping), the ingestion stops
+    and the job is queued again, its upload kept."""
+
+    def stop() -> None:
+        if stopping is not None and stopping.is_set():
+            raise Cancelled(STOPPING, requeue=True)
+        with lib.db.connect() as conn:
+            status = conn.execute(select(store.jobs.c.status)
+                                  .where(store.jobs.c.id == job_id)).scalar()
+        if status == "cancelling":
+            raise Cancelled(CANCELLED_BY_CURATOR)
+
     with lib.db.connect() as conn:
         row = conn.execute(select(store.jobs).where(store.jobs.c.id == job_id)).first()
     if row is None or not row.payload:
@@ -122,15 +152,47 @@ def run(lib: Library, job_id: int) -> None:
         _fail(lib, job_id, "the uploaded file was lost before it was ingested; upload it again")
         return
     try:
-        ingest_file(lib, upload, IngestOptions(**payload["options"]),
-                    original_name=payload["name"], uploader_id=row.user_id,
-                    report_path=payload["name"], replace_id=payload.get("replace_id"),
-                    job_id=job_id)
+        report = ingest_file(lib, upload, IngestOptions(**payload["options"]),
+                             original_name=payload["name"], uploader_id=row.user_id,
+                             report_path=payload["name"], replace_id=payload.get("replace_id"),
+                             job_id=job_id, stop=stop)
     except DoclibError as e:  # e.g. the document to replace was deleted meanwhile
         _fail(lib, job_id, e.message)
     except Exception as e:  # the job must never stay "processing" silently
         _fail(lib, job_id, f"internal error ({type(e).__name__})")
+    else:
+        if report.status == "queued":  # this process stops: the next one resumes it
+            with lib.db.begin() as conn:
+                conn.execute(store.jobs.update().where(store.jobs.c.id == job_id).values(
+                    status="queued", owner=None, started_at=None, finished_at=None,
+                    document_id=None, report=json.dumps({"note": report.error})))
+            return
     upload.unlink(missing_ok=True)
+
+
+def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
+    """Cancel a job: a queued one at once (its upload is removed), a running
+    one as soon as its ingestion reaches its next step (``cancelling``
+    meanwhile).  Conflict for a job that has finished; NotFound for anyone
+    who may not upload."""
+    if not can(who, "upload"):
+        raise NotFound("job not found")
+    j = store.jobs
+    with lib.db.begin() as conn:
+        # conditional updates: the job may start or end meanwhile
+        queued = conn.execute(j.update().where(j.c.id == job_id, j.c.status == "queued").values(
+            status="cancelled", finished_at=store.now(),
+            report=json.dumps({"error": "cancelled by a curator before it started"}))).rowcount
+        conn.execute(j.update().where(j.c.id == job_id, j.c.status == "processing")
+                     .values(status="cancelling"))
+        row = conn.execute(select(j.c.status, j.c.payload).where(j.c.id == job_id)).first()
+        if row is None:
+            raise NotFound("job not found")
+        if not queued and row.status != "cancelling":
+            raise Conflict(f"job {job_id} has already finished ({row.status})")
+    if queued and row.payload:
+        (incoming_dir(lib) / Path(json.loads(row.payload)["file"]).name).unlink(missing_ok=True)
+    return get(lib, who, job_id)
 
 
 def get(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
@@ -156,12 +218,15 @@ def recent(lib: Library, limit: int = 50) -> list[dict[str, Any]]:
 
 class Runner:
     """One ingestion thread per process (the library has a single writer
-    anyway).  On start it resumes the jobs of processes that died."""
+    anyway).  On start it resumes the jobs of processes that died.  ``stop``
+    (gunicorn's worker_exit hook calls it on SIGTERM) ends the running job
+    between two batches and leaves it, and the jobs not started, queued."""
 
     def __init__(self, lib: Library, recover: bool = True) -> None:
         self.lib = lib
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doclib-ingest")
         self._lock = threading.Lock()
+        self.stopping = threading.Event()
         self.futures: dict[int, Future[Any]] = {}
         self.recovery: Future[list[int]] | None = None
         if recover:
@@ -170,15 +235,19 @@ class Runner:
     def _recover(self) -> list[int]:
         resumed = []
         for job_id in interrupted(self.lib):
+            if self.stopping.is_set():
+                break
             if claim(self.lib, job_id):
-                run(self.lib, job_id)
+                run(self.lib, job_id, self.stopping)
                 resumed.append(job_id)
         return resumed
 
     def submit(self, job_id: int) -> None:
         def work() -> None:
-            if claim(self.lib, job_id):  # another process may have taken it meanwhile
-                run(self.lib, job_id)
+            # another process may have taken it meanwhile; a stopping one
+            # leaves it queued for the next start
+            if not self.stopping.is_set() and claim(self.lib, job_id):
+                run(self.lib, job_id, self.stopping)
 
         with self._lock:
             self.futures[job_id] = self._pool.submit(work)
@@ -190,3 +259,19 @@ class Runner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop: the running job ends at its next step and is queued again
+        (so are the jobs not started); waits up to ``timeout`` seconds."""
+        self.stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = [f for f in self.futures.values() if not f.done()]
+        if self.recovery is not None:
+            running.append(self.recovery)
+        deadline = time.monotonic() + timeout
+        for fut in running:
+            try:
+                fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # cancelled, timed out or failed: nothing to wait for
+                pass

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from typing import Any
 
 from .config import Config
+
+
+def _stop_jobs(app: Any) -> None:
+    """Stop the app's ingestion thread: its running job ends between two
+    batches and is queued again for the next start (not left "processing",
+    and the worker does not wait for a long job to end)."""
+    runner = getattr(app, "extensions", {}).get("doclib_jobs")
+    if runner is not None:
+        runner.stop()
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    # gunicorn calls it in the worker after SIGTERM (or any exit)
+    _stop_jobs(getattr(worker, "wsgi", None))
 
 
 def run(config: Config, host: str, port: int, workers: int, dev: bool = False) -> None:
     from .web import create_app
 
     if dev:
-        create_app(config).run(host=host, port=port, debug=False, use_reloader=False)
+        app = create_app(config)
+
+        def on_term(signum: int, frame: Any) -> None:
+            _stop_jobs(app)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, on_term)
+        app.run(host=host, port=port, debug=False, use_reloader=False)
         return
     from gunicorn.app.base import BaseApplication
 
@@ -21,7 +44,7 @@ def run(config: Config, host: str, port: int, workers: int, dev: bool = False) -
             options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
                        "timeout": 120, "graceful_timeout": 30, "accesslog": "-",
                        "errorlog": "-", "loglevel": "info", "forwarded_allow_ips": "",
-                       "limit_request_line": 8190}
+                       "limit_request_line": 8190, "worker_exit": _worker_exit}
             for key, value in options.items():
                 self.cfg.set(key, value)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -120,7 +122,22 @@ def extract_in_process(path: str, kind: str, cfg: ExtractConfig) -> Extracted:
         _ocr_empty_pages(path, result, cfg)
     else:
         result = _registry()[kind](path)
+    check_words(result, cfg)
     return result
+
+
+def count_words(result: Extracted) -> int:
+    return sum(len(p.text.split()) + len(p.notes.split()) for p in result.pages)
+
+
+def check_words(result: Extracted, cfg: ExtractConfig) -> None:
+    """Refuse a text too large to chunk and embed in bounded time (a small
+    DOCX may inflate to megabytes of text): in the child, before the text is
+    sent to the parent."""
+    n = count_words(result)
+    if n > cfg.max_words:
+        raise ExtractError(f"too large: {n:,} words, limit {cfg.max_words:,} "
+                           "(extract.max_words)")
 
 
 def _ocr_enabled(cfg: ExtractConfig) -> bool:
@@ -171,31 +188,62 @@ def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
     return apply
 
 
-def extract(path: str | Path, kind: str, cfg: ExtractConfig) -> Extracted:
-    """Extract in a child process with limits; every failure is an ExtractError."""
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the child and whatever it started (its own session), and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+def extract(path: str | Path, kind: str, cfg: ExtractConfig,
+            stop: Callable[[], None] | None = None) -> Extracted:
+    """Extract in a child process with limits; every failure is an ExtractError.
+
+    ``stop`` is called every 0.2 s while the child runs; if it raises (the
+    job was cancelled, the worker is stopping), the child is killed and the
+    exception goes on."""
     cmd = [sys.executable, "-m", "doclib.extract.worker", str(path), kind,
            json.dumps(asdict(cfg))]
     env = {**os.environ, "OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
                                          + [p for p in os.environ.get("PYTHONPATH", "")
                                             .split(os.pathsep) if p])}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=cfg.timeout_s, env=env,
-                              preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
-    except subprocess.TimeoutExpired:
-        raise ExtractError(f"extraction took longer than {cfg.timeout_s} s") from None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
+    deadline = time.monotonic() + cfg.timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            stdout, stderr_bytes = proc.communicate(
+                timeout=max(0.0, min(left, 0.2) if stop else left))
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                _kill(proc)
+                raise ExtractError(f"extraction took longer than {cfg.timeout_s} s") from None
+            if stop is not None:
+                try:
+                    stop()
+                except BaseException:
+                    _kill(proc)
+                    raise
+        except BaseException:
+            _kill(proc)
+            raise
     if proc.returncode != 0:
         try:
-            err = json.loads(proc.stdout.decode("utf-8"))
+            err = json.loads(stdout.decode("utf-8"))
             raise ExtractError(err["error"])
         except (ValueError, KeyError):
             pass
-        stderr = proc.stderr.decode("utf-8", "replace")
+        stderr = stderr_bytes.decode("utf-8", "replace")
         if "MemoryError" in stderr or proc.returncode in (-9, -6):
             raise ExtractError(f"extraction exceeded the {cfg.memory_mb} MiB memory limit "
                                "or was killed") from None
         if proc.returncode == -24:  # SIGXCPU
             raise ExtractError(f"extraction used more than {cfg.timeout_s} s of CPU") from None
         raise ExtractError("the extractor crashed") from None
-    data = json.loads(proc.stdout.decode("utf-8"))
+    data = json.loads(stdout.decode("utf-8"))
     return Extracted.from_json(data["result"])

@@ -124,6 +124,15 @@ def api_job(job_id: int) -> Any:
     return jsonify({"ok": True, "job": jobs_service.get(lib(), who(), job_id)})
 
 
+@bp.post("/jobs/<int:job_id>/cancel")
+@requires("upload")
+def api_cancel_job(job_id: int) -> Any:
+    job = jobs_service.cancel(lib(), who(), job_id)
+    with lib().db.begin() as conn:
+        accounts.audit(conn, who().user_id, "job.cancel", str(job_id))
+    return jsonify({"ok": True, "job": job})
+
+
 @bp.get("/workshops/related")
 @requires("read")
 def api_related_workshops() -> Any:

@@ -184,6 +184,11 @@ SPEC: dict[str, Any] = {
         "/jobs/{id}": {"get": {"summary": "Ingestion job status (curators)",
                                "parameters": [_path_id()],
                                "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/jobs/{id}/cancel": {"post": {
+            "summary": "Cancel a job (curators): a queued one at once (cancelled), a running "
+                       "one at its next step (cancelling, then cancelled); 409 once finished",
+            "parameters": [_path_id()],
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/workshops/related": {"get": {
             "summary": "Workshops that fit a problem (q) or a document",
             "parameters": [_q("q", {"type": "string"}, "the problem, in Arabic or English"),
