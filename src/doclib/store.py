@@ -258,7 +258,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk when it returns (in WAL mode NORMAL may lose
+    # the last commits in a power cut): an upload acknowledged to a curator,
+    # an edit, a deletion survive one.  It costs about 0.4 to 5 ms a commit
+    # here (measured), and doclib commits rarely (uploads, edits, logins).
+    cur.execute("PRAGMA synchronous=FULL")
     # deleted rows are overwritten with zeros (freed pages too): a deleted
     # document's text must not stay readable in the file (see erase.py)
     cur.execute("PRAGMA secure_delete=ON")
@@ -292,6 +296,15 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of a folder (a file created or renamed in it) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, write: Any) -> None:

@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .. import validate
-from ..errors import BadRequest, UnsupportedFormat
+from sqlalchemy.exc import OperationalError
+
+from .. import store, validate
+from ..errors import BadRequest, UnsupportedFormat, storage_error
 from ..extract import sniff
 from ..ingest import IngestOptions, resolve_metadata
 from ..jobs import create, incoming_dir
@@ -48,16 +50,29 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
         resolve_metadata(conn, opts)  # 400 naming the field, before anything is stored
     incoming = incoming_dir(lib())
     suffix = os.path.splitext(name)[1].lower()[:10]
-    fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
         with os.fdopen(fd, "wb") as out:
             file.save(out)
+            # durable before the job row commits and the curator is answered:
+            # the file, then its name in the folder
+            out.flush()
+            os.fsync(out.fileno())
+        store.fsync_dir(incoming)
         sniff(tmp, name)  # refuses here, before anything is stored
     except (UnsupportedFormat, OSError) as e:
-        os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise BadRequest(f"the upload could not be stored ({e.strerror})") from None
+        if tmp is not None:
+            os.unlink(tmp)
+        if isinstance(e, OSError):  # the disk is full: 507, and nothing is kept
+            raise storage_error("the upload could not be stored", e) from None
         raise
-    job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id)
+    # the job row commits with synchronous=FULL (store.py): once the 202 is
+    # sent, the upload survives a crash or a power cut and resumes queued
+    try:
+        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id)
+    except OperationalError as e:  # the database cannot grow (disk full)
+        os.unlink(tmp)
+        raise storage_error("the upload could not be recorded", e) from None
     runner().submit(job_id)
     return job_id
