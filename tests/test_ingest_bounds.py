@@ -209,6 +209,8 @@ def test_a_curator_cancels_a_running_and_a_queued_job_through_the_api(slow_app, 
     assert list(jobs.incoming_dir(lib).iterdir()) == []
     got = client.get(f"/api/v1/jobs/{running}", headers=headers).get_json()["job"]
     assert got["status"] == "cancelled"
+    page = client.get(f"/curate/jobs/{running}", headers={**headers, "Accept-Language": "ar"})
+    assert "أُلغيت" in page.get_data(as_text=True)  # the job page names the status
     # a finished job cannot be cancelled; members cannot cancel at all
     r = client.post(f"/api/v1/jobs/{running}/cancel", headers=headers)
     assert r.status_code == 409 and "already" in r.get_json()["error"]

@@ -249,6 +249,8 @@ class Runner:
             if not self.stopping.is_set() and claim(self.lib, job_id):
                 run(self.lib, job_id, self.stopping)
 
+        if self.stopping.is_set():  # queued in the database: the next start takes it
+            return
         with self._lock:
             self.futures[job_id] = self._pool.submit(work)
 
