@@ -342,3 +342,41 @@ def test_sigterm_stops_the_job_between_batches_and_leaves_it_queued(tmp_path):
         assert _job(lib, job_id).status == "ready" and _counts(lib) > 100
     finally:
         lib.close()
+
+
+def test_a_job_cancelled_while_its_process_died_ends_cancelled_not_stuck(tmp_path):
+    """A worker stops (its job and document queued again); the job is then
+    claimed by a process that dies while a curator cancels it: the next
+    start ends the job cancelled and its document failed, neither left
+    queued nor processing."""
+    lib = Library(make_config(tmp_path / "data"), embedder=FakeEmbedder())
+    try:
+        upload = jobs.incoming_dir(lib) / "up.txt"
+        _text_file(upload, 60)
+        job_id = jobs.create(lib, None, upload, IngestOptions(title="T"), "t.txt")
+        assert jobs.claim(lib, job_id)
+        stopping = threading.Event()
+        stopping.set()
+        jobs.run(lib, job_id, stopping)  # the worker stops: back to the queue
+        row = _job(lib, job_id)
+        assert row.status == "queued" and upload.exists()
+        with lib.db.connect() as conn:
+            doc_status = conn.execute(select(store.documents.c.status)).scalar_one()
+        assert doc_status == "queued"
+        # it is claimed again by a process that dies while a curator cancels it
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        with lib.db.begin() as conn:
+            conn.execute(store.jobs.update().where(store.jobs.c.id == job_id).values(
+                status="cancelling", owner=f"{socket.gethostname()}:{dead}:1"))
+        assert jobs.interrupted(lib) == [job_id]
+        runner = jobs.Runner(lib)
+        assert runner.recovery.result(timeout=60) == [job_id]
+        runner.shutdown()
+        assert _job(lib, job_id).status == "cancelled" and not upload.exists()
+        with lib.db.connect() as conn:
+            doc = conn.execute(select(store.documents)).one()
+        assert doc.status == "failed" and "cancelled" in doc.error
+        assert _counts(lib) == 0
+    finally:
+        lib.close()

@@ -176,10 +176,12 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                 stop: Callable[[], None] | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
-    ``stop`` is called between the steps and between embedding batches; it
-    raises Cancelled to stop the ingestion (a curator cancelled the job, or
-    the worker is stopping): nothing of the file is indexed then.  A file
-    that cannot be stored (the disk is full) is a report too.
+    ``stop`` is called between the steps of the ingestion (from the
+    extraction on) and between embedding batches; it raises Cancelled to
+    stop it (a curator cancelled the job, or the worker is stopping):
+    nothing of the file is indexed then, and its document (found or made
+    first, so that none is left "processing") ends failed, or queued.  A
+    file that cannot be stored (the disk is full) is a report too.
 
     ``replace_id`` replaces the content of an existing document (same id);
     only the metadata named in ``opts`` changes.  A file whose content the
@@ -198,16 +200,11 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     report = IngestReport(path=report_path or path)
     name = original_name or os.path.basename(path)
     try:
-        if stop is not None:
-            stop()
         kind = sniff(path, name)
         size = os.path.getsize(path)
         sha = store.sha256_file(path)
         with lib.db.begin() as conn:
             meta = resolve_metadata(conn, opts)
-    except Cancelled as e:
-        _stopped(report, e)
-        return _finish(lib, report, uploader_id, job_id)
     except (UnsupportedFormat, BadRequest, NotFound) as e:
         report.error = e.message
         return _finish(lib, report, uploader_id, job_id)
