@@ -71,26 +71,46 @@ def file_for_download(lib: Library, who: Principal, doc_id: int) -> tuple[Path, 
 
 
 def listing(lib: Library, who: Principal, filters: Filters | None = None,
-            limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """Visible documents, newest first (API listing, event and workshop pages)."""
+            limit: int = 50, offset: int = 0, recent: bool = False) -> dict[str, Any]:
+    """Visible documents, newest first (API listing, event and workshop
+    pages): by year, or (``recent``) by the date they were added."""
     with lib.db.connect() as conn:
-        rows = sorted(visible_documents(conn, who, filters).values(),
-                      key=lambda r: (-(r.year or 0), -r.id))
+        rows = list(visible_documents(conn, who, filters).values())
+    if recent:
+        rows.sort(key=lambda r: (r.created_at or "", r.id), reverse=True)
+    else:
+        rows.sort(key=lambda r: (-(r.year or 0), -r.id))
     return {"total": len(rows), "documents": [document_summary(r)
                                               for r in rows[offset: offset + limit]]}
 
 
-def all_for_curators(lib: Library, who: Principal) -> list[dict[str, Any]]:
-    """Every document in any status (curation page)."""
+# the curation table's columns that sort, and the SQL each sorts by
+CURATION_SORTS = {
+    "title": "lower(coalesce(d.title, d.original_filename))", "filename": "d.original_filename",
+    "language": "d.language", "added": "d.created_at", "uploader": "u.email",
+    "status": "d.status", "access": "d.access", "type": "d.doc_type",
+}
+
+
+def all_for_curators(lib: Library, who: Principal, sort: str = "added",
+                     descending: bool = True) -> list[dict[str, Any]]:
+    """Every document in any status (curation page), with its file name,
+    language, date added and uploader, sorted by one of ``CURATION_SORTS``."""
     if not can(who, "edit"):
         raise Forbidden("curators only")
+    if sort not in CURATION_SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(CURATION_SORTS)}")
+    order = "DESC" if descending else "ASC"
     with lib.db.connect() as conn:
-        rows = conn.execute(text(f"SELECT {DOC_COLUMNS}, d.error, d.updated_at FROM {DOC_FROM} "
-                                 "ORDER BY d.updated_at DESC, d.id DESC")).all()
+        rows = conn.execute(text(
+            f"SELECT {DOC_COLUMNS}, d.error, d.updated_at, u.email AS uploader FROM {DOC_FROM} "
+            "LEFT JOIN users u ON u.id = d.uploader_id "
+            f"ORDER BY {CURATION_SORTS[sort]} {order}, d.id {order}")).all()
     out = []
     for r in rows:
         s = document_summary(r)
-        s.update({"status": r.status, "error": r.error, "updated_at": r.updated_at})
+        s.update({"status": r.status, "error": r.error, "updated_at": r.updated_at,
+                  "uploader": r.uploader})
         out.append(s)
     return out
 

@@ -82,7 +82,7 @@ class Filters:
 
 
 DOC_COLUMNS = """d.id, d.title, d.language, d.languages, d.doc_type, d.access, d.year, d.date,
-    d.original_filename, d.pages, d.kind, d.status, e.slug AS event_slug,
+    d.original_filename, d.pages, d.kind, d.status, d.created_at, e.slug AS event_slug,
     e.title_en AS event_title_en, e.title_ar AS event_title_ar,
     w.id AS workshop_id, w.number AS workshop_number, w.title_en AS workshop_title_en,
     w.title_ar AS workshop_title_ar"""
@@ -97,6 +97,7 @@ def document_summary(row: Any) -> dict[str, Any]:
         "languages": [x for x in (row.languages or "").split(",") if x],
         "type": row.doc_type, "access": Access(row.access).name, "year": row.year,
         "date": row.date, "filename": row.original_filename, "pages": row.pages,
+        "added": row.created_at,
         "event": row.event_slug,
         "event_title": {"en": row.event_title_en or "", "ar": row.event_title_ar or ""}
         if row.event_slug else None,

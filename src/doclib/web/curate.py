@@ -28,7 +28,12 @@ def _choices() -> dict[str, Any]:
 @bp.get("/")
 @requires("upload")
 def index() -> Any:
-    return render_template("curate.html", documents=docs_service.all_for_curators(lib(), who()),
+    sort = request.args.get("sort", "added")
+    direction = request.args.get("dir", "desc" if sort == "added" else "asc")
+    if direction not in ("asc", "desc"):
+        raise BadRequest("dir must be asc or desc")
+    documents = docs_service.all_for_curators(lib(), who(), sort, direction == "desc")
+    return render_template("curate.html", documents=documents, sort=sort, direction=direction,
                            jobs=jobs_service.recent(lib(), 10), **_choices())
 
 

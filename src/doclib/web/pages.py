@@ -36,7 +36,7 @@ MIME = {
 def home() -> Any:
     with lib().db.connect() as conn:
         events = events_service.list_events(conn)
-    recent = docs_service.listing(lib(), who(), limit=8)
+    recent = docs_service.listing(lib(), who(), limit=8, recent=True)
     return render_template("home.html", events=events, recent=recent["documents"])
 
 
