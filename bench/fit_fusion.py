@@ -11,7 +11,9 @@ features (``rank.mixture_features``).  Three fits, each a convex problem
 solved by Newton's method (L2-regularised):
 
 - the same-language group's score, one per query language: softmax over
-  the query-language documents, on the questions whose answer is there;
+  the query-language documents of the calibrated sum's score (its
+  temperature; ``--same-columns`` fits other features too), on the
+  questions whose answer is there;
 - the other-language group's score: softmax over the other language's
   documents, on the questions whose answer is there;
 - P(answer in the query's language): logistic, one per query language.
@@ -43,7 +45,7 @@ from doclib import config as config_mod  # noqa: E402
 from doclib import store  # noqa: E402
 from doclib.auth import principal_for_role  # noqa: E402
 from doclib.rank import Mixture, collect_evidence, mixture_features, mixture_log_probs  # noqa: E402
-from doclib.search import Filters, _second_query, candidates  # noqa: E402
+from doclib.search import Filters, _second_query, calibrated_sum, candidates  # noqa: E402
 from doclib.text import detect_language  # noqa: E402
 
 BIASES = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -70,8 +72,9 @@ def collect(lib: Any, questions: list[dict[str, Any]], ids: dict[str, int],
         qv = lib.embedder.embed_queries([q["question"]])[0]
         cand = candidates(lib, who, q["question"], qv, flt, n, _second_query(lib, q["question"]))
         qlang = detect_language(q["question"])
+        calibrated = {c.chunk_id: c.score for c in calibrated_sum(lib.config.search, cand)}
         ev = collect_evidence(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
-                              cand.second)
+                              cand.second, calibrated)
         docs = [e.document_id for e in ev]
         s, o, prior, same = mixture_features(ev, cand.full_bound, cand.known_bound)
         out.append({"cell": cell, "article": article, "qlang": qlang, "S": s, "O": o,
@@ -133,13 +136,20 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1) -> np.ndarray:
     return w
 
 
+SAME_COLUMNS = (4,)   # which same-group features are fitted (the others weigh 0)
+
+
 def fit(data: list[dict[str, Any]]) -> Mixture:
     ok = [d for d in data if d["rel"] >= 0]
     same = []
+    cols = list(SAME_COLUMNS)
     for lang in ("en", "ar"):
-        rows = [(d["S"][d["same"]], int(np.flatnonzero(d["same"]).tolist().index(d["rel"])))
+        rows = [(d["S"][d["same"]][:, cols],
+                 int(np.flatnonzero(d["same"]).tolist().index(d["rel"])))
                 for d in ok if d["qlang"] == lang and d["same"][d["rel"]] and d["same"].sum() > 1]
-        same.append((lang, tuple(round(float(v), 3) for v in fit_softmax(rows))))
+        w = np.zeros(ok[0]["S"].shape[1])
+        w[cols] = fit_softmax(rows)
+        same.append((lang, tuple(round(float(v), 3) for v in w)))
     other_rows = [(d["O"][~d["same"]], int(np.flatnonzero(~d["same"]).tolist().index(d["rel"])))
                   for d in ok if not d["same"][d["rel"]] and (~d["same"]).sum() > 1]
     b = fit_softmax(other_rows)
@@ -177,7 +187,12 @@ def main() -> None:
     ap.add_argument("--data-dir", help="the pool library (built there if absent)")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "fusion-fit.json"))
+    ap.add_argument("--same-columns", default="4",
+                    help="same-language features fitted (0 dense, 1 lexical share, 2 coverage, "
+                    "3 second model, 4 the calibrated sum; default: 4 alone)")
     args = ap.parse_args()
+    global SAME_COLUMNS
+    SAME_COLUMNS = tuple(int(x) for x in args.same_columns.split(","))
     pool = load_pool(args.limit)
     with tempfile.TemporaryDirectory(prefix="doclib-fit-") as tmp:
         lib, src = bench_library(config_mod.from_dict({}), Path(args.data_dir or tmp))

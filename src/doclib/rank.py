@@ -138,10 +138,11 @@ def merge_echoes(ranked: Sequence[tuple[int, float, list[ChunkScore]]],
 class Mixture:
     """Coefficients of the mixture fusion (``bench/fit_fusion.py`` fits them)."""
     # per query language: dense, lexical share, coverage, second model's
-    # cosine below its best (the first entry also serves other languages)
-    same: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
-        ("en", (4.613, 7.057, 3.193, 5.422)),
-        ("ar", (12.399, 10.256, 2.257, 0.0)),
+    # cosine below its best, the calibrated sum's score (the first entry
+    # also serves other languages)
+    same: tuple[tuple[str, tuple[float, float, float, float, float]], ...] = (
+        ("en", (0.0, 0.0, 0.0, 0.0, 14.364)),     # --same-columns 4
+        ("ar", (7.957, 8.113, 1.649, 0.0, 6.126)),  # --same-columns 0,1,2,3,4
     )
     other: tuple[float, float] = (35.391, 3.48)
     # per query language: intercept, coverage, dense gap, best dense, known share
@@ -167,12 +168,13 @@ class Evidence:
     lexical: float                  # best passage BM25 (0: no match)
     chunks: list[ChunkScore]
     second: float | None = None     # best passage cosine by the second model
+    calibrated: float = 0.0         # best passage score of the calibrated sum
 
 
 def collect_evidence(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
                      owner: Mapping[int, int], doc_language: Mapping[int, str],
-                     query_language: str, second: Mapping[int, float] | None = None
-                     ) -> list[Evidence]:
+                     query_language: str, second: Mapping[int, float] | None = None,
+                     calibrated: Mapping[int, float] | None = None) -> list[Evidence]:
     """Per candidate document: its best dense cosine and BM25 (and second
     model's cosine, where it has vectors), its passages."""
     dmap, lmap = dict(dense), dict(lexical)
@@ -188,6 +190,8 @@ def collect_evidence(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple
         ev.lexical = max(ev.lexical, lmap.get(c, 0.0))
         if second and c in second:
             ev.second = max(ev.second if ev.second is not None else -2.0, second[c])
+        if calibrated and c in calibrated:
+            ev.calibrated = calibrated[c] if not ev.chunks else max(ev.calibrated, calibrated[c])
         ev.chunks.append(ChunkScore(c, d, 0.0, dmap.get(c), lmap.get(c)))
     for ev in docs.values():
         if ev.dense == -2.0:
@@ -197,7 +201,7 @@ def collect_evidence(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple
 
 def mixture_features(evidence: Sequence[Evidence], full_bound: float, known_bound: float,
                      coverage_ref: float = 0.3):
-    """(same-group features [n x 4], other-group features [n x 2], the
+    """(same-group features [n x 5], other-group features [n x 2], the
     prior's features [4], which rows are in the query's language) of a
     query's candidates; rows follow ``evidence``."""
     import numpy as np
@@ -211,7 +215,8 @@ def mixture_features(evidence: Sequence[Evidence], full_bound: float, known_boun
     share = lex / lmax
     best2 = max((e.second for e in evidence if e.second is not None), default=0.0)
     sec = np.array([e.second - best2 if e.second is not None else 0.0 for e in evidence])
-    s_feats = np.stack([den, share * min(1.0, qcov / coverage_ref), lex / fb, sec], axis=1)
+    cal = np.array([e.calibrated for e in evidence], np.float64)
+    s_feats = np.stack([den, share * min(1.0, qcov / coverage_ref), lex / fb, sec, cal], axis=1)
     o_feats = np.stack([den, share], axis=1)
     ds = float(den[same].max()) if same.any() else 0.0
     do = float(den[~same].max()) if (~same).any() else 0.0
@@ -253,14 +258,18 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
                  owner: Mapping[int, int], doc_language: Mapping[int, str],
                  query_language: str, full_bound: float, known_bound: float,
                  passages: int, model: Mixture | None = None, bias: float = 0.0,
-                 second: Mapping[int, float] | None = None
+                 second: Mapping[int, float] | None = None,
+                 calibrated: Mapping[int, float] | None = None
                  ) -> list[tuple[int, float, list[ChunkScore]]]:
     """Ranked (document id, probability, its best passages), best first.  A
-    document's passages are ordered by its group's score of each passage."""
+    document's passages are ordered by the calibrated sum (``calibrated``:
+    chunk id -> score, from ``fuse``) in the query's language, by the
+    other group's score in the other."""
     import math
 
     model = model or Mixture()
-    evidence = collect_evidence(dense, lexical, owner, doc_language, query_language, second)
+    evidence = collect_evidence(dense, lexical, owner, doc_language, query_language, second,
+                                calibrated)
     if not evidence:
         return []
     s_feats, o_feats, prior, same = mixture_features(evidence, full_bound, known_bound,
@@ -275,7 +284,9 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
         for cs in ev.chunks:   # passage order within the document
             d = cs.dense if cs.dense is not None else ev.dense
             lx = cs.lexical or 0.0
-            if ev.same:
+            if ev.same and calibrated:
+                cs.score = calibrated.get(cs.chunk_id, 0.0)
+            elif ev.same:
                 a = model.same_for(query_language)
                 cs.score = a[0] * d + a[1] * lx / lmax * qscale + a[2] * lx / (full_bound or 1.0) \
                     + (a[3] * (second[cs.chunk_id] - best2) if second and cs.chunk_id in second

@@ -227,14 +227,22 @@ def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: F
         qlang = detect_language(query)
         doc_lang = {d: row.language for d, row in cand.visible.items()}
         bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
+        calibrated = {c.chunk_id: c.score for c in calibrated_sum(cfg, cand)}
         return fuse_mixture(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
                             cand.full_bound, cand.known_bound, cfg.passages_per_document,
-                            bias=bias, second=cand.second), cand.visible
-    fused = fuse(cand.dense, cand.lexical, cand.owner, strategy, cfg.rrf_k, cfg.lexical_weight,
-                 lexical_bound=cand.known_bound if cfg.lexical_coverage > 0 else 0.0,
-                 coverage_floor=cfg.lexical_coverage, second=cand.second,
-                 second_weight=cfg.second_weight)
+                            bias=bias, second=cand.second, calibrated=calibrated), cand.visible
+    fused = calibrated_sum(cfg, cand) if strategy == "calibrated" else \
+        fuse(cand.dense, cand.lexical, cand.owner, strategy, cfg.rrf_k)
     return group_by_document(fused, cfg.passages_per_document), cand.visible
+
+
+def calibrated_sum(cfg: Any, cand: Candidates) -> list[ChunkScore]:
+    """The calibrated sum's chunk scores (``rank.fuse``) of the candidates."""
+    return fuse(cand.dense, cand.lexical, cand.owner, "calibrated", cfg.rrf_k,
+                cfg.lexical_weight,
+                lexical_bound=cand.known_bound if cfg.lexical_coverage > 0 else 0.0,
+                coverage_floor=cfg.lexical_coverage, second=cand.second,
+                second_weight=cfg.second_weight)
 
 
 def _second_query(lib: Library, query: str) -> np.ndarray | None:
