@@ -249,3 +249,13 @@ def test_catalogue_with_impossible_dates(run, fixtures_dir, tmp_path):
     assert "rabat" not in run("events", "list").output
     res = run("events", "import", str(folder / "catalogue.yaml"))
     assert res.exit_code == 2 and "start" in res.output
+
+
+def test_search_says_when_nothing_is_close(run, fixtures_dir):
+    run("ingest", str(fixtures_dir / "en_summit.txt"), "--access", "public")
+    # "zucchini" is in no document and the fake embedder's cosines are low
+    text = run("search", "zucchini").output
+    assert text.startswith("0 documents") and "no close match; nearest documents:" in text
+    assert "Strong Cities" in text
+    res = json.loads(run("search", "zucchini", "--json").output)
+    assert res["close_match"] is False and res["results"] == [] and len(res["nearest"]) == 1

@@ -198,14 +198,22 @@ def search(obj: Ctx, query: str, k: int, page: int, language: str | None, event:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     click.echo(f"{result['total']} documents for {query!r} (as {role})")
-    for i, r in enumerate(result["results"], start=(page - 1) * k + 1):
-        d = r["document"]
-        meta = ", ".join(x for x in (d["language"], d["type"], d["event"] or "",
-                                     d["access"]) if x)
-        click.echo(f"{i:>3}. [{r['score']:.3f}] {d['title']}  (#{d['id']}; {meta})")
-        for p in r["passages"][:2]:
-            snippet = p["text"] if len(p["text"]) <= 200 else p["text"][:200] + "…"
-            click.echo(f"       p.{p['page']}: {snippet}")
+
+    def show(results: list[dict[str, Any]], start: int) -> None:
+        for i, r in enumerate(results, start=start):
+            d = r["document"]
+            meta = ", ".join(x for x in (d["language"], d["type"], d["event"] or "",
+                                         d["access"]) if x)
+            click.echo(f"{i:>3}. [{r['score']:.3f}] {d['title']}  (#{d['id']}; {meta})")
+            for p in r["passages"][:2]:
+                snippet = p["text"] if len(p["text"]) <= 200 else p["text"][:200] + "…"
+                click.echo(f"       p.{p['page']}: {snippet}")
+
+    show(result["results"], (page - 1) * k + 1)
+    if result.get("nearest"):
+        click.echo("no close match; nearest documents:" if not result["results"]
+                   else "further documents, not close matches:")
+        show(result["nearest"], 1)
 
 
 # --------------------------------------------------------- index upkeep
