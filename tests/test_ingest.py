@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from conftest import FakeEmbedder
 from doclib import store
 from doclib.auth import principal_for_role
-from doclib.errors import IndexStale
+from doclib.errors import Cancelled, IndexStale
 from doclib.index import lexical
 from doclib.ingest import IngestOptions, delete_document, ingest_file, ingest_paths, reindex
 from doclib.library import Library
@@ -106,6 +106,45 @@ def test_parser_failure_leaves_no_partial_rows(lib, fixtures_dir, monkeypatch):
     assert r.status == "failed" and "No space left" in r.error
     assert counts(lib)[1:] == (0, 0, 0)
     assert ingest_mod  # module imported for monkeypatching symmetry
+
+
+def test_a_retried_document_keeps_its_original_until_the_new_one_is_named(lib, fixtures_dir,
+                                                                         monkeypatch):
+    """A file whose earlier ingestion failed is stored again; the earlier
+    copy is removed only once the row naming the new copy has committed: a
+    crash (SIGKILL) in between must not leave the row naming a deleted
+    file, which `doclib check` reports and cannot repair (the fault loop,
+    tests/test_fault_loop.py, found it)."""
+    import sqlite3
+
+    def cancelled() -> None:
+        raise Cancelled("stopped")
+
+    path = fixtures_dir / "en_summit.txt"
+    assert ingest_file(lib, path, stop=cancelled).status == "cancelled"
+    with lib.db.connect() as conn:
+        first = conn.execute(select(store.documents)).one()
+    assert first.status == "failed" and lib.files.path(first.stored_name).exists()
+    db = lib.config.database_url.split("sqlite:///", 1)[1]
+    committed_at_deletion = {}
+    delete = lib.files.delete
+
+    def recording_delete(name):
+        if name:  # what a restarted process would read at this moment
+            with sqlite3.connect(db) as conn:
+                committed_at_deletion[name] = [r[0] for r in conn.execute(
+                    "SELECT stored_name FROM documents")]
+        delete(name)
+
+    monkeypatch.setattr(lib.files, "delete", recording_delete)
+    r = ingest_file(lib, path)
+    assert r.status == "ready" and r.document_id == first.id
+    assert first.stored_name in committed_at_deletion
+    assert first.stored_name not in committed_at_deletion[first.stored_name]
+    with lib.db.connect() as conn:
+        now = conn.execute(select(store.documents)).one()
+    assert lib.files.path(now.stored_name).exists()
+    assert not lib.files.path(first.stored_name).exists()
 
 
 def test_index_save_failure_rolls_back(lib, fixtures_dir, tmp_path, monkeypatch):

@@ -240,6 +240,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     except OSError as e:  # the disk is full: nothing was stored, the batch goes on
         report.error = storage_error("the file could not be stored", e).message
         return _finish(lib, report, uploader_id, job_id)
+    replaced_file = None  # the original of a failed earlier attempt, once unnamed
     with lib.db.begin() as conn:
         values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
                       stored_name=stored_name, size=size, kind=kind,
@@ -267,8 +268,11 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             doc_id = target.id
             conn.execute(d.update().where(d.c.id == doc_id).values(
                 status="processing", error=None, updated_at=store.now(), **values))
-            old = target.stored_name if target.stored_name != stored_name else None
-            lib.files.delete(old)
+            if target.stored_name != stored_name:
+                replaced_file = target.stored_name
+    # only once the row names the new file: a crash before the commit
+    # leaves the row naming an original that is still there
+    lib.files.delete(replaced_file)
     report.document_id = doc_id
     if staged is not None:
         report.existing = True
