@@ -29,8 +29,10 @@ def server(tmp_path_factory):
     env = {**os.environ, "DOCLIB_CONFIG": str(cfg)}
     doclib = [sys.executable, "-m", "doclib"]
     subprocess.run(doclib + ["ingest", str(SAMPLE)], check=True, env=env, capture_output=True)
-    subprocess.run(doclib + ["users", "add", "member@example.org", "--role", "member"],
-                   input=PASSWORD + "\n", text=True, check=True, env=env, capture_output=True)
+    for role in ("member", "curator"):
+        subprocess.run(doclib + ["users", "add", f"{role}@example.org", "--role", role],
+                       input=PASSWORD + "\n", text=True, check=True, env=env,
+                       capture_output=True)
     with served(env) as base:
         yield base
 
@@ -134,10 +136,25 @@ def test_keyboard_skip_link_and_labels(page, server):
 def test_phone_layout_has_no_horizontal_scroll(browser, server):
     ctx = browser.new_context(viewport={"width": 375, "height": 740}, locale="ar")
     pg = ctx.new_page()
-    pg.goto(server + "/search?q=المدارس")
+    pg.goto(server + "/search?q=كيف يستهدف المجنِّدون المراهقين عبر الإنترنت؟")
     width = pg.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
+    # the filters, laid out after the results, are one tap from their top
+    link = pg.locator("a.to-filters")
+    assert link.is_visible() and link.get_attribute("href") == "#filters"
+    link.click()
+    top = pg.locator("#filters").evaluate("e => e.getBoundingClientRect().top")
+    assert 0 <= top < 740 and pg.evaluate("window.scrollY") > 0  # scrolled to them
     shot(pg, "search-phone-ar")
+    # the curation page fits the screen too (its forms, its table)
+    pg.goto(server + "/login")
+    pg.locator("input[name=email]").fill("curator@example.org")
+    pg.locator("input[name=password]").fill(PASSWORD)
+    pg.locator("input[name=password]").press("Enter")
+    pg.wait_for_load_state()
+    pg.goto(server + "/curate/")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(pg, "curate-phone-ar")
     ctx.close()
 
 

@@ -98,17 +98,27 @@ SPEC: dict[str, Any] = {
                                        "highlighted": {"type": "string"}}},
             "SearchResult": {"type": "object", "required": ["document", "score", "passages"],
                              "properties": {"document": _ref("Document"),
-                                            "score": {"type": "number"},
+                                            "score": {"type": "number", "description":
+                                                      "with the mixture fusion, the "
+                                                      "probability that this is the answer "
+                                                      "among the candidates"},
                                             "other_language": {"type": "boolean"},
                                             "passages": {"type": "array",
                                                          "items": _ref("Passage")}}},
             "Search": {"type": "object", "required": ["ok", "query", "total", "results",
                                                       "facets"],
-                       "properties": {"ok": {"const": True}, "query": {"type": "string"},
-                                      "total": {"type": "integer"},
-                                      "results": {"type": "array",
-                                                  "items": _ref("SearchResult")},
-                                      "facets": {"type": "object"}}},
+                       "properties": {
+                           "ok": {"const": True}, "query": {"type": "string"},
+                           "total": {"type": "integer", "description":
+                                     "documents above the relevance floor (matches)"},
+                           "close_match": {"type": "boolean", "description":
+                                           "false: nothing in the library is close to "
+                                           "the question (results is empty)"},
+                           "results": {"type": "array", "items": _ref("SearchResult")},
+                           "nearest": {"type": "array", "items": _ref("SearchResult"),
+                                       "description": "documents under the floor, after "
+                                       "the last match (on its page) or instead of any"},
+                           "facets": {"type": "object"}}},
             "Workshop": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "event": {"type": "string"},
                 "number": WORKSHOP_NUMBER, "title": BILINGUAL,
