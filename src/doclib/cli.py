@@ -243,7 +243,8 @@ def reindex(obj: Ctx, rechunk: bool) -> None:
 @click.option("--repair", is_flag=True, help="Fix what can be fixed (rebuild indexes, "
               "resume interrupted uploads, embed chunks the second model lacks, mark "
               "interrupted ingestions failed, extract presentations from before speaker "
-              "notes were kept apart again, compact after deletions: doclib compact).")
+              "notes were kept apart again, compact after deletions: doclib compact, remove "
+              "originals no document names and temp files of writes a crash cut short).")
 @click.option("--quick", is_flag=True, help="Compare the originals' sizes instead of "
               "hashing every one (fast on large libraries; misses same-size changes).")
 @click.option("--json", "as_json", is_flag=True)

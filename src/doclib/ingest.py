@@ -235,52 +235,54 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         return report
     if target is None:
         target = same  # a failed earlier attempt of the same content: retry it
-    try:
-        stored_name = lib.files.save(path, kind)
-    except OSError as e:  # the disk is full: nothing was stored, the batch goes on
-        report.error = storage_error("the file could not be stored", e).message
-        return _finish(lib, report, uploader_id, job_id)
-    replaced_file = None  # the original of a failed earlier attempt, once unnamed
-    with lib.db.begin() as conn:
-        values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
-                      stored_name=stored_name, size=size, kind=kind,
-                      source_path=source_path, **meta)
-        staged = None
-        if target is None:
-            values.setdefault("title", "")
-            values.setdefault("access", int(Access.members))
-            doc_id = int(conn.execute(d.insert().values(
-                id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
-                status="processing", error=None, updated_at=store.now(),
-                **values)).inserted_primary_key[0])
-        elif target.status == "ready":
-            # a new version of a published document: staged until it is ready
-            doc_id = target.id
-            if not explicit:
-                kept = _changes(target, meta)
-                for k in kept:
-                    values.pop(k)
-                if kept:
-                    report.warnings.append(_kept_note(kept))
-            staged = values
+    # from the copy until the row names it (or it is removed again): see Library.storing
+    with lib.storing():
+        try:
+            stored_name = lib.files.save(path, kind)
+        except OSError as e:  # the disk is full: nothing was stored, the batch goes on
+            report.error = storage_error("the file could not be stored", e).message
+            return _finish(lib, report, uploader_id, job_id)
+        replaced_file = None  # the original of a failed earlier attempt, once unnamed
+        with lib.db.begin() as conn:
+            values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
+                          stored_name=stored_name, size=size, kind=kind,
+                          source_path=source_path, **meta)
+            staged = None
+            if target is None:
+                values.setdefault("title", "")
+                values.setdefault("access", int(Access.members))
+                doc_id = int(conn.execute(d.insert().values(
+                    id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
+                    status="processing", error=None, updated_at=store.now(),
+                    **values)).inserted_primary_key[0])
+            elif target.status == "ready":
+                # a new version of a published document: staged until it is ready
+                doc_id = target.id
+                if not explicit:
+                    kept = _changes(target, meta)
+                    for k in kept:
+                        values.pop(k)
+                    if kept:
+                        report.warnings.append(_kept_note(kept))
+                staged = values
+            else:
+                # a document that never became ready: nothing to keep
+                doc_id = target.id
+                conn.execute(d.update().where(d.c.id == doc_id).values(
+                    status="processing", error=None, updated_at=store.now(), **values))
+                if target.stored_name != stored_name:
+                    replaced_file = target.stored_name
+        # only once the row names the new file: a crash before the commit
+        # leaves the row naming an original that is still there
+        lib.files.delete(replaced_file)
+        report.document_id = doc_id
+        if staged is not None:
+            report.existing = True
+            _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
+                     previous=target.stored_name, stop=stop)
         else:
-            # a document that never became ready: nothing to keep
-            doc_id = target.id
-            conn.execute(d.update().where(d.c.id == doc_id).values(
-                status="processing", error=None, updated_at=store.now(), **values))
-            if target.stored_name != stored_name:
-                replaced_file = target.stored_name
-    # only once the row names the new file: a crash before the commit
-    # leaves the row naming an original that is still there
-    lib.files.delete(replaced_file)
-    report.document_id = doc_id
-    if staged is not None:
-        report.existing = True
-        _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                 previous=target.stored_name, stop=stop)
-    else:
-        _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
-    return report
+            _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
+        return report
 
 
 def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool,

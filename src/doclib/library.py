@@ -354,5 +354,42 @@ class Library:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
 
+    @contextmanager
+    def storing(self) -> Iterator[None]:
+        """Held, shared, by an ingestion from the moment it copies an
+        original in until the row that names it has committed or the copy is
+        removed again (the whole ingestion: a new version stays unnamed
+        until it is ready).  ``storing_stopped`` takes it exclusively, so
+        that ``doclib check --repair`` never removes an original a live
+        ingestion is about to name; a process that dies lets it go (flock
+        on index_dir, across processes and threads)."""
+        fd = os.open(Path(self.config.index_dir) / ".storing.lock", os.O_RDWR | os.O_CREAT,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextmanager
+    def storing_stopped(self) -> Iterator[bool]:
+        """No ingestion is between copying an original and naming it while
+        this is held; yields False at once (holding nothing) if one is."""
+        fd = os.open(Path(self.config.index_dir) / ".storing.lock", os.O_RDWR | os.O_CREAT,
+                     0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
         self.db.dispose()

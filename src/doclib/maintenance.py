@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -13,7 +14,7 @@ from . import erase, ingest, jobs, store
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
-from .index.vector import fingerprint
+from .index.vector import INDEX_FILE, MANIFEST_FILE, fingerprint
 from .library import Library
 
 
@@ -66,6 +67,18 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
            f"{len(docs)} documents; missing originals: {missing or 'none'}; "
            f"changed originals: {corrupt or 'none'}"
            + (" (sizes compared, not hashes)" if quick else ""))
+    strays = stray_files(lib, remove=repair)
+    if strays is None:
+        record("stray files", True, "originals not looked at: an ingestion is storing one "
+               "(run the check again when it has finished)")
+    else:
+        originals, unfinished = strays
+        record("stray files", not originals and not unfinished,
+               f"originals no document names: {len(originals)}; files of writes cut short "
+               f"(temp files of a copy or an index save): {len(unfinished)}")
+        if (originals or unfinished) and repair:
+            repaired.append(f"removed {len(originals)} originals no document names and "
+                            f"{len(unfinished)} files of writes cut short")
     lex_ok = n_terms == n_chunks and orphan_terms == 0 and all(
         have == want for have, want in level_gaps.values())
     record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks; " + "; ".join(
@@ -128,9 +141,60 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
     ok = all(x["ok"] for x in checks) or (repair and all(
         x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
                                  "second model", "interrupted uploads", "speaker notes",
-                                 "deleted documents")
+                                 "deleted documents", "stray files")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
+
+
+# the temp files of store.atomic_write ('.' + the file's name + '.' + random)
+_ORIGINAL = re.compile(r"[0-9a-f]{32}\.[a-z]{2,4}")
+_ORIGINAL_TEMP = re.compile(r"\.[0-9a-f]{32}\.[a-z]{2,4}\.[a-z0-9_]+")
+_INDEX_TEMPS = tuple(f".{name}." for name in (INDEX_FILE, MANIFEST_FILE))
+
+
+def stray_files(lib: Library, remove: bool = False) -> tuple[list[Path], list[Path]] | None:
+    """Files doclib wrote that nothing names, removed with ``remove``:
+    (originals no document names, temp files of writes cut short).  A
+    process killed between copying an original in and committing the row
+    that names it (or between a deletion's commit and the file's removal)
+    leaves the first; one killed inside a copy or an index save leaves the
+    second (a whole copy of an original or of the index, each).
+
+    The index's temp files are looked at under the write lock (every save
+    holds it, so a temp file then is a dead process's); the originals
+    while no ingestion is storing one (``Library.storing_stopped``): None,
+    and nothing looked at, if one is."""
+    unfinished: list[Path] = []
+    with lib.write_lock():
+        index_dir = Path(lib.config.index_dir)
+        for p in sorted(index_dir.iterdir()) if index_dir.is_dir() else []:
+            if p.name.startswith(_INDEX_TEMPS) and p.is_file():
+                unfinished.append(p)
+                if remove:
+                    p.unlink(missing_ok=True)
+    with lib.storing_stopped() as free:
+        if not free:
+            return None
+        with lib.db.connect() as conn:
+            named = {r[0] for r in conn.execute(select(store.documents.c.stored_name))
+                     if r[0]}
+        originals: list[Path] = []
+        root = lib.files.root
+        for sub in sorted(root.iterdir()) if root.is_dir() else []:
+            if not (sub.is_dir() and re.fullmatch(r"[0-9a-f]{2}", sub.name)):
+                continue
+            for p in sorted(sub.iterdir()):
+                if not p.is_file():
+                    continue
+                if _ORIGINAL_TEMP.fullmatch(p.name):
+                    unfinished.append(p)
+                elif _ORIGINAL.fullmatch(p.name) and f"{sub.name}/{p.name}" not in named:
+                    originals.append(p)
+                else:
+                    continue
+                if remove:
+                    p.unlink(missing_ok=True)
+    return originals, unfinished
 
 
 def backup(lib: Library, dest: str | Path) -> dict[str, int]:
