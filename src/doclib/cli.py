@@ -583,11 +583,15 @@ def users_list(obj: Ctx) -> None:
 @domain_errors
 def users_disable(obj: Ctx, email: str) -> None:
     """Disable an account: its sessions end and its API tokens are revoked."""
+    _set_active(obj, email, False)
+    click.echo(f"{email} disabled; its sessions ended and its tokens were revoked")
+
+
+def _set_active(obj: Ctx, email: str, active: bool) -> None:
     from .accounts import require_user_by_email, set_active
 
     with obj.lib.db.begin() as conn:
-        set_active(conn, require_user_by_email(conn, email).id, False)
-    click.echo(f"{email} disabled; its sessions ended and its tokens were revoked")
+        set_active(conn, require_user_by_email(conn, email).id, active)
 
 
 @users.command("enable")
@@ -596,10 +600,7 @@ def users_disable(obj: Ctx, email: str) -> None:
 @domain_errors
 def users_enable(obj: Ctx, email: str) -> None:
     """Enable a disabled account (its old sessions and tokens stay ended)."""
-    from .accounts import require_user_by_email, set_active
-
-    with obj.lib.db.begin() as conn:
-        set_active(conn, require_user_by_email(conn, email).id, True)
+    _set_active(obj, email, True)
     click.echo(f"{email} enabled; it logs in again, and needs new API tokens "
                "(doclib users token EMAIL)")
 
