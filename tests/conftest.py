@@ -187,3 +187,30 @@ def served(env: dict[str, str]) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def assert_unauthorized(r) -> None:
+    """A 401 in the API's error shape, asking for a bearer token."""
+    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:200])
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    data = r.get_json()
+    assert set(data) == {"ok", "error", "status"}
+    assert data["ok"] is False and data["status"] == 401 and data["error"]
+
+
+@pytest.fixture
+def cli_fake(tmp_path, monkeypatch):
+    """``doclib`` through click's runner on a library in tmp_path/data, with
+    the fake embedder and no second model."""
+    from click.testing import CliRunner
+
+    import doclib.embed
+    from doclib.cli import main
+
+    (tmp_path / "config.yaml").write_text(
+        "storage:\n  data_dir: data\nembed:\n  second_model: ''\n", encoding="utf-8")
+    monkeypatch.setenv("DOCLIB_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setattr(doclib.embed, "make_embedder", lambda cfg: FakeEmbedder())
+    monkeypatch.setattr("doclib.library.make_embedder", lambda cfg: FakeEmbedder())
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)

@@ -12,7 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 import doclib.embed
-from conftest import ROLE_PASSWORDS, FakeEmbedder, build_web, csrf_of, doc_ids, login
+from conftest import (
+    ROLE_PASSWORDS,
+    FakeEmbedder,
+    assert_unauthorized,
+    build_web,
+    csrf_of,
+    doc_ids,
+    login,
+)
 from doclib import config as config_mod
 from doclib import store
 from doclib.cli import main
@@ -23,14 +31,6 @@ MINUTES = "steering-committee-minutes-2025-11.docx"  # a members-only sample doc
 
 def _ago(**delta: float) -> str:
     return (datetime.now(UTC) - timedelta(**delta)).isoformat(timespec="seconds")
-
-
-def _unauthorized(r) -> None:
-    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:200])
-    assert r.headers["WWW-Authenticate"].startswith("Bearer")
-    data = r.get_json()
-    assert set(data) == {"ok", "error", "status"}
-    assert data["ok"] is False and data["status"] == 401 and data["error"]
 
 
 @pytest.fixture
@@ -148,13 +148,13 @@ def test_tokens_are_named_listed_expiring_and_revocable(site):
 
     res = cli("users", "revoke-token", CURATOR, "ci")
     assert res.exit_code == 0, res.output
-    _unauthorized(_api(site, t1))
+    assert_unauthorized(_api(site, t1))
     assert _api(site, t2).status_code == 200
     lib = site.extensions["doclib"]
     with lib.db.begin() as conn:  # laptop's 30 days are over
         conn.execute(store.api_tokens.update().where(store.api_tokens.c.name == "laptop")
                      .values(expires_at=_ago(hours=1)))
-    _unauthorized(_api(site, t2))
+    assert_unauthorized(_api(site, t2))
     listing = cli("users", "tokens", CURATOR).output
     assert re.search(r"\bci\b.*revoked", listing) and re.search(r"laptop.*expired", listing)
     assert cli("users", "revoke-token", CURATOR, "nothing").exit_code == 2
@@ -171,7 +171,7 @@ def test_disabled_account_gets_no_token_and_enabling_revives_none(site):
     assert refused.stdout == ""
     res = cli("users", "enable", CURATOR)
     assert res.exit_code == 0, res.output
-    _unauthorized(_api(site, tok))  # the old token stays dead
+    assert_unauthorized(_api(site, tok))  # the old token stays dead
     assert CURATOR not in c.get("/").get_data(as_text=True)  # so does the old session
     assert "revoked" in cli("users", "tokens", CURATOR).output
     fresh = cli("users", "token", CURATOR).stdout.strip()
@@ -305,7 +305,7 @@ def test_upgrade_keeps_tokens_and_revokes_those_of_disabled_accounts(tmp_path):
         accounts.set_active(conn, disabled, True)
         listed = {r.email: r for r in accounts.list_tokens(conn)}
     assert _api(app, tokens[active]).status_code == 200
-    _unauthorized(_api(app, tokens[disabled]))
+    assert_unauthorized(_api(app, tokens[disabled]))
     assert listed["a@example.org"].name.startswith("token-")
     assert accounts.token_status(listed["d@example.org"]) == "revoked"
     app.extensions["doclib_jobs"].shutdown()

@@ -8,14 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import doclib.embed
 from conftest import FakeEmbedder, make_config
 from doclib import erase, store
 from doclib.auth import principal_for_role
-from doclib.cli import main
 from doclib.ingest import IngestOptions, delete_documents, ingest_file
 from doclib.library import Library
 from doclib.maintenance import backup, check
@@ -141,14 +138,8 @@ def test_big_library_is_compacted_by_check_repair(lib, fixtures_dir, tmp_path_fa
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    (tmp_path / "config.yaml").write_text(
-        "storage:\n  data_dir: data\nembed:\n  second_model: ''\n", encoding="utf-8")
-    monkeypatch.setenv("DOCLIB_CONFIG", str(tmp_path / "config.yaml"))
-    monkeypatch.setattr(doclib.embed, "make_embedder", lambda cfg: FakeEmbedder())
-    monkeypatch.setattr("doclib.library.make_embedder", lambda cfg: FakeEmbedder())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
+def cli(cli_fake):
+    return cli_fake
 
 
 def test_library_from_before_is_compacted_by_doclib_compact(cli, fixtures_dir, tmp_path,

@@ -11,29 +11,16 @@ from __future__ import annotations
 import json
 import shutil
 
-from click.testing import CliRunner
 from sqlalchemy import select
 
-import doclib.embed
-from conftest import FakeEmbedder
 from doclib import store
-from doclib.cli import main
 from doclib.ingest import ingest_file
 from doclib.maintenance import check, stray_files
 
 
-def test_check_reports_stray_files_and_repair_removes_them(tmp_path, monkeypatch,
+def test_check_reports_stray_files_and_repair_removes_them(tmp_path, cli_fake,
                                                            fixtures_dir):
-    (tmp_path / "config.yaml").write_text(
-        "storage:\n  data_dir: data\nembed:\n  second_model: ''\n", encoding="utf-8")
-    monkeypatch.setenv("DOCLIB_CONFIG", str(tmp_path / "config.yaml"))
-    monkeypatch.setattr(doclib.embed, "make_embedder", lambda cfg: FakeEmbedder())
-    monkeypatch.setattr("doclib.library.make_embedder", lambda cfg: FakeEmbedder())
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
+    run = cli_fake
     assert run("ingest", str(fixtures_dir / "en_summit.txt")).exit_code == 0
     files = tmp_path / "data" / "library" / "files"
     index = tmp_path / "data" / "index"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROLE_PASSWORDS, SAMPLE, build_web, csrf_of, doc_ids, login
+from conftest import ROLE_PASSWORDS, SAMPLE, assert_unauthorized, build_web, csrf_of, doc_ids, login
 from doclib import store
 
 MINUTES = "steering-committee-minutes-2025-11.docx"
@@ -177,11 +177,11 @@ def test_disabling_an_account_ends_its_sessions_and_tokens_for_good(tmp_path):
     assert member.get(f"/documents/{ids[MINUTES]}").status_code == 404  # now a visitor
     page = member.get("/").get_data(as_text=True)
     assert "member@example.org" not in page
-    _unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
+    assert_unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
     r = admin.post(f"/admin/users/{uid}", data={"action": "enable",
                                                 "csrf_token": token(admin)})
     assert r.status_code == 302
-    _unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
+    assert_unauthorized(app.test_client().get("/api/v1/documents", headers=bearer))
     replay = app.test_client()
     replay.set_cookie("doclib_session", cookie)
     assert replay.get(f"/documents/{ids[MINUTES]}").status_code == 404
@@ -420,14 +420,6 @@ def test_api_tokens(web_app):
     assert c.get(f"/api/v1/documents/{ids[MINUTES]}", headers=bad).status_code == 401
 
 
-def _unauthorized(r) -> None:
-    assert r.status_code == 401, (r.status_code, r.get_data(as_text=True)[:200])
-    assert r.headers["WWW-Authenticate"].startswith("Bearer")
-    data = r.get_json()
-    assert set(data) == {"ok", "error", "status"}
-    assert data["ok"] is False and data["status"] == 401 and data["error"]
-
-
 def test_a_token_that_does_not_authenticate_is_401(tmp_path):
     """A wrong, revoked or disabled account's token is refused (401), never
     answered as a visitor's request: the caller meant to be someone."""
@@ -452,9 +444,9 @@ def test_a_token_that_does_not_authenticate_is_401(tmp_path):
                "Bearer", f"Basic {valid}", valid, "", f"bearer {revoked}"]
     for value in headers:
         h = {"Authorization": value}
-        _unauthorized(c.get("/api/v1/search", query_string={"q": SECRET}, headers=h))
-        _unauthorized(c.get("/api/v1/documents", headers=h))
-        _unauthorized(c.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}},
+        assert_unauthorized(c.get("/api/v1/search", query_string={"q": SECRET}, headers=h))
+        assert_unauthorized(c.get("/api/v1/documents", headers=h))
+        assert_unauthorized(c.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}},
                              headers=h))
         page = c.get("/search", query_string={"q": SECRET}, headers=h)
         assert page.status_code == 401 and "WWW-Authenticate" in page.headers
@@ -462,7 +454,7 @@ def test_a_token_that_does_not_authenticate_is_401(tmp_path):
         assert c.get("/", headers=h).status_code == 401
     # with a valid session cookie too: the header still decides
     login(c, "member")
-    _unauthorized(c.get("/api/v1/search", query_string={"q": SECRET},
+    assert_unauthorized(c.get("/api/v1/search", query_string={"q": SECRET},
                         headers={"Authorization": f"Bearer {revoked}"}))
     app.extensions["doclib_jobs"].shutdown()
 
@@ -478,12 +470,12 @@ def test_api_change_without_credentials_is_401(web_app):
               c.delete(f"/api/v1/documents/{ids[AR_REPORT]}"),
               c.post("/api/v1/documents", data={"file": (io.BytesIO(b"x"), "a.txt")},
                      content_type="multipart/form-data")):
-        _unauthorized(r)
+        assert_unauthorized(r)
         assert "form" not in r.get_json()["error"]
     # a session that no longer exists is no credential either
     stale = web_app.test_client()
     stale.set_cookie("doclib_session", "gone")
-    _unauthorized(stale.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}}))
+    assert_unauthorized(stale.post("/api/v1/events", json={"slug": "x", "title": {"en": "X"}}))
     assert doc_ids(web_app) == ids
     # pages' forms still answer a missing CSRF token as before
     assert c.post("/lang", data={"lang": "ar"}).status_code == 400
