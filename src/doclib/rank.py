@@ -1,6 +1,7 @@
 """Fusion of the dense and lexical legs, and grouping by document.  Pure.
 
-Two strategies:
+Three strategies (``mixture``, the default, is described with its code
+below; it orders the query language's documents by ``calibrated``):
 - ``rrf``: reciprocal-rank fusion of chunk ranks (k = 60), the reference.
 - ``calibrated``: the dense cosine (comparable across languages) plus a
   lexical bonus, the BM25 score divided by the best BM25 score of the query
@@ -21,9 +22,12 @@ scores, and a language-agnostic ranking keeps its balance.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass
@@ -204,8 +208,6 @@ def mixture_features(evidence: Sequence[Evidence], full_bound: float, known_boun
     """(same-group features [n x 5], other-group features [n x 2], the
     prior's features [4], which rows are in the query's language) of a
     query's candidates; rows follow ``evidence``."""
-    import numpy as np
-
     lmax = max((e.lexical for e in evidence), default=0.0) or 1.0
     fb = full_bound or 1.0
     qcov = lmax / fb
@@ -226,8 +228,6 @@ def mixture_features(evidence: Sequence[Evidence], full_bound: float, known_boun
 
 
 def _log_softmax(x):
-    import numpy as np
-
     if x.size == 0:
         return x
     m = x.max()
@@ -237,8 +237,6 @@ def _log_softmax(x):
 def mixture_log_probs(s_feats, o_feats, prior_feats, same, model: Mixture,
                       query_language: str, bias: float = 0.0):
     """log P(document) for each candidate (see the section's comment)."""
-    import numpy as np
-
     ss = s_feats @ np.asarray(model.same_for(query_language))
     so = o_feats @ np.asarray(model.other)
     out = np.empty(len(same))
@@ -265,8 +263,6 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
     document's passages are ordered by the calibrated sum (``calibrated``:
     chunk id -> score, from ``fuse``) in the query's language, by the
     other group's score in the other."""
-    import math
-
     model = model or Mixture()
     evidence = collect_evidence(dense, lexical, owner, doc_language, query_language, second,
                                 calibrated)
