@@ -138,6 +138,23 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class RelatedConfig:
+    topics: str = _f("bundled", "Thesaurus of the field that related workshops route questions "
+                     "through: bundled (topics of preventing violent extremism, English and "
+                     "Arabic), a path to a YAML file of the same shape, or none.")
+    topic_weight: float = _f(0.8, "Related workshops: share of the score that comes from the "
+                             "thesaurus (the chance that question and workshop share a topic); "
+                             "the rest from the workshop's own title, description and passages.")
+    topic_temperature: float = _f(0.04, "Related workshops: temperature of the softmax that "
+                                  "turns topic similarities into probabilities.")
+    title_temperature: float = _f(0.05, "Related workshops: temperature of the softmax over "
+                                  "the workshops' own similarities to the question.")
+    floor: float = _f(0.26, "Related workshops, with a thesaurus: a question that no "
+                      "workshop, passage or sentence of the thesaurus is this similar to "
+                      "(cosine) has no close match (no workshop is listed).")
+
+
+@dataclass(frozen=True)
 class WebConfig:
     host: str = _f("127.0.0.1", "Address `doclib serve` listens on.")
     port: int = _f(5000, "Port `doclib serve` listens on.")
@@ -181,6 +198,7 @@ class Config:
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    related: RelatedConfig = field(default_factory=RelatedConfig)
     web: WebConfig = field(default_factory=WebConfig)
     base_dir: str = "."  # folder of the config file; not a key
 

@@ -34,6 +34,7 @@ from .index import lexical
 from .index.vector import VectorIndex
 from .store import Database, FileStore
 from .text import LEXICAL_VERSION
+from .topics import Thesaurus, TopicVectors, thesaurus_path, topic_vectors
 
 # the hashes of the embedder's model files, by path, size and times (embed.files_digest)
 DIGEST_CACHE = "model-digests.json"
@@ -64,6 +65,7 @@ class Library:
         self._second: Embedder | None = None
         self._digest: str | None = None
         self._vectors: VectorIndex | None = None
+        self._topics: Any = None
         self._lock = threading.RLock()
         self._write_mutex = threading.RLock()
         self._write_depth = 0
@@ -91,6 +93,20 @@ class Library:
         if not self.config.embed.second_model:
             return None
         return self._loaded("_second", lambda: make_second_embedder(self.config.embed))
+
+    @property
+    def topics(self) -> TopicVectors | None:
+        """The thesaurus (``related.topics``) with its vectors, made on first
+        use; None when there is none."""
+        path = thesaurus_path(self.config.related.topics, self.config.base_dir)
+        if path is None:
+            return None
+
+        def make() -> TopicVectors:
+            return topic_vectors(Thesaurus.load(path), self.embedder, self.embedder_digest,
+                                 self.config.index_dir)
+
+        return self._loaded("_topics", make)
 
     @property
     def second_id(self) -> str:
@@ -162,6 +178,7 @@ class Library:
         second model) and run each model once, so that no user waits for it."""
         _ = self.vectors
         self.embedder.embed_queries(["warm up"])
+        _ = self.topics
         second = self.second_embedder
         if second is not None:
             second.embed_queries(["warm up"])

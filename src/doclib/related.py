@@ -21,6 +21,7 @@ from .events import workshop_dict
 from .library import Library
 from .search import document_summary, highlight, visible_documents
 from .text import stem_terms
+from .topics import TopicVectors, softmax
 
 
 def _document_vector(lib: Library, doc_id: int) -> np.ndarray:
@@ -113,7 +114,15 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
                       doc_id: int | None = None, k: int = 5) -> list[dict[str, Any]]:
     """Workshops that fit a practitioner's problem (or a document), with the
     reason: the matching passages of their visible documents, or their own
-    description."""
+    description, and the topic of the thesaurus they share with the question.
+
+    A workshop's score is the chance that it is the one asked for, a mixture
+    (``related.topic_weight``) of two probabilities over the workshops: that
+    it shares the question's topic in the thesaurus (``topics.py``), and a
+    softmax of its own evidence (its best title/description cosine, or its
+    best visible passage's).  A question that nothing (no workshop, passage
+    or sentence of the thesaurus) comes as close to as ``related.floor`` has
+    no close match: no results."""
     if (query is None or not query.strip()) and doc_id is None:
         raise BadRequest("give a question (q) or a document")
     if doc_id is not None:
@@ -132,43 +141,79 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
         return []
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who)
-    by_workshop: dict[int, list[int]] = {}
-    for d, row in visible.items():
-        if row.workshop_id and d != doc_id:
-            by_workshop.setdefault(row.workshop_id, []).append(d)
-    # document evidence: one filtered search over the visible documents of workshops
-    evidence: dict[int, list[tuple[float, Any]]] = {}
-    docs = [d for ds in by_workshop.values() for d in ds]
-    if docs:
-        vi = lib.vectors
-        scores, ids = vi.search(qv, 100, vi.allowed_chunks(docs))
-        rows = _chunk_rows(lib, [int(i) for i in ids])
-        for s, cid in zip(scores, ids, strict=True):
-            r = rows.get(int(cid))
-            if r is None or r.document_id not in visible:
-                continue
-            wid = visible[r.document_id].workshop_id
-            evidence.setdefault(wid, []).append((float(s), r))
+    evidence = _document_evidence(lib, qv, visible, doc_id)
+    cfg = lib.config.related
+    own = [(vecs @ qv) if len(vecs) else np.zeros(0) for _, vecs, _ in workshops]
+    own_best = np.array([float(o.max()) if len(o) else -1.0 for o in own])
+    doc_best = np.array([evidence[r.id][0][0] if evidence.get(r.id) else -1.0
+                         for r, _, _ in workshops])
+    direct = np.maximum(own_best, doc_best)
+    topics = lib.topics
+    shared: np.ndarray | None = None
+    closest = float(direct.max())
+    if topics is not None and len(topics):
+        q_topics = topics.distribution(qv, 3, cfg.topic_temperature)[0]
+        closest = max(closest, float(topics.affinity(qv, 1).max()))
+        w_topics = np.stack([topics.memo(
+            (int(r.id), vecs.tobytes()),
+            lambda vecs=vecs: _workshop_topics(topics, vecs, cfg.topic_temperature))
+            for r, vecs, _ in workshops])
+        shared = w_topics * q_topics[None, :]
+        p_topic = shared.sum(axis=1)
+        p_topic = p_topic / p_topic.sum() if p_topic.sum() > 0 else p_topic
+        p_own = softmax(direct[None, :], cfg.title_temperature)[0]
+        score = cfg.topic_weight * p_topic + (1 - cfg.topic_weight) * p_own
+    else:
+        score = softmax(direct[None, :], cfg.title_temperature)[0]
+    if topics is not None and closest < cfg.floor:
+        return []
     results = []
-    for row, vecs, texts in workshops:
-        own = (vecs @ qv) if len(vecs) else np.zeros(0)
-        own_best = float(own.max()) if len(own) else 0.0
+    for i, (row, _, texts) in enumerate(workshops):
         ev = evidence.get(row.id, [])
-        doc_best = ev[0][0] if ev else 0.0
-        score = max(own_best, doc_best)
         reason = []
         for s, r in ev[:2]:
             reason.append({"text": r.text, "page": r.page_start, "score": round(s, 4),
                            "document": document_summary(visible[r.document_id]),
                            "highlighted": highlight(r.text, terms)})
-        if not reason or own_best >= doc_best:
-            i = int(np.argmax(own)) if len(own) else None
-            if i is not None:
-                shown = _display_text(texts, i)
-                reason.insert(0, {"text": shown, "page": None, "document": None,
-                                  "score": round(own_best, 4),
-                                  "highlighted": highlight(shown, terms)})
-        results.append({"workshop": workshop_dict(row, row.slug), "score": round(score, 4),
-                        "reason": reason[:2]})
+        if len(own[i]) and (not reason or own_best[i] >= doc_best[i]):
+            shown = _display_text(texts, int(np.argmax(own[i])))
+            reason.insert(0, {"text": shown, "page": None, "document": None,
+                              "score": round(float(own_best[i]), 4),
+                              "highlighted": highlight(shown, terms)})
+        topic = None
+        if shared is not None and topics is not None and shared[i].max() > 0:
+            j = int(np.argmax(shared[i]))
+            topic = {**topics.describe(j), "situation": topics.closest_situation(qv, j)}
+        results.append({"workshop": workshop_dict(row, row.slug),
+                        "score": round(float(score[i]), 4), "reason": reason[:2],
+                        "topic": topic})
     results.sort(key=lambda x: -x["score"])
     return results[:k]
+
+
+def _workshop_topics(topics: TopicVectors, vecs: np.ndarray, temperature: float
+                     ) -> np.ndarray:
+    """A workshop's probability over the thesaurus's topics, from its closest
+    profile text (title or description); zero for a workshop without one."""
+    if not len(vecs):
+        return np.zeros(len(topics))
+    return softmax(topics.affinity(vecs, 2).max(axis=0)[None, :], temperature)[0]
+
+
+def _document_evidence(lib: Library, qv: np.ndarray, visible: dict[int, Any],
+                       doc_id: int | None) -> dict[int, list[tuple[float, Any]]]:
+    """Per workshop, its visible documents' passages closest to ``qv`` (one
+    filtered search over the visible documents of workshops), best first."""
+    docs = [d for d, row in visible.items() if row.workshop_id and d != doc_id]
+    evidence: dict[int, list[tuple[float, Any]]] = {}
+    if not docs:
+        return evidence
+    vi = lib.vectors
+    scores, ids = vi.search(qv, 100, vi.allowed_chunks(docs))
+    rows = _chunk_rows(lib, [int(i) for i in ids])
+    for s, cid in zip(scores, ids, strict=True):
+        r = rows.get(int(cid))
+        if r is None or r.document_id not in visible or r.document_id == doc_id:
+            continue
+        evidence.setdefault(visible[r.document_id].workshop_id, []).append((float(s), r))
+    return evidence

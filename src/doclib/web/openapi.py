@@ -201,6 +201,10 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/workshops/related": {"get": {
             "summary": "Workshops that fit a problem (q) or a document",
+            "description": "score: the chance that the workshop is the one asked for "
+                           "(thesaurus topic and the workshop's own evidence); topic: the "
+                           "topic of the thesaurus shared with the question, or null. An "
+                           "empty list: no close match.",
             "parameters": [_q("q", {"type": "string"}, "the problem, in Arabic or English"),
                            _q("document", ID, "a visible document id"),
                            _q("k", {"type": "integer", "minimum": 1,
@@ -210,7 +214,12 @@ SPEC: dict[str, Any] = {
                 "ok": {"const": True}, "results": {"type": "array", "items": {
                     "type": "object", "properties": {
                         "workshop": _ref("Workshop"), "score": {"type": "number"},
-                        "reason": {"type": "array", "items": _ref("Passage")}}}}}}),
+                        "reason": {"type": "array", "items": _ref("Passage")},
+                        "topic": {"type": ["object", "null"], "properties": {
+                            "key": {"type": "string"},
+                            "label": {"type": "object", "properties": {
+                                "en": {"type": "string"}, "ar": {"type": "string"}}},
+                            "situation": {"type": "string"}}}}}}}}),
                 **ERRORS}}},
         "/workshops/{id}": {"get": {"summary": "A workshop and its visible documents",
                                     "parameters": [_path_id()],
