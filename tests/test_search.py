@@ -190,3 +190,18 @@ def test_snippet_windows_around_the_first_match():
     assert "schools" in out and out.startswith("… ") and out.endswith(" …")
     assert len(out) <= 130
     assert snippet("short text", {"x"}, 120) == "short text"
+
+
+def test_a_year_in_arabic_indic_digits_is_found_by_ascii_digits_and_the_reverse(lib, tmp_path):
+    p = tmp_path / "report.txt"
+    p.write_text("تقرير القمة الإقليمية للوقاية المحلية الذي صدر في عام ٢٠١٧ عن الشبكة.",
+                 encoding="utf-8")
+    doc = ingest_file(lib, p, IngestOptions(access="public")).document_id
+    q = tmp_path / "other.txt"
+    q.write_text("The network's annual review published in 1998 about youth clubs.",
+                 encoding="utf-8")
+    other = ingest_file(lib, q, IngestOptions(access="public")).document_id
+    res = search(lib, VISITOR, "2017")
+    assert res["results"][0]["document"]["id"] == doc
+    assert "<mark>٢٠١٧</mark>" in res["results"][0]["passages"][0]["highlighted"]
+    assert search(lib, VISITOR, "١٩٩٨")["results"][0]["document"]["id"] == other

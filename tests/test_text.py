@@ -78,3 +78,10 @@ def test_lexical_terms_arabic_grams_and_english_stems():
     # a clitic-prefixed form shares most grams with the bare word
     assert len(set(lexical_terms("بالمدارس")) & set(lexical_terms("المدارس"))) >= 4
     assert lexical_terms("في") == []  # stop word
+
+
+def test_arabic_indic_digits_are_one_term_with_ascii_digits():
+    # a report written "١٩٩٨" or "۲۰۲۵" and a question typing 1998 or 2025
+    assert normalise("عام١٩٩٨ و ۲۰۲۵") == "عام 1998 و 2025"
+    assert "1998" in lexical_terms("قمة عمّان ١٩٩٨") and "1998" in lexical_terms("summit 1998")
+    assert clean_display("عام ١٩٩٨") == "عام ١٩٩٨"  # shown as written

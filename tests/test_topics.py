@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from doclib import config as config_mod
+from doclib import topics as topics_mod
 from doclib.auth import principal_for_role
 from doclib.errors import ConfigError
 from doclib.events import add_event, add_workshop
@@ -91,7 +92,11 @@ def test_vectors_are_cached_per_thesaurus_and_model(tmp_path):
     first = topic_vectors(Thesaurus.load(p), emb, "d1", tmp_path)
     again = topic_vectors(Thesaurus.load(p), emb, "d1", tmp_path)
     assert emb.calls == 1
+    topics_mod._PROCESS_CACHE.clear()  # a new process: the file in the index folder
+    from_disk = topic_vectors(Thesaurus.load(p), emb, "d1", tmp_path)
+    assert emb.calls == 1
     np.testing.assert_array_equal(first.vectors, again.vectors)
+    np.testing.assert_array_equal(first.vectors, from_disk.vectors)
     topic_vectors(Thesaurus.load(p), emb, "other model files", tmp_path)
     assert emb.calls == 2
     p.write_text(SMALL.replace("Prisons", "Prisons and probation"), encoding="utf-8")

@@ -23,6 +23,10 @@ _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _SPLIT_AR_OTHER = re.compile(f"(?<=[{_AR}])(?=[A-Za-z0-9\u00c0-\u024f])|"
                              f"(?<=[A-Za-z0-9\u00c0-\u024f])(?=[{_AR}])")
 _WS = re.compile(r"\s+")
+# Arabic-Indic (U+0660-0669) and Eastern Arabic-Indic (U+06F0-06F9) digits
+# as ASCII digits: "١٩٩٨" in a report and "1998" in a question are one term
+_DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)},
+                         **{0x06F0 + i: str(i) for i in range(10)}})
 _ALEF = re.compile("[\u0622\u0623\u0625\u0671]")
 _TOKEN = re.compile(r"\w+")
 _CONTROL = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
@@ -67,7 +71,7 @@ def _normalise_cached(text: str) -> str:
 
 def _normalise(text: str) -> str:
     text = _ISOLATED_HARAKAT.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(_DIGITS)
     text = _BIDI_ZW.sub("", text)
     text = text.replace(_TATWEEL, "")
     text = _HARAKAT.sub("", text)
@@ -132,7 +136,7 @@ def word_stem(word: str) -> str | None:
 
 # Version of the lexical index terms; the Library rebuilds the lexical index
 # when the stored version differs.
-LEXICAL_VERSION = "2"
+LEXICAL_VERSION = "3"
 ARABIC_GRAM = 4
 
 

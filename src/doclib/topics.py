@@ -32,6 +32,9 @@ BUNDLED = Path(__file__).resolve().parent / "data" / "topics.yaml"
 LANGS = ("en", "ar")
 CACHE_FILE = "topics.npy"
 CACHE_META = "topics.json"
+# vectors already made in this process, by thesaurus and model (several
+# libraries in one process, as in the tests, embed the thesaurus once)
+_PROCESS_CACHE: dict[str, np.ndarray] = {}
 
 
 @dataclass(frozen=True)
@@ -194,14 +197,20 @@ def topic_vectors(thesaurus: Thesaurus, embedder: Any, model_digest: str,
            "files": model_digest, "dim": int(embedder.dim)}
     meta, data = cache_dir / CACHE_META, cache_dir / CACHE_FILE
     texts, _, _ = thesaurus.sentences()
+    memo = json.dumps(key, sort_keys=True)
+    vecs = _PROCESS_CACHE.get(memo)
+    if vecs is not None:
+        return TopicVectors(thesaurus, vecs)
     try:
         if json.loads(meta.read_text(encoding="utf-8")) == key:
             vecs = np.load(data, allow_pickle=False)
             if vecs.shape == (len(texts), embedder.dim):
+                _PROCESS_CACHE[memo] = vecs
                 return TopicVectors(thesaurus, vecs)
     except (OSError, ValueError):
         pass
     vecs = np.asarray(embedder.embed_passages(texts), np.float32)
+    _PROCESS_CACHE[memo] = vecs
     try:
         atomic_write(data, lambda tmp: _save_array(tmp, vecs))
         atomic_write(meta, lambda tmp: Path(tmp).write_text(json.dumps(key), encoding="utf-8"))
