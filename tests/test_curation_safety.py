@@ -251,3 +251,165 @@ def test_upload_form_has_no_default_type(app):
                                        "file": (io.BytesIO(b"text"), "x.txt")},
                content_type="multipart/form-data")
     assert r.status_code == 400 and "type" in r.get_data(as_text=True)
+
+
+# ------------------------------------- documents that never became ready
+def _cancelled(lib, path, **opts):
+    """A document whose ingestion a curator cancelled (it stays, failed,
+    with its original and the access it was uploaded with)."""
+    from doclib.errors import Cancelled
+    from doclib.jobs import CANCELLED_BY_CURATOR
+
+    def stop():
+        raise Cancelled(CANCELLED_BY_CURATOR)
+
+    r = ingest_file(lib, path, IngestOptions(**opts), stop=stop)
+    assert r.status == "cancelled" and doc_row(lib, r.document_id).status == "failed"
+    return r.document_id
+
+
+def test_rechunk_never_publishes_a_cancelled_upload(lib, tmp_path):
+    """A curator cancels a public upload (the wrong file); a later
+    doclib reindex --rechunk made it ready, public and searchable."""
+    from doclib.ingest import rechunk
+
+    p = tmp_path / "minutes.txt"
+    p.write_text(MINUTES)
+    doc_id = _cancelled(lib, p, access="public")
+    q = tmp_path / "report.txt"
+    q.write_text("A public report on youth centres and sport.\n")
+    ready = ingest_file(lib, q, IngestOptions(access="public"))
+    assert rechunk(lib) == {"documents": 1, "failed": 0}
+    assert doc_row(lib, doc_id).status == "failed"
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []
+    assert found_by(lib, VISITOR, "youth centres") == [ready.document_id]
+    assert "zanzibarit" not in visitor_terms(lib)
+
+
+def test_retrying_a_failed_document_never_widens_who_reads_it(lib, tmp_path):
+    """The same content as a members-only document that failed, found by
+    doclib ingest DIR --access public, retried it as a public document."""
+    p = tmp_path / "minutes.txt"
+    p.write_text(MINUTES)
+    doc_id = _cancelled(lib, p, access="members", title="Minutes")
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "copy.txt").write_text(MINUTES)
+    [again] = ingest_paths(lib, [str(folder)], IngestOptions(access="public"))
+    assert again.status == "ready" and again.document_id == doc_id
+    assert any("access did not change" in w for w in again.warnings), again.warnings
+    assert doc_row(lib, doc_id).access == 1
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []
+    assert found_by(lib, MEMBER, "zanzibarite budget") == [doc_id]
+    assert "zanzibarit" not in visitor_terms(lib)
+    # asked for (--update-metadata), it is published
+    other = tmp_path / "other.txt"
+    other.write_text(REDACTED)
+    cancelled = _cancelled(lib, other, access="members")
+    asked = ingest_file(lib, other, IngestOptions(access="public", update_existing=True))
+    assert asked.status == "ready" and doc_row(lib, cancelled).access == 0
+
+
+def test_retrying_a_cancelled_public_upload_as_members_only_applies(lib, tmp_path):
+    """Cancelled because public was chosen by mistake, uploaded again as
+    members-only: the stricter access is taken."""
+    p = tmp_path / "minutes.txt"
+    p.write_text(MINUTES)
+    doc_id = _cancelled(lib, p, access="public")
+    again = ingest_file(lib, p, IngestOptions(access="members"))
+    assert again.status == "ready" and again.document_id == doc_id
+    assert doc_row(lib, doc_id).access == 1
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []
+
+
+def test_retrying_a_failed_presentation_never_shows_its_notes(lib, tmp_path, fixtures_dir):
+    """A public presentation whose notes are hidden (the default) that
+    failed, retried with notes=include, does not show them to visitors."""
+    p = tmp_path / "slides.pptx"
+    p.write_bytes((fixtures_dir / "slides.pptx").read_bytes())
+    doc_id = _cancelled(lib, p, access="public")
+    again = ingest_file(lib, p, IngestOptions(notes="include"))
+    assert again.status == "ready" and any("speaker notes" in w for w in again.warnings)
+    with lib.db.connect() as conn:
+        sources = {r[0] for r in conn.execute(text(
+            "SELECT source FROM chunks WHERE document_id = :d"), {"d": doc_id})}
+    assert "notes" not in sources and doc_row(lib, doc_id).speaker_notes is None
+
+
+def test_web_reupload_of_a_failed_curators_only_document(app, tmp_path):
+    """The upload form's default (members) and an API upload naming public
+    do not widen a curators-only document whose ingestion failed."""
+    lib = app.extensions["doclib"]
+    body = "Curators only: the plumbaginous informant list.\n"
+    p = tmp_path / "list.txt"
+    p.write_text(body)
+    doc_id = _cancelled(lib, p, access="curators")
+    c = app.test_client()
+    login(c, "curator")
+    job = _upload(c, body.encode(), access="public", type="other")
+    assert job["status"] == "ready" and job["document_id"] == doc_id
+    assert any("access" in w for w in job["report"]["warnings"])
+    assert "access did not change" in c.get(f"/curate/jobs/{job['id']}").get_data(as_text=True)
+    for role in (None, "member"):
+        other = app.test_client()
+        if role:
+            login(other, role)
+        assert other.get(f"/api/v1/documents/{doc_id}").status_code == 404
+        res = other.get("/api/v1/search", query_string={"q": "plumbaginous informant"})
+        assert doc_id not in [x["document"]["id"] for x in res.get_json()["results"]]
+
+
+# ---------------------------------------------------------- catalogues
+def test_catalogue_entry_left_empty_keeps_the_command_line_access(lib, tmp_path):
+    """`access:` with no value in a catalogue made a file ingested with
+    --access curators members-only."""
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "list.txt").write_text(MINUTES)
+    (folder / "catalogue.yaml").write_text(
+        "documents:\n  - file: list.txt\n    access:\n    type:\n    title: List\n")
+    [r] = ingest_paths(lib, [str(folder)], IngestOptions(access="curators"))
+    assert r.status == "ready" and doc_row(lib, r.document_id).access == 2
+    assert found_by(lib, MEMBER, "zanzibarite budget") == []
+
+
+def test_catalogue_entry_naming_no_file_is_refused(lib, tmp_path):
+    """An entry whose file name matches no file of the folder was ignored:
+    the file it meant took --access public."""
+    from doclib.errors import BadRequest
+
+    folder = tmp_path / "lib"
+    (folder / "minutes").mkdir(parents=True)
+    (folder / "minutes" / "m.txt").write_text(MINUTES)
+    (folder / "catalogue.yaml").write_text(
+        "events:\n  - slug: ev-1\n    title: Event one\n"
+        "documents:\n  - file: m.txt\n    access: members\n")
+    with pytest.raises(BadRequest, match="does not hold: m.txt"):
+        list(ingest_paths(lib, [str(folder)], IngestOptions(access="public")))
+    with lib.db.connect() as conn:
+        assert conn.execute(select(store.documents.c.id)).first() is None
+        assert conn.execute(select(store.events.c.id)).first() is None  # nothing changed
+    (folder / "catalogue.yaml").write_text(
+        "documents:\n  - file: minutes/m.txt\n    access: members\n"
+        "  - file: ./minutes/m.txt\n    access: public\n")
+    with pytest.raises(BadRequest, match="twice"):
+        list(ingest_paths(lib, [str(folder)], IngestOptions(access="public")))
+
+
+def test_catalogue_names_match_as_written(lib, tmp_path):
+    """./name, and an Arabic name decomposed on disk (a copy from a Mac)
+    or in the catalogue, name the same file."""
+    import unicodedata
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    name = "محضر-اللجنة-آمنة.txt"  # آ decomposes (NFD) into ا + madda
+    assert unicodedata.normalize("NFD", name) != name
+    (folder / unicodedata.normalize("NFD", name)).write_text(MINUTES)
+    (folder / "b.txt").write_text(REDACTED)
+    (folder / "catalogue.yaml").write_text(
+        f"documents:\n  - file: {name}\n    access: members\n"
+        "  - file: ./b.txt\n    access: curators\n", encoding="utf-8")
+    reports = list(ingest_paths(lib, [str(folder)], IngestOptions(access="public")))
+    assert sorted(doc_row(lib, r.document_id).access for r in reports) == [1, 2]
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class IngestOptions:
         unknown = set(entry) - _META_KEYS - {"file"}
         if unknown:
             raise BadRequest(f"unknown catalogue field(s): {', '.join(sorted(unknown))}")
+        # a field left empty (YAML null) gives nothing: the option stands
+        # (an empty access must not undo --access curators)
+        entry = {k: v for k, v in entry.items() if v is not None}
         return IngestOptions(
             title=entry.get("title", self.title),
             doc_type=entry.get("type", self.doc_type),
@@ -266,8 +270,18 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                         report.warnings.append(_kept_note(kept))
                 staged = values
             else:
-                # a document that never became ready: nothing to keep
+                # a document that never became ready (failed, cancelled, or
+                # still being ingested by another upload): its text is
+                # retried with this upload's options, but those never widen
+                # who may read it (a command line's --access public, a
+                # form's default) unless asked for
                 doc_id = target.id
+                if not explicit:
+                    kept = _wider(lib, target, values)
+                    for k in kept:
+                        values.pop(k)
+                    if kept:
+                        report.warnings.append(_kept_note(kept))
                 conn.execute(d.update().where(d.c.id == doc_id).values(
                     status="processing", error=None, updated_at=store.now(), **values))
                 if target.stored_name != stored_name:
@@ -309,6 +323,22 @@ def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool
 
 def _changes(row: Any, meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if getattr(row, k) != v}
+
+
+def _wider(lib: Library, row: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` (access, speaker notes) that would let more people
+    read the document of ``row`` than it allows now: a lower access level,
+    or speaker notes shown where they were not."""
+    out = {}
+    access = values.get("access", row.access)
+    if access < row.access:
+        out["access"], access = access, row.access
+    setting = lib.config.extract.speaker_notes
+    choice = values.get("speaker_notes", row.speaker_notes)
+    if notes.included(choice, access, setting) and \
+            not notes.included(row.speaker_notes, access, setting):
+        out["speaker_notes"] = choice
+    return out
 
 
 def _kept_note(changes: dict[str, Any]) -> str:
@@ -668,16 +698,26 @@ def delete_documents(lib: Library, doc_ids: list[int]) -> None:
 
 def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
             ) -> dict[str, int]:
-    """Extract, chunk and embed every stored original again with the current
-    configuration (after changing ``chunk.*`` or ``extract.*``).  Metadata,
-    including the document language, is kept."""
+    """Extract, chunk and embed every ready document's original again with
+    the current configuration (after changing ``chunk.*`` or ``extract.*``).
+    Metadata, including the document language, is kept.
+
+    Only ready documents: one that failed, was cancelled by a curator, or
+    is still being ingested stays as it is (its next upload retries it); a
+    re-chunk must never make searchable a document nobody published."""
     d = store.documents
     with lib.db.connect() as conn:
-        docs = conn.execute(select(d.c.id, d.c.language).where(d.c.stored_name.is_not(None))
-                            .order_by(d.c.id)).all()
+        docs = conn.execute(select(d.c.id, d.c.language).where(
+            d.c.stored_name.is_not(None), d.c.status == "ready").order_by(d.c.id)).all()
     failed = 0
     done = set()
     for i, doc in enumerate(docs, start=1):
+        with lib.db.connect() as conn:  # deleted, or no longer ready, meanwhile: skip it
+            status = conn.execute(select(d.c.status).where(d.c.id == doc.id)).scalar()
+        if status != "ready":
+            if progress:
+                progress(i, len(docs))
+            continue
         report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
         lang = doc.language if doc.language in ("ar", "en") else "auto"
         _process(lib, doc.id, IngestOptions(language=lang), report, None)
@@ -782,6 +822,39 @@ def _catalogue(folder: Path) -> dict[str, Any] | None:
     return None
 
 
+def _entry_key(name: str) -> str:
+    """A catalogue's file name as it is compared with the folder's files:
+    NFC (a file copied from a Mac has a decomposed Arabic name), forward
+    slashes, no leading ``./``."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _catalogue_entries(folder: Path, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A folder catalogue's entries by file name.  An entry that names no
+    file of the folder, or a file named twice, is an error before anything
+    is ingested: the file it meant would otherwise take the command line's
+    options (``--access public``) instead of the catalogue's."""
+    out: dict[str, dict[str, Any]] = {}
+    twice = []
+    for e in entries:
+        key = _entry_key(e["file"])
+        if key in out:
+            twice.append(e["file"])
+        out[key] = e
+    if twice:
+        raise BadRequest(f"{folder}: the catalogue names {', '.join(twice)} twice")
+    files = {_entry_key(f.relative_to(folder).as_posix()) for f, _ in collect([str(folder)])}
+    missing = [e["file"] for e in entries if _entry_key(e["file"]) not in files]
+    if missing:
+        raise BadRequest(f"{folder}: the catalogue names files the folder does not hold: "
+                         f"{', '.join(missing)} (file is the path from the catalogue's "
+                         "folder, e.g. reports/minutes.pdf); nothing was ingested")
+    return out
+
+
 def collect(paths: list[str]) -> list[tuple[Path, Path | None]]:
     """Files to ingest as (file, folder it was found under)."""
     out: list[tuple[Path, Path | None]] = []
@@ -804,26 +877,30 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
     """Ingest files and folders (recursively).  A folder's catalogue.yaml
     creates its events and workshops and gives per-file metadata."""
     catalogues: dict[Path, dict[str, dict[str, Any]]] = {}
+    found = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             data = _catalogue(p)
             if data:
-                with lib.db.begin() as conn:
-                    ev.import_catalogue_events(conn, data)
                 entries = data.get("documents") or []
                 if not isinstance(entries, list) or not all(
                         isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
                     raise BadRequest(f"{p}: documents must be a list of entries, each with "
                                      "a file name (file)")
-                catalogues[p] = {e["file"]: e for e in entries}
+                catalogues[p] = _catalogue_entries(p, entries)
+                found.append(data)
+    # every catalogue's entries checked first: a bad one changes nothing
+    for data in found:
+        with lib.db.begin() as conn:
+            ev.import_catalogue_events(conn, data)
     for file, folder in collect(paths):
         if not file.exists():
             yield IngestReport(path=str(file), error="no such file")
             continue
         file_opts = opts
         if folder is not None and folder in catalogues:
-            entry = catalogues[folder].get(str(file.relative_to(folder)))
+            entry = catalogues[folder].get(_entry_key(file.relative_to(folder).as_posix()))
             if entry:
                 try:
                     file_opts = opts.merged(entry)
