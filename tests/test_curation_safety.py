@@ -413,3 +413,26 @@ def test_catalogue_names_match_as_written(lib, tmp_path):
     reports = list(ingest_paths(lib, [str(folder)], IngestOptions(access="public")))
     assert sorted(doc_row(lib, r.document_id).access for r in reports) == [1, 2]
     assert found_by(lib, VISITOR, "zanzibarite budget") == []
+
+
+def test_two_uploads_of_the_same_content_at_once_keep_the_first_access(lib, tmp_path):
+    """A members-only upload and, while it is being embedded, a public
+    upload of the same file (another curator, another worker): the second
+    took the document over and its access, and the first committed it
+    ready and public."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(MINUTES)
+    b.write_text(MINUTES)
+    calls, second = [], []
+
+    def stop():  # the last step before the first upload commits
+        calls.append(1)
+        if len(calls) == 3:
+            second.append(ingest_file(lib, b, IngestOptions(access="public")))
+
+    first = ingest_file(lib, a, IngestOptions(access="members"), stop=stop)
+    assert second and second[0].document_id == first.document_id
+    assert any("access did not change" in w for w in second[0].warnings)
+    assert first.status == "ready" and doc_row(lib, first.document_id).access == 1
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []
+    assert "zanzibarit" not in visitor_terms(lib)
