@@ -5,6 +5,7 @@ moment exists in which a hidden document's words count in a lower
 audience's statistics."""
 
 import io
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -436,3 +437,38 @@ def test_two_uploads_of_the_same_content_at_once_keep_the_first_access(lib, tmp_
     assert first.status == "ready" and doc_row(lib, first.document_id).access == 1
     assert found_by(lib, VISITOR, "zanzibarite budget") == []
     assert "zanzibarit" not in visitor_terms(lib)
+
+
+def test_catalogues_of_subfolders_and_of_a_file_given_alone(lib, tmp_path):
+    """doclib ingest LIBRARY --access public read only LIBRARY's own
+    catalogue: the members-only minutes described by the catalogue of
+    LIBRARY/amman-2025 were published; so were they when their file was
+    named alone."""
+    from doclib.errors import BadRequest
+
+    root = tmp_path / "library"
+    event = root / "amman-2025"
+    event.mkdir(parents=True)
+    (event / "minutes.txt").write_text(MINUTES)
+    (event / "catalogue.yaml").write_text(
+        "events:\n  - slug: amman-2025\n    title: Amman 2025\n"
+        "documents:\n  - file: minutes.txt\n    access: members\n    event: amman-2025\n")
+    (root / "report.txt").write_text("A public report on youth centres and sport.\n")
+    reports = {Path(r.path).name: r for r in
+               ingest_paths(lib, [str(root)], IngestOptions(access="public"))}
+    minutes = doc_row(lib, reports["minutes.txt"].document_id)
+    assert minutes.access == 1 and minutes.event_id is not None
+    assert doc_row(lib, reports["report.txt"].document_id).access == 0
+    assert found_by(lib, VISITOR, "zanzibarite budget") == []
+    # a file named alone takes its folder's catalogue
+    (event / "minutes2.txt").write_text(REDACTED)
+    (event / "catalogue.yaml").write_text(
+        "documents:\n  - file: minutes.txt\n    access: members\n"
+        "  - file: minutes2.txt\n    access: curators\n")
+    [alone] = ingest_paths(lib, [str(event / "minutes2.txt")], IngestOptions(access="public"))
+    assert doc_row(lib, alone.document_id).access == 2
+    # the same file described by two catalogues is an error
+    (root / "catalogue.yaml").write_text(
+        "documents:\n  - file: amman-2025/minutes.txt\n    access: public\n")
+    with pytest.raises(BadRequest, match="two catalogues"):
+        list(ingest_paths(lib, [str(root)], IngestOptions()))

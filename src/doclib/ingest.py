@@ -872,24 +872,54 @@ def collect(paths: list[str]) -> list[tuple[Path, Path | None]]:
     return out
 
 
+def _catalogues_under(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The catalogues of a folder and of its subfolders (as ``collect``
+    walks them), each with its folder."""
+    out = []
+    for dirpath, dirs, _files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        data = _catalogue(Path(dirpath))
+        if data:
+            out.append((Path(dirpath), data))
+    return out
+
+
 def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
                  uploader_id: int | None = None) -> Iterator[IngestReport]:
     """Ingest files and folders (recursively).  A folder's catalogue.yaml
-    creates its events and workshops and gives per-file metadata."""
+    creates its events and workshops and gives per-file metadata: the
+    catalogues of the folders given, of their subfolders, and of the folder
+    of each file given.  Every catalogue is checked before anything is
+    ingested or any event created."""
+    # root (a folder given, or a given file's folder) -> file path from it -> entry
     catalogues: dict[Path, dict[str, dict[str, Any]]] = {}
+    read: set[tuple[Path, Path]] = set()
     found = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            data = _catalogue(p)
-            if data:
-                entries = data.get("documents") or []
-                if not isinstance(entries, list) or not all(
-                        isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
-                    raise BadRequest(f"{p}: documents must be a list of entries, each with "
-                                     "a file name (file)")
-                catalogues[p] = _catalogue_entries(p, entries)
-                found.append(data)
+            root, cats = p, _catalogues_under(p)
+        else:
+            root = p.parent
+            data = _catalogue(root) if root.is_dir() else None
+            cats = [(root, data)] if data else []
+        merged = catalogues.setdefault(root, {})
+        for folder, data in cats:
+            if (root, folder) in read:
+                continue
+            read.add((root, folder))
+            entries = data.get("documents") or []
+            if not isinstance(entries, list) or not all(
+                    isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
+                raise BadRequest(f"{folder}: documents must be a list of entries, each with "
+                                 "a file name (file)")
+            prefix = folder.relative_to(root).as_posix()
+            for key, entry in _catalogue_entries(folder, entries).items():
+                key = key if prefix == "." else f"{prefix}/{key}"
+                if key in merged:
+                    raise BadRequest(f"{root / key} is named by two catalogues")
+                merged[key] = entry
+            found.append(data)
     # every catalogue's entries checked first: a bad one changes nothing
     for data in found:
         with lib.db.begin() as conn:
@@ -899,8 +929,9 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
             yield IngestReport(path=str(file), error="no such file")
             continue
         file_opts = opts
-        if folder is not None and folder in catalogues:
-            entry = catalogues[folder].get(_entry_key(file.relative_to(folder).as_posix()))
+        root = folder if folder is not None else file.parent
+        if catalogues.get(root):
+            entry = catalogues[root].get(_entry_key(file.relative_to(root).as_posix()))
             if entry:
                 try:
                     file_opts = opts.merged(entry)
