@@ -472,3 +472,37 @@ def test_catalogues_of_subfolders_and_of_a_file_given_alone(lib, tmp_path):
         "documents:\n  - file: amman-2025/minutes.txt\n    access: public\n")
     with pytest.raises(BadRequest, match="two catalogues"):
         list(ingest_paths(lib, [str(root)], IngestOptions()))
+
+
+def test_an_edit_that_restricts_a_document_during_its_replacement_wins(lib, tmp_path):
+    """A new version uploaded as public; while it is being embedded a
+    curator makes the document curators-only: the replacement, committing
+    after, made it public again."""
+    from doclib import documents
+
+    curator = principal_for_role("curator")
+    p = tmp_path / "minutes.txt"
+    p.write_text(REDACTED)
+    first = ingest_file(lib, p, IngestOptions(access="members"))
+    q = tmp_path / "new.txt"
+    q.write_text(MINUTES)
+    calls = []
+
+    def stop():  # the last step before the replacement commits
+        calls.append(1)
+        if len(calls) == 3:
+            documents.update(lib, curator, first.document_id, {"access": "curators"})
+
+    new = ingest_file(lib, q, IngestOptions(access="public"), replace_id=first.document_id,
+                      stop=stop)
+    assert len(calls) >= 3 and new.status == "ready", new
+    assert doc_row(lib, first.document_id).access == 2
+    assert any("access" in w for w in new.warnings), new.warnings
+    assert found_by(lib, MEMBER, "zanzibarite budget") == []
+    assert "zanzibarit" not in visitor_terms(lib)
+    # without an edit meanwhile, the replacement's access is taken
+    r = tmp_path / "final.txt"
+    r.write_text("Steering committee minutes, final: published.\n")
+    assert ingest_file(lib, r, IngestOptions(access="public"),
+                       replace_id=first.document_id).status == "ready"
+    assert doc_row(lib, first.document_id).access == 0

@@ -420,7 +420,9 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         spare = [c for c in every if c.source == "notes"] if not with_notes else []
         check()  # the last point where a cancellation stops it
         # a literal, not dict(**staged, ...): staged may name a title too
-        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, doc_values={
+        kept: list[str] = []
+        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=doc,
+                         kept=kept, doc_values={
             **(staged or {}),
             "status": "ready", "error": None, "pages": len(extracted.pages),
             "ocr_pages": extracted.ocr_pages,
@@ -429,6 +431,11 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
         report.status, report.chunks, report.language, report.title = \
             "ready", stored, language, title
+        if kept:
+            names = " and ".join({"speaker_notes": "speaker notes"}.get(k, k) for k in kept)
+            report.warnings.append(f"the document was edited while this version was "
+                                   f"processed: its {names} did not change (edit the "
+                                   "document to change them)")
     except Cancelled as e:
         stopped = e
         status, message = "failed", e.message
@@ -530,13 +537,26 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             second: list[dict[str, Any]], doc_values: dict[str, Any],
-            spare: list[Any] | None = None) -> int:
+            spare: list[Any] | None = None, seen: Any = None,
+            kept: list[str] | None = None) -> int:
     """Swap a document's chunks (both indexes) and set its column values in
     one transaction; the number of chunks stored.  ``spare``: speaker-notes
     drafts not embedded because the document did not include its notes when
-    it was read."""
+    it was read.  ``seen``: the document's row when the new values were
+    chosen; an edit since that lets fewer people read it wins over values
+    that would widen it again (their names are added to ``kept``)."""
     with lib.write_lock():
         with lib.db.begin() as conn:
+            if seen is not None:
+                now = conn.execute(select(store.documents).where(
+                    store.documents.c.id == doc_id)).one()
+                edited = {k: getattr(now, k) for k in ("access", "speaker_notes")
+                          if getattr(now, k) != getattr(seen, k)}
+                wider = _wider(lib, now, {k: doc_values[k] for k in edited if k in doc_values})
+                for k in wider:
+                    doc_values = {x: v for x, v in doc_values.items() if x != k}
+                    if kept is not None:
+                        kept.append(k)
             old = _chunk_ids(conn, doc_id)
             lexical.remove(conn, old)
             conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
