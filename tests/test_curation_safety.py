@@ -506,3 +506,50 @@ def test_an_edit_that_restricts_a_document_during_its_replacement_wins(lib, tmp_
     assert ingest_file(lib, r, IngestOptions(access="public"),
                        replace_id=first.document_id).status == "ready"
     assert doc_row(lib, first.document_id).access == 0
+
+
+def _edit_form(c, doc_id):
+    """The values the curation page's Describe form posts as rendered."""
+    import html
+    import re
+
+    page = c.get(f"/curate/documents/{doc_id}").get_data(as_text=True)
+    form = page[page.index(f'action="/curate/documents/{doc_id}"'):]
+    form = form[:form.index("</form>")]
+    values = {m[1]: html.unescape(m[2]) for m in
+              re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)}
+    for m in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', m[2]) or \
+            re.search(r'<option value="([^"]*)"', m[2])
+        values[m[1]] = chosen[1]
+    return values
+
+
+def test_a_stale_edit_page_does_not_undo_a_restriction(app):
+    """Curator A opens a public document's Describe page; curator B makes
+    it members-only; A fixes a typo in the title and saves: the form sent
+    the access it was rendered with and published the document again."""
+    a, b = app.test_client(), app.test_client()
+    login(a, "curator")
+    login(b, "curator")
+    job = _upload(a, b"A report on the quillwort youth centre pilot.\n", access="public",
+                  type="report", title="Quillwort pilt")
+    doc_id = job["document_id"]
+    form = _edit_form(a, doc_id)
+    assert form["access"] == "public"
+    r = b.patch(f"/api/v1/documents/{doc_id}", json={"access": "members"},
+                headers={"X-CSRF-Token": _token(b)})
+    assert r.status_code == 200
+    form["title"] = "Quillwort pilot"
+    assert a.post(f"/curate/documents/{doc_id}", data=form).status_code == 302
+    doc = a.get(f"/api/v1/documents/{doc_id}").get_json()["document"]
+    assert (doc["title"], doc["access"]) == ("Quillwort pilot", "members")
+    assert app.test_client().get(f"/api/v1/documents/{doc_id}").status_code == 404
+    # a field the curator did change is written, stale page or not
+    form = _edit_form(a, doc_id)
+    b.patch(f"/api/v1/documents/{doc_id}", json={"title": "Quillwort"},
+            headers={"X-CSRF-Token": _token(b)})
+    form["access"] = "curators"
+    assert a.post(f"/curate/documents/{doc_id}", data=form).status_code == 302
+    doc = a.get(f"/api/v1/documents/{doc_id}").get_json()["document"]
+    assert (doc["title"], doc["access"]) == ("Quillwort", "curators")
