@@ -553,3 +553,37 @@ def test_a_stale_edit_page_does_not_undo_a_restriction(app):
     assert a.post(f"/curate/documents/{doc_id}", data=form).status_code == 302
     doc = a.get(f"/api/v1/documents/{doc_id}").get_json()["document"]
     assert (doc["title"], doc["access"]) == ("Quillwort", "curators")
+
+
+def test_an_edit_while_a_replacement_waits_in_the_queue_wins(app, monkeypatch):
+    """A new version sent as public waits behind other uploads; meanwhile
+    a curator makes the document curators-only; when the job ran, it
+    published the document."""
+    from doclib import jobs
+
+    lib = app.extensions["doclib"]
+    c = app.test_client()
+    login(c, "curator")
+    job = _upload(c, b"Draft minutes on the bryophyte safe-house list.\n", access="members",
+                  type="minutes")
+    doc_id = job["document_id"]
+    runner = app.extensions["doclib_jobs"]
+    monkeypatch.setattr(runner, "submit", lambda job_id: None)  # it waits, queued
+    r = c.post(f"/api/v1/documents/{doc_id}/file", headers={"X-CSRF-Token": _token(c)},
+               data={"file": (io.BytesIO(b"Final minutes on the bryophyte list.\n"), "m.txt"),
+                     "access": "public"}, content_type="multipart/form-data")
+    replace_job = r.get_json()["job"]
+    assert c.get(f"/api/v1/jobs/{replace_job}").get_json()["job"]["status"] == "queued"
+    assert c.patch(f"/api/v1/documents/{doc_id}", json={"access": "curators"},
+                   headers={"X-CSRF-Token": _token(c)}).status_code == 200
+    assert jobs.claim(lib, replace_job)
+    jobs.run(lib, replace_job)
+    done = c.get(f"/api/v1/jobs/{replace_job}").get_json()["job"]
+    assert done["status"] == "ready", done
+    assert any("access" in w for w in done["report"]["warnings"])
+    assert doc_row(lib, doc_id).access == 2
+    member = app.test_client()
+    login(member, "member")
+    assert member.get(f"/api/v1/documents/{doc_id}").status_code == 404
+    res = member.get("/api/v1/search", query_string={"q": "bryophyte"}).get_json()
+    assert doc_id not in [x["document"]["id"] for x in res["results"]]

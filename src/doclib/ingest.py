@@ -177,7 +177,8 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                 original_name: str | None = None, uploader_id: int | None = None,
                 source_path: str | None = None, report_path: str | None = None,
                 replace_id: int | None = None, job_id: int | None = None,
-                stop: Callable[[], None] | None = None) -> IngestReport:
+                stop: Callable[[], None] | None = None,
+                seen: dict[str, Any] | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
     ``stop`` is called between the steps of the ingestion (from the
@@ -197,7 +198,10 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     A replacement is all-or-nothing: the previous version stays searchable
     and downloadable until the new one is extracted and embedded, and the
     swap (chunks, both indexes, metadata, access) commits in one transaction;
-    if the new file fails, the document is left as it was.
+    if the new file fails, the document is left as it was.  ``seen``: the
+    replaced document's access and speaker_notes when the replacement was
+    asked for (an upload waits in the queue): an edit since then that lets
+    fewer people read it wins over the replacement's access or notes.
     """
     opts = opts or IngestOptions()
     path = str(path)
@@ -293,7 +297,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         if staged is not None:
             report.existing = True
             _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                     previous=target.stored_name, stop=stop)
+                     previous=target.stored_name, stop=stop, seen=seen)
         else:
             _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
         return report
@@ -367,7 +371,8 @@ def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
              uploader_id: int | None, job_id: int | None = None,
              staged: dict[str, Any] | None = None, previous: str | None = None,
-             record: bool = True, stop: Callable[[], None] | None = None) -> None:
+             record: bool = True, stop: Callable[[], None] | None = None,
+             seen: dict[str, Any] | None = None) -> None:
     """Extract, chunk, embed and commit a document's file.  With ``staged``
     (the column values of a new version of a ready document), the new file
     is ``staged["stored_name"]`` and the document keeps its previous version
@@ -421,7 +426,8 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         check()  # the last point where a cancellation stops it
         # a literal, not dict(**staged, ...): staged may name a title too
         kept: list[str] = []
-        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=doc,
+        seen = seen or {"access": doc.access, "speaker_notes": doc.speaker_notes}
+        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=seen,
                          kept=kept, doc_values={
             **(staged or {}),
             "status": "ready", "error": None, "pages": len(extracted.pages),
@@ -537,21 +543,22 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             second: list[dict[str, Any]], doc_values: dict[str, Any],
-            spare: list[Any] | None = None, seen: Any = None,
+            spare: list[Any] | None = None, seen: dict[str, Any] | None = None,
             kept: list[str] | None = None) -> int:
     """Swap a document's chunks (both indexes) and set its column values in
     one transaction; the number of chunks stored.  ``spare``: speaker-notes
     drafts not embedded because the document did not include its notes when
-    it was read.  ``seen``: the document's row when the new values were
-    chosen; an edit since that lets fewer people read it wins over values
-    that would widen it again (their names are added to ``kept``)."""
+    it was read.  ``seen``: the document's access and speaker_notes when
+    the new values were chosen; an edit since that lets fewer people read
+    it wins over values that would widen it again (their names are added
+    to ``kept``)."""
     with lib.write_lock():
         with lib.db.begin() as conn:
             if seen is not None:
                 now = conn.execute(select(store.documents).where(
                     store.documents.c.id == doc_id)).one()
                 edited = {k: getattr(now, k) for k in ("access", "speaker_notes")
-                          if getattr(now, k) != getattr(seen, k)}
+                          if k in seen and getattr(now, k) != seen[k]}
                 wider = _wider(lib, now, {k: doc_values[k] for k in edited if k in doc_values})
                 for k in wider:
                     doc_values = {x: v for x, v in doc_values.items() if x != k}
