@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class IngestOptions:
         unknown = set(entry) - _META_KEYS - {"file"}
         if unknown:
             raise BadRequest(f"unknown catalogue field(s): {', '.join(sorted(unknown))}")
+        # a field left empty (YAML null) gives nothing: the option stands
+        # (an empty access must not undo --access curators)
+        entry = {k: v for k, v in entry.items() if v is not None}
         return IngestOptions(
             title=entry.get("title", self.title),
             doc_type=entry.get("type", self.doc_type),
@@ -173,7 +177,8 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                 original_name: str | None = None, uploader_id: int | None = None,
                 source_path: str | None = None, report_path: str | None = None,
                 replace_id: int | None = None, job_id: int | None = None,
-                stop: Callable[[], None] | None = None) -> IngestReport:
+                stop: Callable[[], None] | None = None,
+                seen: dict[str, Any] | None = None) -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
     ``stop`` is called between the steps of the ingestion (from the
@@ -193,7 +198,10 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
     A replacement is all-or-nothing: the previous version stays searchable
     and downloadable until the new one is extracted and embedded, and the
     swap (chunks, both indexes, metadata, access) commits in one transaction;
-    if the new file fails, the document is left as it was.
+    if the new file fails, the document is left as it was.  ``seen``: the
+    replaced document's access and speaker_notes when the replacement was
+    asked for (an upload waits in the queue): an edit since then that lets
+    fewer people read it wins over the replacement's access or notes.
     """
     opts = opts or IngestOptions()
     path = str(path)
@@ -266,8 +274,18 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                         report.warnings.append(_kept_note(kept))
                 staged = values
             else:
-                # a document that never became ready: nothing to keep
+                # a document that never became ready (failed, cancelled, or
+                # still being ingested by another upload): its text is
+                # retried with this upload's options, but those never widen
+                # who may read it (a command line's --access public, a
+                # form's default) unless asked for
                 doc_id = target.id
+                if not explicit:
+                    kept = _wider(lib, target, values)
+                    for k in kept:
+                        values.pop(k)
+                    if kept:
+                        report.warnings.append(_kept_note(kept))
                 conn.execute(d.update().where(d.c.id == doc_id).values(
                     status="processing", error=None, updated_at=store.now(), **values))
                 if target.stored_name != stored_name:
@@ -279,7 +297,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         if staged is not None:
             report.existing = True
             _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                     previous=target.stored_name, stop=stop)
+                     previous=target.stored_name, stop=stop, seen=seen)
         else:
             _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
         return report
@@ -311,6 +329,22 @@ def _changes(row: Any, meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if getattr(row, k) != v}
 
 
+def _wider(lib: Library, row: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``values`` (access, speaker notes) that would let more people
+    read the document of ``row`` than it allows now: a lower access level,
+    or speaker notes shown where they were not."""
+    out = {}
+    access = values.get("access", row.access)
+    if access < row.access:
+        out["access"], access = access, row.access
+    setting = lib.config.extract.speaker_notes
+    choice = values.get("speaker_notes", row.speaker_notes)
+    if notes.included(choice, access, setting) and \
+            not notes.included(row.speaker_notes, access, setting):
+        out["speaker_notes"] = choice
+    return out
+
+
 def _kept_note(changes: dict[str, Any]) -> str:
     names = [{"doc_type": "type", "event_id": "event", "workshop_id": "workshop",
               "speaker_notes": "speaker notes"}.get(k, k)
@@ -337,7 +371,8 @@ def _finish(lib: Library, report: IngestReport, uploader_id: int | None,
 def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestReport,
              uploader_id: int | None, job_id: int | None = None,
              staged: dict[str, Any] | None = None, previous: str | None = None,
-             record: bool = True, stop: Callable[[], None] | None = None) -> None:
+             record: bool = True, stop: Callable[[], None] | None = None,
+             seen: dict[str, Any] | None = None) -> None:
     """Extract, chunk, embed and commit a document's file.  With ``staged``
     (the column values of a new version of a ready document), the new file
     is ``staged["stored_name"]`` and the document keeps its previous version
@@ -390,7 +425,10 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         spare = [c for c in every if c.source == "notes"] if not with_notes else []
         check()  # the last point where a cancellation stops it
         # a literal, not dict(**staged, ...): staged may name a title too
-        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, doc_values={
+        kept: list[str] = []
+        seen = seen or {"access": doc.access, "speaker_notes": doc.speaker_notes}
+        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=seen,
+                         kept=kept, doc_values={
             **(staged or {}),
             "status": "ready", "error": None, "pages": len(extracted.pages),
             "ocr_pages": extracted.ocr_pages,
@@ -399,6 +437,11 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
         report.status, report.chunks, report.language, report.title = \
             "ready", stored, language, title
+        if kept:
+            names = " and ".join({"speaker_notes": "speaker notes"}.get(k, k) for k in kept)
+            report.warnings.append(f"the document was edited while this version was "
+                                   f"processed: its {names} did not change (edit the "
+                                   "document to change them)")
     except Cancelled as e:
         stopped = e
         status, message = "failed", e.message
@@ -500,13 +543,27 @@ def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | N
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             second: list[dict[str, Any]], doc_values: dict[str, Any],
-            spare: list[Any] | None = None) -> int:
+            spare: list[Any] | None = None, seen: dict[str, Any] | None = None,
+            kept: list[str] | None = None) -> int:
     """Swap a document's chunks (both indexes) and set its column values in
     one transaction; the number of chunks stored.  ``spare``: speaker-notes
     drafts not embedded because the document did not include its notes when
-    it was read."""
+    it was read.  ``seen``: the document's access and speaker_notes when
+    the new values were chosen; an edit since that lets fewer people read
+    it wins over values that would widen it again (their names are added
+    to ``kept``)."""
     with lib.write_lock():
         with lib.db.begin() as conn:
+            if seen is not None:
+                now = conn.execute(select(store.documents).where(
+                    store.documents.c.id == doc_id)).one()
+                edited = {k: getattr(now, k) for k in ("access", "speaker_notes")
+                          if k in seen and getattr(now, k) != seen[k]}
+                wider = _wider(lib, now, {k: doc_values[k] for k in edited if k in doc_values})
+                for k in wider:
+                    doc_values = {x: v for x, v in doc_values.items() if x != k}
+                    if kept is not None:
+                        kept.append(k)
             old = _chunk_ids(conn, doc_id)
             lexical.remove(conn, old)
             conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
@@ -668,16 +725,26 @@ def delete_documents(lib: Library, doc_ids: list[int]) -> None:
 
 def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
             ) -> dict[str, int]:
-    """Extract, chunk and embed every stored original again with the current
-    configuration (after changing ``chunk.*`` or ``extract.*``).  Metadata,
-    including the document language, is kept."""
+    """Extract, chunk and embed every ready document's original again with
+    the current configuration (after changing ``chunk.*`` or ``extract.*``).
+    Metadata, including the document language, is kept.
+
+    Only ready documents: one that failed, was cancelled by a curator, or
+    is still being ingested stays as it is (its next upload retries it); a
+    re-chunk must never make searchable a document nobody published."""
     d = store.documents
     with lib.db.connect() as conn:
-        docs = conn.execute(select(d.c.id, d.c.language).where(d.c.stored_name.is_not(None))
-                            .order_by(d.c.id)).all()
+        docs = conn.execute(select(d.c.id, d.c.language).where(
+            d.c.stored_name.is_not(None), d.c.status == "ready").order_by(d.c.id)).all()
     failed = 0
     done = set()
     for i, doc in enumerate(docs, start=1):
+        with lib.db.connect() as conn:  # deleted, or no longer ready, meanwhile: skip it
+            status = conn.execute(select(d.c.status).where(d.c.id == doc.id)).scalar()
+        if status != "ready":
+            if progress:
+                progress(i, len(docs))
+            continue
         report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
         lang = doc.language if doc.language in ("ar", "en") else "auto"
         _process(lib, doc.id, IngestOptions(language=lang), report, None)
@@ -782,6 +849,39 @@ def _catalogue(folder: Path) -> dict[str, Any] | None:
     return None
 
 
+def _entry_key(name: str) -> str:
+    """A catalogue's file name as it is compared with the folder's files:
+    NFC (a file copied from a Mac has a decomposed Arabic name), forward
+    slashes, no leading ``./``."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _catalogue_entries(folder: Path, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A folder catalogue's entries by file name.  An entry that names no
+    file of the folder, or a file named twice, is an error before anything
+    is ingested: the file it meant would otherwise take the command line's
+    options (``--access public``) instead of the catalogue's."""
+    out: dict[str, dict[str, Any]] = {}
+    twice = []
+    for e in entries:
+        key = _entry_key(e["file"])
+        if key in out:
+            twice.append(e["file"])
+        out[key] = e
+    if twice:
+        raise BadRequest(f"{folder}: the catalogue names {', '.join(twice)} twice")
+    files = {_entry_key(f.relative_to(folder).as_posix()) for f, _ in collect([str(folder)])}
+    missing = [e["file"] for e in entries if _entry_key(e["file"]) not in files]
+    if missing:
+        raise BadRequest(f"{folder}: the catalogue names files the folder does not hold: "
+                         f"{', '.join(missing)} (file is the path from the catalogue's "
+                         "folder, e.g. reports/minutes.pdf); nothing was ingested")
+    return out
+
+
 def collect(paths: list[str]) -> list[tuple[Path, Path | None]]:
     """Files to ingest as (file, folder it was found under)."""
     out: list[tuple[Path, Path | None]] = []
@@ -799,31 +899,66 @@ def collect(paths: list[str]) -> list[tuple[Path, Path | None]]:
     return out
 
 
+def _catalogues_under(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The catalogues of a folder and of its subfolders (as ``collect``
+    walks them), each with its folder."""
+    out = []
+    for dirpath, dirs, _files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        data = _catalogue(Path(dirpath))
+        if data:
+            out.append((Path(dirpath), data))
+    return out
+
+
 def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
                  uploader_id: int | None = None) -> Iterator[IngestReport]:
     """Ingest files and folders (recursively).  A folder's catalogue.yaml
-    creates its events and workshops and gives per-file metadata."""
+    creates its events and workshops and gives per-file metadata: the
+    catalogues of the folders given, of their subfolders, and of the folder
+    of each file given.  Every catalogue is checked before anything is
+    ingested or any event created."""
+    # root (a folder given, or a given file's folder) -> file path from it -> entry
     catalogues: dict[Path, dict[str, dict[str, Any]]] = {}
+    read: set[tuple[Path, Path]] = set()
+    found = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            data = _catalogue(p)
-            if data:
-                with lib.db.begin() as conn:
-                    ev.import_catalogue_events(conn, data)
-                entries = data.get("documents") or []
-                if not isinstance(entries, list) or not all(
-                        isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
-                    raise BadRequest(f"{p}: documents must be a list of entries, each with "
-                                     "a file name (file)")
-                catalogues[p] = {e["file"]: e for e in entries}
+            root, cats = p, _catalogues_under(p)
+        else:
+            root = p.parent
+            data = _catalogue(root) if root.is_dir() else None
+            cats = [(root, data)] if data else []
+        merged = catalogues.setdefault(root, {})
+        for folder, data in cats:
+            if (root, folder) in read:
+                continue
+            read.add((root, folder))
+            entries = data.get("documents") or []
+            if not isinstance(entries, list) or not all(
+                    isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries):
+                raise BadRequest(f"{folder}: documents must be a list of entries, each with "
+                                 "a file name (file)")
+            prefix = folder.relative_to(root).as_posix()
+            for key, entry in _catalogue_entries(folder, entries).items():
+                key = key if prefix == "." else f"{prefix}/{key}"
+                if key in merged:
+                    raise BadRequest(f"{root / key} is named by two catalogues")
+                merged[key] = entry
+            found.append(data)
+    # every catalogue's entries checked first: a bad one changes nothing
+    for data in found:
+        with lib.db.begin() as conn:
+            ev.import_catalogue_events(conn, data)
     for file, folder in collect(paths):
         if not file.exists():
             yield IngestReport(path=str(file), error="no such file")
             continue
         file_opts = opts
-        if folder is not None and folder in catalogues:
-            entry = catalogues[folder].get(str(file.relative_to(folder)))
+        root = folder if folder is not None else file.parent
+        if catalogues.get(root):
+            entry = catalogues[root].get(_entry_key(file.relative_to(root).as_posix()))
             if entry:
                 try:
                     file_opts = opts.merged(entry)

@@ -71,15 +71,18 @@ def incoming_dir(lib: Library) -> Path:
 
 def create(lib: Library, user_id: int | None, upload: Path | None = None,
            opts: IngestOptions | None = None, original_name: str | None = None,
-           replace_id: int | None = None, kind: str = "ingest") -> int:
+           replace_id: int | None = None, kind: str = "ingest",
+           seen: dict[str, Any] | None = None) -> int:
     """A queued job; with ``upload`` (a file in ``incoming_dir``) it carries
-    everything needed to run it, in this process or another."""
+    everything needed to run it, in this process or another.  ``seen``: the
+    replaced document's access and notes option when it was asked for (see
+    ``ingest_file``)."""
     payload = None
     if upload is not None:
         payload = json.dumps({"file": upload.name,
                               "options": dataclasses.asdict(opts or IngestOptions()),
-                              "name": original_name or upload.name, "replace_id": replace_id},
-                             ensure_ascii=False)
+                              "name": original_name or upload.name, "replace_id": replace_id,
+                              "seen": seen}, ensure_ascii=False)
     with lib.db.begin() as conn:
         return int(conn.execute(store.jobs.insert().values(
             kind=kind, status="queued", report="{}", user_id=user_id, payload=payload,
@@ -155,7 +158,7 @@ def run(lib: Library, job_id: int, stopping: threading.Event | None = None) -> N
         report = ingest_file(lib, upload, IngestOptions(**payload["options"]),
                              original_name=payload["name"], uploader_id=row.user_id,
                              report_path=payload["name"], replace_id=payload.get("replace_id"),
-                             job_id=job_id, stop=stop)
+                             job_id=job_id, stop=stop, seen=payload.get("seen"))
     except DoclibError as e:  # e.g. the document to replace was deleted meanwhile
         _fail(lib, job_id, e.message)
     except Exception as e:  # the job must never stay "processing" silently

@@ -63,7 +63,11 @@ def edit(doc_id: int) -> Any:
 @requires("edit")
 def save(doc_id: int) -> Any:
     f = request.form
-    changes: dict[str, Any] = {k: f.get(k, "") for k in docs_service.EDITABLE if k in f}
+    # a field left as the form showed it (was-<field>) is not written: the
+    # page may be older than another curator's edit (an access restricted
+    # since must not be undone by a title fix)
+    changes: dict[str, Any] = {k: f.get(k, "") for k in docs_service.EDITABLE
+                               if k in f and f.get(k) != f.get(f"was-{k}")}
     if "workshop" in changes:  # the form's text; the service takes a number or null
         changes["workshop"] = validate.optional_integer(
             changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)

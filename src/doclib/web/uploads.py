@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from .. import store, validate
@@ -46,8 +47,16 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
         raise BadRequest(f"the file name is longer than {validate.MAX_FILENAME_CHARS} "
                          f"characters ({len(name)}); rename the file and upload it again")
     opts = options_from(form)
+    seen = None
     with lib().db.connect() as conn:
         resolve_metadata(conn, opts)  # 400 naming the field, before anything is stored
+        if replace_id is not None:
+            # who may read it now: an edit that restricts it while the new
+            # version waits or is processed wins over this request's access
+            d = store.documents
+            row = conn.execute(select(d.c.access, d.c.speaker_notes)
+                               .where(d.c.id == replace_id)).first()
+            seen = {"access": row.access, "speaker_notes": row.speaker_notes} if row else None
     incoming = incoming_dir(lib())
     suffix = os.path.splitext(name)[1].lower()[:10]
     tmp = None
@@ -70,7 +79,7 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     # the job row commits with synchronous=FULL (store.py): once the 202 is
     # sent, the upload survives a crash or a power cut and resumes queued
     try:
-        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id)
+        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id, seen=seen)
     except OperationalError as e:  # the database cannot grow (disk full)
         os.unlink(tmp)
         raise storage_error("the upload could not be recorded", e) from None
