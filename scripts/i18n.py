@@ -9,6 +9,7 @@ Arabic catalogue (keeping its translations) and compile it.
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ def extract() -> object:
     with tempfile.TemporaryDirectory() as tmp:
         pot = Path(tmp) / "messages.pot"
         subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-                        "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+                        "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
                         "--no-location", "-o", str(pot), str(ROOT / "src")], check=True)
         with pot.open("rb") as f:
             return read_po(f)
@@ -55,11 +56,35 @@ def missing(template, catalog) -> list[str]:  # type: ignore[no-untyped-def]
     return out
 
 
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def mismatched(catalog) -> list[str]:  # type: ignore[no-untyped-def]
+    """Translations whose %(name)s placeholders differ from their message's:
+    one the message lacks would fail when the page is drawn."""
+    out = []
+    for msg in catalog:
+        if not msg.id or not msg.string:
+            continue
+        ids = [msg.id] if isinstance(msg.id, str) else list(msg.id)
+        strings = [msg.string] if isinstance(msg.string, str) else list(msg.string)
+        want = set().union(*(_PLACEHOLDER.findall(i) for i in ids))
+        for s in strings:
+            if s and not set(_PLACEHOLDER.findall(s)) <= want:
+                out.append(ids[0])
+        if len(ids) == 1 and set(_PLACEHOLDER.findall(strings[0])) != want:
+            out.append(ids[0])
+    return out
+
+
 def main() -> int:
     template = extract()
     catalog = load_po()
     if "--check" in sys.argv:
         gaps = missing(template, catalog)
+        for m in mismatched(catalog):
+            print(f"placeholders differ: {m!r}")
+            gaps.append(m)
         stale = not MO.exists() or MO.read_bytes() != compiled(catalog)
         for g in gaps:
             print(f"untranslated: {g!r}")

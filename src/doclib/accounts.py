@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from . import store
 from .auth import Principal, hash_password, new_token, token_hash, verify_password
-from .errors import BadRequest, Conflict, NotFound
+from .errors import N_, BadRequest, Conflict, NotFound
 
 _EMAIL = re.compile(r"[^@\s]{1,200}@[^@\s]{1,200}\.[^@\s]{1,50}")
 ACCOUNT_ROLES = ("member", "curator", "admin")
@@ -36,17 +36,17 @@ _DUMMY_HASH = None
 def _norm_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not _EMAIL.fullmatch(email):
-        raise BadRequest("a valid e-mail address is needed")
+        raise BadRequest(N_("a valid e-mail address is needed"))
     return email
 
 
 def add_user(conn: Connection, email: str, password: str, role: str, name: str = "") -> int:
     email = _norm_email(email)
     if role not in ACCOUNT_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ACCOUNT_ROLES)}")
+        raise BadRequest(N_("role must be one of %(choices)s"), choices=", ".join(ACCOUNT_ROLES))
     u = store.users
     if conn.execute(select(u.c.id).where(u.c.email == email)).first():
-        raise Conflict(f"an account for {email} exists")
+        raise Conflict(N_("an account for %(email)s exists"), email=email)
     return int(conn.execute(u.insert().values(
         email=email, name=(name or "").strip()[:200], role=role,
         password_hash=hash_password(password), active=1, session_version=1,
@@ -56,7 +56,7 @@ def add_user(conn: Connection, email: str, password: str, role: str, name: str =
 def get_user(conn: Connection, user_id: int) -> Any:
     row = conn.execute(select(store.users).where(store.users.c.id == user_id)).first()
     if row is None:
-        raise NotFound("no such account")
+        raise NotFound(N_("no such account"))
     return row
 
 
@@ -78,7 +78,7 @@ def list_users(conn: Connection) -> list[Any]:
 
 def set_role(conn: Connection, user_id: int, role: str) -> None:
     if role not in ACCOUNT_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ACCOUNT_ROLES)}")
+        raise BadRequest(N_("role must be one of %(choices)s"), choices=", ".join(ACCOUNT_ROLES))
     get_user(conn, user_id)
     conn.execute(store.users.update().where(store.users.c.id == user_id).values(role=role))
 

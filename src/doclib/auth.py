@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest
+from .errors import N_, BadRequest
 from .models import ROLES, Access
 
 # role -> the highest access level it may read
@@ -89,7 +89,7 @@ def _hasher():  # type: ignore[no-untyped-def]
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
-        raise BadRequest("passwords need at least 8 characters")
+        raise BadRequest(N_("passwords need at least 8 characters"))
     return str(_hasher().hash(password))
 
 

@@ -12,12 +12,12 @@ from sqlalchemy import select, text
 
 from . import accounts, notes, store, validate
 from .auth import Principal, can
-from .errors import BadRequest, Forbidden, NotFound
+from .errors import N_, BadRequest, Forbidden, NotFound
 from .ingest import IngestOptions, delete_documents, resolve_metadata, update_document
 from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 
-NOT_FOUND = "document not found"
+NOT_FOUND = N_("document not found")
 
 
 def _row(conn: Any, doc_id: int) -> Any:
@@ -99,7 +99,8 @@ def all_for_curators(lib: Library, who: Principal, sort: str = "added",
     if not can(who, "edit"):
         raise Forbidden("curators only")
     if sort not in CURATION_SORTS:
-        raise BadRequest(f"sort must be one of {', '.join(CURATION_SORTS)}")
+        raise BadRequest(N_("sort must be one of %(choices)s"),
+                         choices=", ".join(CURATION_SORTS))
     order = "DESC" if descending else "ASC"
     with lib.db.connect() as conn:
         rows = conn.execute(text(
@@ -135,13 +136,14 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
         raise Forbidden("curators only")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise BadRequest(N_("unknown field(s): %(fields)s"), fields=", ".join(sorted(unknown)))
     for name, value in changes.items():
         if isinstance(value, bool) or not isinstance(value, EDITABLE[name]):
-            kind = "a whole number" if name == "workshop" else "text"
-            raise BadRequest(f"{name} must be {kind}"
-                             + (" or null" if type(None) in EDITABLE[name] else "")
-                             + f", got {type(value).__name__}")
+            number, null = name == "workshop", type(None) in EDITABLE[name]
+            template = (N_("%(field)s must be a whole number or null, got %(got)s") if number
+                        else N_("%(field)s must be text or null, got %(got)s") if null
+                        else N_("%(field)s must be text, got %(got)s"))
+            raise BadRequest(template, field=name, got=type(value).__name__)
     row = get_visible(lib, who, doc_id)
     unset = {k for k, v in changes.items() if v in (None, "") and k in _OPTIONAL}
     given = {k: v for k, v in changes.items() if k not in unset}
@@ -177,18 +179,19 @@ def bulk_ids(raw: Any, *, form: bool = False) -> list[int]:
     ids) or, from a form, strings of ASCII digits.  Anything else is a 400
     naming ``ids``, before any document is looked up."""
     if not isinstance(raw, list) or not raw:
-        raise BadRequest("ids: choose documents (a non-empty list of document ids)")
+        raise BadRequest(N_("ids: choose documents (a non-empty list of document ids)"))
     if len(raw) > validate.MAX_IDS:
-        raise BadRequest(f"ids: at most {validate.MAX_IDS} documents at a time")
+        raise BadRequest(N_("ids: at most %(n)s documents at a time"), n=validate.MAX_IDS)
     ids = []
     for i, value in enumerate(raw):
         try:
             ids.append(validate.ident(value, f"ids[{i}]", text=form))
         except BadRequest as e:
-            raise BadRequest(f"{e.message} (ids are document ids)") from None
+            raise BadRequest(N_("%(error)s (ids are document ids)"), error=e) from None
     if len(set(ids)) != len(ids):
         twice = sorted({i for i in ids if ids.count(i) > 1})
-        raise BadRequest(f"ids: document {', '.join(map(str, twice))} is listed twice")
+        raise BadRequest(N_("ids: document %(ids)s is listed twice"),
+                         ids=", ".join(map(str, twice)))
     return ids
 
 
@@ -210,3 +213,51 @@ def delete_many(lib: Library, who: Principal, ids: list[int]) -> list[int]:
         accounts.audit(conn, who.user_id, "document.delete", ",".join(map(str, ids)))
     return ids
 
+
+
+def attach(lib: Library, who: Principal, ids: list[int], event: str,
+           workshop: int | None = None) -> list[int]:
+    """Put documents (ids from ``bulk_ids``) in an event and, with
+    ``workshop`` (its number), in that workshop of it: every id is checked
+    first, then each goes through ``update``.  A document that leaves
+    another event leaves that event's workshop too; one already in the
+    event keeps its workshop unless one is named.  Audited."""
+    if not can(who, "edit"):
+        raise Forbidden("curators only")
+    with lib.db.connect() as conn:
+        resolve_metadata(conn, IngestOptions(event=event, workshop=workshop))  # 400 first
+    rows = check_all(lib, who, ids)
+    for row in rows:
+        changes: dict[str, Any] = {"event": event}
+        if workshop is not None:
+            changes["workshop"] = workshop
+        elif row.event_slug != event:
+            changes["workshop"] = None
+        update(lib, who, row.id, changes)
+    with lib.db.begin() as conn:
+        accounts.audit(conn, who.user_id, "event.attach",
+                       event + (f"/{workshop}" if workshop is not None else ""),
+                       ",".join(map(str, ids)))
+    return ids
+
+
+def detach(lib: Library, who: Principal, ids: list[int], event: str,
+           workshop: int | None = None) -> list[int]:
+    """Take documents out of an event (and so out of its workshops) or,
+    with ``workshop``, out of that workshop only (they stay in the event).
+    A document that is not there is a 400 naming it, before any change.
+    Audited."""
+    if not can(who, "edit"):
+        raise Forbidden("curators only")
+    rows = check_all(lib, who, ids)
+    for row in rows:
+        there = row.event_slug == event and (workshop is None or row.workshop_number == workshop)
+        if not there:
+            raise BadRequest(N_("ids: document %(id)s is not there"), id=row.id)
+    for row in rows:
+        update(lib, who, row.id, {"workshop": None} if workshop is not None else {"event": None})
+    with lib.db.begin() as conn:
+        accounts.audit(conn, who.user_id, "event.detach",
+                       event + (f"/{workshop}" if workshop is not None else ""),
+                       ",".join(map(str, ids)))
+    return ids

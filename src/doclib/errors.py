@@ -1,7 +1,23 @@
-"""Domain errors. The core raises these; the CLI and web translate them."""
+"""Domain errors. The core raises these; the CLI and web translate them.
+
+A message is a template marked with ``N_`` plus its parameters:
+``BadRequest(N_("%(field)s must be a whole number, got %(value)s"),
+field="workshop", value="'x'")``.  ``message`` is the English text (the CLI,
+the JSON API, logs); the web pages look the template up in the interface's
+catalogue and fill in the same parameters (``web/i18n.translate_error``),
+so an Arabic reader gets the core's errors in Arabic.  A parameter may be
+another DoclibError (a message inside a message); it is translated too.
+"""
 
 import errno
 import re
+from typing import Any
+
+
+def N_(template: str) -> str:
+    """Marks a message template for the catalogue (scripts/i18n.py extracts
+    it); the text itself is unchanged."""
+    return template
 
 
 class DoclibError(Exception):
@@ -9,8 +25,11 @@ class DoclibError(Exception):
 
     status = 500
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template = message or self.__class__.__doc__ or self.__class__.__name__
+        self.params = params
+        super().__init__(self.template % {k: str(v) for k, v in params.items()}
+                         if params else self.template)
 
     @property
     def message(self) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from . import store, validate
-from .errors import BadRequest, Conflict, NotFound
+from .errors import N_, BadRequest, Conflict, NotFound
 from .text import strip_bidi
 
 
@@ -21,7 +21,7 @@ def _bilingual(value: Any, what: str, max_chars: int) -> dict[str, str]:
     if isinstance(value, str):
         value = {"en": value}
     if not isinstance(value, dict) or set(value) - {"en", "ar"}:
-        raise BadRequest(f"{what} must be an object with 'en' and/or 'ar'")
+        raise BadRequest(N_("%(field)s must be an object with 'en' and/or 'ar'"), field=what)
     out = {}
     for lang in ("en", "ar"):
         v = value.get(lang)
@@ -58,11 +58,11 @@ def add_event(conn: Connection, data: dict[str, Any], update: bool = False) -> i
     slug = validate.slug(data.get("slug", ""), "slug")
     title = _bilingual(data.get("title"), "title", validate.MAX_TITLE_CHARS)
     if not (title["en"] or title["ar"]):
-        raise BadRequest("title: an event needs a title in at least one language")
+        raise BadRequest(N_("title: an event needs a title in at least one language"))
     desc = _bilingual(data.get("description"), "description", validate.MAX_DESCRIPTION_CHARS)
     start, end = _date(data.get("start"), "start"), _date(data.get("end"), "end")
     if start and end and end < start:
-        raise BadRequest("end is before start")
+        raise BadRequest(N_("end is before start"))
     city = data.get("city")
     city = "" if city is None else validate.string(city, "city", validate.MAX_NAME_CHARS)
     values = dict(slug=slug, title_en=title["en"], title_ar=title["ar"],
@@ -71,17 +71,26 @@ def add_event(conn: Connection, data: dict[str, Any], update: bool = False) -> i
     existing = conn.execute(select(store.events.c.id).where(store.events.c.slug == slug)).first()
     if existing:
         if not update:
-            raise Conflict(f"event '{slug}' exists")
+            raise Conflict(N_("slug: the event '%(slug)s' exists already"), slug=slug)
         conn.execute(store.events.update().where(store.events.c.id == existing.id)
                      .values(**values))
         return int(existing.id)
     return int(conn.execute(store.events.insert().values(**values)).inserted_primary_key[0])
 
 
+def edit_event(conn: Connection, slug: str, data: dict[str, Any]) -> Any:
+    """Change an existing event's titles, city, dates and descriptions (the
+    web's edit form); its slug stays, since pages and documents name it.
+    The event's row after the change."""
+    get_event(conn, slug)
+    add_event(conn, {**data, "slug": slug}, update=True)
+    return get_event(conn, slug)
+
+
 def get_event(conn: Connection, slug: str) -> Any:
     row = conn.execute(select(store.events).where(store.events.c.slug == slug)).first()
     if row is None:
-        raise NotFound(f"no event '{slug}'")
+        raise NotFound(N_("no event '%(slug)s'"), slug=slug)
     return row
 
 
@@ -91,26 +100,52 @@ def list_events(conn: Connection) -> list[dict[str, Any]]:
     return [event_dict(r) for r in rows]
 
 
-def add_workshop(conn: Connection, event_slug: str, data: dict[str, Any],
-                 update: bool = False) -> int:
+def _workshop_values(data: dict[str, Any]) -> dict[str, Any]:
     number = validate.integer(data.get("number"), "number", 1, validate.MAX_WORKSHOP_NUMBER,
                               text=False)
     title = _bilingual(data.get("title"), "title", validate.MAX_TITLE_CHARS)
     if not (title["en"] or title["ar"]):
-        raise BadRequest("title: a workshop needs a title in at least one language")
+        raise BadRequest(N_("title: a workshop needs a title in at least one language"))
     desc = _bilingual(data.get("description"), "description", validate.MAX_DESCRIPTION_CHARS)
+    # a new title or description: the related-workshops vector is made again
+    return dict(number=number, title_en=title["en"], title_ar=title["ar"],
+                description_en=desc["en"], description_ar=desc["ar"], embedding=None)
+
+
+def add_workshop(conn: Connection, event_slug: str, data: dict[str, Any],
+                 update: bool = False) -> int:
+    values = _workshop_values(data)
+    number = values["number"]
     ev = get_event(conn, event_slug)
-    values = dict(event_id=ev.id, number=number, title_en=title["en"], title_ar=title["ar"],
-                  description_en=desc["en"], description_ar=desc["ar"], embedding=None)
+    values["event_id"] = ev.id
     w = store.workshops
     existing = conn.execute(select(w.c.id).where(w.c.event_id == ev.id, w.c.number == number))\
         .first()
     if existing:
         if not update:
-            raise Conflict(f"workshop {number} of '{event_slug}' exists")
+            raise Conflict(N_("number: workshop %(number)s of '%(event)s' exists already"),
+                           number=number, event=event_slug)
         conn.execute(w.update().where(w.c.id == existing.id).values(**values))
         return int(existing.id)
     return int(conn.execute(w.insert().values(**values)).inserted_primary_key[0])
+
+
+def edit_workshop(conn: Connection, workshop_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Change a workshop's number, titles and descriptions (the web's edit
+    form); another workshop of the event with that number is a Conflict.
+    The workshop as ``get_workshop`` gives it."""
+    current = get_workshop(conn, workshop_id)
+    values = _workshop_values(data)
+    w = store.workshops
+    row = conn.execute(select(w.c.event_id).where(w.c.id == workshop_id)).one()
+    clash = conn.execute(select(w.c.id).where(w.c.event_id == row.event_id,
+                                              w.c.number == values["number"],
+                                              w.c.id != workshop_id)).first()
+    if clash:
+        raise Conflict(N_("number: workshop %(number)s of '%(event)s' exists already"),
+                       number=values["number"], event=current["event"])
+    conn.execute(w.update().where(w.c.id == workshop_id).values(**values))
+    return get_workshop(conn, workshop_id)
 
 
 def find_workshop(conn: Connection, event_slug: str, number: int) -> Any:
@@ -118,7 +153,8 @@ def find_workshop(conn: Connection, event_slug: str, number: int) -> Any:
     w = store.workshops
     row = conn.execute(select(w).where(w.c.event_id == ev.id, w.c.number == number)).first()
     if row is None:
-        raise NotFound(f"event '{event_slug}' has no workshop {number}")
+        raise NotFound(N_("event '%(event)s' has no workshop %(number)s"), event=event_slug,
+                       number=number)
     return row
 
 
@@ -127,7 +163,7 @@ def get_workshop(conn: Connection, workshop_id: int) -> dict[str, Any]:
     row = conn.execute(select(w, e.c.slug).join(e, e.c.id == w.c.event_id)
                        .where(w.c.id == workshop_id)).first()
     if row is None:
-        raise NotFound("workshop not found")
+        raise NotFound(N_("workshop not found"))
     return workshop_dict(row, row.slug)
 
 

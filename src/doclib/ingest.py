@@ -27,6 +27,7 @@ from . import erase, notes, store, validate
 from . import events as ev
 from .chunk import chunk_pages
 from .errors import (
+    N_,
     BadRequest,
     Cancelled,
     DoclibError,
@@ -115,15 +116,16 @@ def check_options(opts: IngestOptions) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if opts.doc_type is not None:
         if validate.string(opts.doc_type, "type", 20) not in DOC_TYPES:
-            raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
+            raise BadRequest(N_("type must be one of %(choices)s"), choices=", ".join(DOC_TYPES))
         out["doc_type"] = opts.doc_type
     if opts.access is not None:
         try:
             out["access"] = int(Access.parse(validate.string(opts.access, "access", 20)))
-        except ValueError as e:
-            raise BadRequest(str(e)) from None
+        except ValueError:
+            raise BadRequest(N_("access must be one of public, members, curators; got "
+                                "%(value)s"), value=validate.show(opts.access)) from None
     if opts.language not in ("auto", "ar", "en", None):
-        raise BadRequest("language must be auto, ar or en")
+        raise BadRequest(N_("language must be auto, ar or en"))
     if opts.notes is not None:
         out["speaker_notes"] = notes.parse_choice(validate.string(opts.notes, "notes", 20))
     if opts.title is not None:
@@ -134,7 +136,7 @@ def check_options(opts: IngestOptions) -> dict[str, Any]:
         out["workshop"] = validate.integer(opts.workshop, "workshop", 1,
                                            validate.MAX_WORKSHOP_NUMBER)
         if not opts.event:
-            raise BadRequest("a workshop number needs an event")
+            raise BadRequest(N_("workshop: a workshop number needs an event"))
     if opts.event:
         out["event"] = validate.slug(opts.event, "event")
     if opts.date:
@@ -154,7 +156,7 @@ def resolve_metadata(conn: Any, opts: IngestOptions) -> dict[str, Any]:
             if number is not None:
                 out["workshop_id"] = ev.find_workshop(conn, slug, number).id
         except NotFound as e:  # a bad value in the request, not a missing page
-            raise BadRequest(e.message) from None
+            raise BadRequest(e.template, **e.params) from None
         if event.start_date and not opts.date:
             out["year"] = int(event.start_date[:4])
     return out

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from . import store
 from .auth import Principal, can
-from .errors import Cancelled, Conflict, DoclibError, NotFound
+from .errors import N_, Cancelled, Conflict, DoclibError, NotFound
 from .ingest import IngestOptions, ingest_file
 from .library import Library
 
@@ -90,6 +90,7 @@ def create(lib: Library, user_id: int | None, upload: Path | None = None,
 
 
 RUNNING = ("processing", "cancelling")  # a process works on it (or did, and died)
+JOB_NOT_FOUND = N_("job not found")
 CANCELLED_BY_CURATOR = "cancelled by a curator; nothing of it was indexed"
 STOPPING = ("doclib stopped before this upload was indexed; it is queued again and "
             "resumes when doclib starts")
@@ -179,7 +180,7 @@ def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
     meanwhile).  Conflict for a job that has finished; NotFound for anyone
     who may not upload."""
     if not can(who, "upload"):
-        raise NotFound("job not found")
+        raise NotFound(JOB_NOT_FOUND)
     j = store.jobs
     with lib.db.begin() as conn:
         # conditional updates: the job may start or end meanwhile
@@ -190,9 +191,10 @@ def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
                      .values(status="cancelling"))
         row = conn.execute(select(j.c.status, j.c.payload).where(j.c.id == job_id)).first()
         if row is None:
-            raise NotFound("job not found")
+            raise NotFound(JOB_NOT_FOUND)
         if not queued and row.status != "cancelling":
-            raise Conflict(f"job {job_id} has already finished ({row.status})")
+            raise Conflict(N_("job %(id)s has already finished (%(status)s)"), id=job_id,
+                           status=row.status)
     if queued and row.payload:
         (incoming_dir(lib) / Path(json.loads(row.payload)["file"]).name).unlink(missing_ok=True)
     return get(lib, who, job_id)
@@ -201,11 +203,11 @@ def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
 def get(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
     """A job for curators and admins; anyone else gets NotFound."""
     if not can(who, "view_jobs"):
-        raise NotFound("job not found")
+        raise NotFound(JOB_NOT_FOUND)
     with lib.db.connect() as conn:
         row = conn.execute(select(store.jobs).where(store.jobs.c.id == job_id)).first()
     if row is None:
-        raise NotFound("job not found")
+        raise NotFound(JOB_NOT_FOUND)
     return {"id": row.id, "kind": row.kind, "status": row.status,
             "document_id": row.document_id, "report": json.loads(row.report or "{}"),
             "created_at": row.created_at, "finished_at": row.finished_at}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import BadRequest
+from .errors import N_, BadRequest
 from .models import Access
 
 SETTINGS = ("non-public", "always", "never")
@@ -25,7 +25,8 @@ CHOICES: dict[str, str | None] = {"include": "include", "exclude": "exclude", "d
 def parse_choice(value: str) -> str | None:
     """The column value of an option (include, exclude, default)."""
     if value not in CHOICES:
-        raise BadRequest(f"notes must be one of {', '.join(CHOICES)}, got {value!r}")
+        raise BadRequest(N_("notes must be one of %(choices)s, got %(value)s"),
+                         choices=", ".join(CHOICES), value=repr(value))
     return CHOICES[value]
 
 

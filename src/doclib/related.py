@@ -16,7 +16,7 @@ from sqlalchemy import select
 from . import store, validate
 from .auth import Principal
 from .documents import get_visible
-from .errors import BadRequest
+from .errors import N_, BadRequest
 from .events import workshop_dict
 from .library import Library
 from .search import document_summary, highlight, visible_documents
@@ -124,7 +124,7 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
     or sentence of the thesaurus) comes as close to as ``related.floor`` has
     no close match: no results."""
     if (query is None or not query.strip()) and doc_id is None:
-        raise BadRequest("give a question (q) or a document")
+        raise BadRequest(N_("give a question (q) or a document"))
     if doc_id is not None:
         get_visible(lib, who, doc_id)
         qv = _document_vector(lib, doc_id)
@@ -132,8 +132,8 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
     else:
         assert query is not None
         if len(query) > validate.MAX_QUERY_CHARS:
-            raise BadRequest(f"the question (q) is longer than {validate.MAX_QUERY_CHARS} "
-                             "characters")
+            raise BadRequest(N_("the question (q) is longer than %(max)s characters"),
+                             max=validate.MAX_QUERY_CHARS)
         qv = lib.embedder.embed_queries([query])[0]
         terms = set(stem_terms(query))
     workshops = _workshop_vectors(lib)

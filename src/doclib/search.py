@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from . import store, validate
 from .auth import Principal, visible_documents_sql
-from .errors import BadRequest
+from .errors import N_, BadRequest
 from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES, Access
@@ -46,9 +46,10 @@ class Filters:
 
         language, doc_type = get("language"), get("type")
         if language and language not in LANGUAGES:
-            raise BadRequest(f"language must be one of {', '.join(LANGUAGES)}")
+            raise BadRequest(N_("language must be one of %(choices)s"),
+                             choices=", ".join(LANGUAGES))
         if doc_type and doc_type not in DOC_TYPES:
-            raise BadRequest(f"type must be one of {', '.join(DOC_TYPES)}")
+            raise BadRequest(N_("type must be one of %(choices)s"), choices=", ".join(DOC_TYPES))
         event = get("event")
         return cls(language=language, event=validate.slug(event, "event") if event else None,
                    doc_type=doc_type,
@@ -450,11 +451,11 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     filters = filters or Filters()
     query = (query or "").strip()
     if len(query) > MAX_QUERY_CHARS:
-        raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        raise BadRequest(N_("the query is longer than %(max)s characters"), max=MAX_QUERY_CHARS)
     if not 1 <= k <= MAX_K:
-        raise BadRequest(f"k must be between 1 and {MAX_K}")
+        raise BadRequest(validate.BETWEEN, field="k", lo=1, hi=MAX_K)
     if not 1 <= page <= validate.MAX_PAGE:
-        raise BadRequest(f"page must be between 1 and {validate.MAX_PAGE}")
+        raise BadRequest(validate.BETWEEN, field="page", lo=1, hi=validate.MAX_PAGE)
     base = {"ok": True, "query": query, "query_language": detect_language(query) if query
             else None, "filters": filters.as_dict(), "k": k, "page": page}
     if not normalise(query):

@@ -14,7 +14,7 @@ import re
 from datetime import date as _date
 from typing import Any
 
-from .errors import BadRequest
+from .errors import N_, BadRequest
 
 # ids in paths, filters and bodies: SQLite's INTEGER is signed 64-bit
 MAX_ID = 2 ** 63 - 1
@@ -33,6 +33,7 @@ MAX_WORKSHOP_NUMBER = 999_999  # a workshop's number within its event
 MIN_YEAR, MAX_YEAR = 1000, 9999  # dates are written with four-digit years
 MAX_IDS = 1000  # documents in one bulk action
 
+BETWEEN = N_("%(field)s must be between %(lo)s and %(hi)s")
 _DIGITS = re.compile(r"[0-9]+")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
@@ -43,17 +44,18 @@ def integer(value: Any, field: str, lo: int, hi: int, *, text: bool = True) -> i
     ``text`` (query strings, forms, options), a string of ASCII digits."""
     if isinstance(value, bool) or not isinstance(value, int | str) or \
             (isinstance(value, str) and not text):
-        raise BadRequest(f"{field} must be a whole number, got {_show(value)}")
+        raise BadRequest(N_("%(field)s must be a whole number, got %(value)s"),
+                         field=field, value=show(value))
     if isinstance(value, str):
         raw = value[1:] if value.startswith("-") else value
         if not _DIGITS.fullmatch(raw):
-            raise BadRequest(f"{field} must be a whole number written with the digits 0-9, "
-                             f"got {_show(value)}")
+            raise BadRequest(N_("%(field)s must be a whole number written with the digits "
+                                "0-9, got %(value)s"), field=field, value=show(value))
         if len(raw) > 20:  # never parse thousands of digits
-            raise BadRequest(f"{field} must be between {lo} and {hi}")
+            raise BadRequest(BETWEEN, field=field, lo=lo, hi=hi)
         value = int(value)
     if not lo <= value <= hi:
-        raise BadRequest(f"{field} must be between {lo} and {hi}")
+        raise BadRequest(BETWEEN, field=field, lo=lo, hi=hi)
     return value
 
 
@@ -73,9 +75,11 @@ def ident(value: Any, field: str, *, text: bool = True) -> int:
 def string(value: Any, field: str, max_chars: int) -> str:
     """Text (never a list, number or object) of at most ``max_chars`` characters."""
     if not isinstance(value, str):
-        raise BadRequest(f"{field} must be text, got {_show(value)}")
+        raise BadRequest(N_("%(field)s must be text, got %(value)s"), field=field,
+                         value=show(value))
     if len(value) > max_chars:
-        raise BadRequest(f"{field} is longer than {max_chars} characters")
+        raise BadRequest(N_("%(field)s is longer than %(max)s characters"), field=field,
+                         max=max_chars)
     return value
 
 
@@ -83,8 +87,8 @@ def slug(value: Any, field: str) -> str:
     """An event's slug: lower-case letters, digits and hyphens."""
     v = string(value, field, MAX_SLUG_CHARS).strip()
     if not _SLUG.fullmatch(v):
-        raise BadRequest(f"{field} must be an event slug (lower-case letters, digits and "
-                         "hyphens)")
+        raise BadRequest(N_("%(field)s must be an event slug (lower-case letters, digits "
+                            "and hyphens)"), field=field)
     return v
 
 
@@ -95,21 +99,24 @@ def date(value: Any, field: str, *, partial: bool = False) -> str:
     if isinstance(value, _date):
         return value.isoformat()
     if not isinstance(value, str):
-        raise BadRequest(f"{field} must be a date {shape} (text), got {_show(value)}")
+        raise BadRequest(N_("%(field)s must be a date %(shape)s (text), got %(value)s"),
+                         field=field, shape=shape, value=show(value))
     m = _DATE.fullmatch(value.strip())
     if not m or (not partial and m.group(3) is None):
-        raise BadRequest(f"{field} must be a date {shape}, got {_show(value)}")
+        raise BadRequest(N_("%(field)s must be a date %(shape)s, got %(value)s"),
+                         field=field, shape=shape, value=show(value))
     year, month, day = (None if g is None else int(g) for g in m.groups())
     try:
         if year is None or not MIN_YEAR <= year <= MAX_YEAR:
             raise ValueError
         _date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError:
-        raise BadRequest(f"{field} is not a date that exists: {_show(value)}") from None
+        raise BadRequest(N_("%(field)s is not a date that exists: %(value)s"),
+                         field=field, value=show(value)) from None
     return m.group(0)
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """A value for an error message: short, and never bigger than the limit."""
     s = repr(value)
     return s if len(s) <= 40 else s[:37] + "..."

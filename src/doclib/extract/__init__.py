@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..config import ExtractConfig
-from ..errors import ExtractError, UnsupportedFormat
+from ..errors import N_, ExtractError, UnsupportedFormat
 from ..models import Extracted
 
 # kind -> accepted extensions
@@ -58,13 +58,13 @@ def sniff(path: str | Path, filename: str | None = None) -> str:
     ext = os.path.splitext(name)[1].lower()
     if ext not in ALLOWED_EXTENSIONS:
         raise UnsupportedFormat(
-            f"file type '{ext or 'none'}' is not accepted "
-            f"(accepted: {', '.join(ALLOWED_EXTENSIONS)})"
+            N_("file type '%(ext)s' is not accepted (accepted: %(accepted)s)"),
+            ext=ext or "none", accepted=", ".join(ALLOWED_EXTENSIONS)
         )
     with open(path, "rb") as f:
         head = f.read(8192)
     if not head:
-        raise UnsupportedFormat("the file is empty")
+        raise UnsupportedFormat(N_("the file is empty"))
     if b"%PDF-" in head[:1024]:
         kind = "pdf"
     elif head.startswith(b"PK\x03\x04"):
@@ -72,15 +72,15 @@ def sniff(path: str | Path, filename: str | None = None) -> str:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
         except zipfile.BadZipFile:
-            raise UnsupportedFormat("the file is a damaged zip archive") from None
+            raise UnsupportedFormat(N_("the file is a damaged zip archive")) from None
         if "word/document.xml" in names:
             kind = "docx"
         elif "ppt/presentation.xml" in names:
             kind = "pptx"
         else:
-            raise UnsupportedFormat("zip archive that is neither DOCX nor PPTX")
+            raise UnsupportedFormat(N_("zip archive that is neither DOCX nor PPTX"))
     elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnsupportedFormat("binary file of an unsupported type")
+        raise UnsupportedFormat(N_("binary file of an unsupported type"))
     else:
         lowered = head[:1024].lstrip().lower()
         if ext in (".html", ".htm") or lowered.startswith((b"<!doctype html", b"<html")):
@@ -90,7 +90,8 @@ def sniff(path: str | Path, filename: str | None = None) -> str:
         else:
             kind = "txt"
     if ext not in EXTENSIONS[kind]:
-        raise UnsupportedFormat(f"the name says '{ext}' but the content is {kind.upper()}")
+        raise UnsupportedFormat(N_("the name says '%(ext)s' but the content is %(kind)s"),
+                                ext=ext, kind=kind.upper())
     return kind
 
 

@@ -99,8 +99,9 @@ def create_app(config: config_mod.Config | None = None, *,
     from .api import bp as api_bp
     from .auth_views import bp as auth_bp
     from .curate import bp as curate_bp
+    from .curate_events import bp as curate_events_bp
     from .pages import bp as pages_bp
 
-    for bp in (pages_bp, auth_bp, admin_bp, curate_bp, api_bp):
+    for bp in (pages_bp, auth_bp, admin_bp, curate_bp, curate_events_bp, api_bp):
         app.register_blueprint(bp)
     return app

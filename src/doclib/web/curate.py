@@ -1,22 +1,37 @@
-"""Curation pages: upload, describe, replace, delete; see why an upload failed."""
+"""Curation pages: upload (one file or several), describe, replace, delete;
+see why an upload failed.
+
+A refused form comes back with the error in the interface language and
+with what the curator typed (a file must be chosen again: browsers never
+fill a file field).  The upload page's script (static/upload.js) sends
+several files one request each to ``/curate/upload`` asking for JSON, shows
+each file's progress, then its report (``/curate/jobs/<id>/report``);
+without the script the same form sends them all at once and the reports
+are on ``/curate/uploads?jobs=...``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request
+from flask import Blueprint, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 
 from .. import accounts, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
-from ..errors import BadRequest
+from ..errors import N_, BadRequest, Conflict, DoclibError
 from ..models import DOC_TYPES
-from .security import lib, requires, who
-from .uploads import accept
+from .i18n import translate_error
+from .security import lib, requires, wants_json, who
+from .uploads import accept, check_form
 
 bp = Blueprint("curate", __name__, url_prefix="/curate")
+
+# a new upload's description: no type (the curator chooses), members only
+NEW_UPLOAD = {"access": "members", "notes": "default", "language": "auto"}
+MAX_BATCH = 100  # files in one upload form without the script
+UNFINISHED = ("queued", "processing", "cancelling")
 
 
 def _choices() -> dict[str, Any]:
@@ -25,25 +40,90 @@ def _choices() -> dict[str, Any]:
                 "workshops": events_service.list_workshops(conn), "types": DOC_TYPES}
 
 
-@bp.get("/")
-@requires("upload")
-def index() -> Any:
+def _field_of(e: DoclibError) -> str:
+    """The form field a refusal names (``%(field)s``, or its first word
+    before a colon), to mark it on the form."""
+    field = e.params.get("field") or e.template.split(":", 1)[0]
+    return str(field).split(".")[0]
+
+
+def _curate_page(values: dict[str, Any] | None = None, status: int = 200,
+                 **err: Any) -> Any:
     sort = request.args.get("sort", "added")
     direction = request.args.get("dir", "desc" if sort == "added" else "asc")
     if direction not in ("asc", "desc"):
-        raise BadRequest("dir must be asc or desc")
+        raise BadRequest(N_("dir must be asc or desc"))
     documents = docs_service.all_for_curators(lib(), who(), sort, direction == "desc")
     return render_template("curate.html", documents=documents, sort=sort, direction=direction,
-                           jobs=jobs_service.recent(lib(), 10), **_choices())
+                           jobs=jobs_service.recent(lib(), 10), v=values or NEW_UPLOAD,
+                           max_batch=MAX_BATCH, **err, **_choices()), status
+
+
+@bp.get("/")
+@requires("upload")
+def index() -> Any:
+    return _curate_page()
 
 
 @bp.post("/upload")
 @requires("upload")
 def upload() -> Any:
-    if not request.form.get("type"):
-        raise BadRequest(_("type: choose the type of the document"))
-    job_id = accept(request.files.get("file"), request.form)
-    return redirect(f"/curate/jobs/{job_id}")
+    """One file or several with one description.  The description is
+    checked before any file is stored (a refusal names the field); then
+    each file on its own: one that is refused (its type, its name) does not
+    stop the others."""
+    files = [f for f in request.files.getlist("file") if f and f.filename]
+    try:
+        if not request.form.get("type"):
+            raise BadRequest(N_("type: choose the type of the document"))
+        if not files:
+            raise BadRequest(N_("file: choose a file to upload"))
+        if len(files) > MAX_BATCH:
+            raise BadRequest(N_("file: at most %(n)s files at a time"), n=MAX_BATCH)
+        if len(files) > 1 and request.form.get("title", "").strip():
+            raise BadRequest(N_("title: give a title only when you upload one file (with "
+                                "several, each takes the title found in it)"))
+        check_form(request.form)
+    except DoclibError as e:
+        if wants_json():
+            raise
+        return _curate_page(request.form.to_dict(), e.status, error=translate_error(e),
+                            error_field=_field_of(e))
+    if len(files) == 1:
+        try:
+            job_id = accept(files[0], request.form)
+        except DoclibError as e:
+            if wants_json():
+                raise
+            return _curate_page(request.form.to_dict(), e.status, error=translate_error(e),
+                                error_field=_field_of(e))
+        if wants_json():
+            return jsonify({"ok": True, "job": job_id,
+                            "report_url": f"/curate/jobs/{job_id}/report"}), 202
+        return redirect(f"/curate/jobs/{job_id}")
+    job_ids = []
+    for f in files:
+        try:
+            job_ids.append(accept(f, request.form))
+        except DoclibError as e:
+            flash(f"{f.filename}: {translate_error(e)}", "error")
+    if not job_ids:
+        return _curate_page(request.form.to_dict(), 400)
+    return redirect("/curate/uploads?jobs=" + ",".join(map(str, job_ids)))
+
+
+@bp.get("/uploads")
+@requires("view_jobs")
+def uploads() -> Any:
+    """The reports of several uploads on one page (the form without the
+    script); it refreshes itself until each has finished."""
+    raw = [x for x in request.args.get("jobs", "").split(",") if x]
+    if not raw or len(raw) > MAX_BATCH:
+        raise BadRequest(N_("jobs: name 1 to %(n)s uploads"), n=MAX_BATCH)
+    ids = [validate.ident(x, "jobs") for x in raw]
+    jobs = [jobs_service.get(lib(), who(), i) for i in ids]
+    return render_template("uploads.html", jobs=jobs,
+                           running=any(j["status"] in UNFINISHED for j in jobs))
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -52,11 +132,41 @@ def job(job_id: int) -> Any:
     return render_template("job.html", job=jobs_service.get(lib(), who(), job_id))
 
 
+@bp.get("/jobs/<int:job_id>/report")
+@requires("view_jobs")
+def job_report(job_id: int) -> Any:
+    """One upload's report as a fragment of a page (the upload page's
+    script shows it under its file); ``data-status`` tells it whether to
+    ask again."""
+    return render_template("_job_report.html", job=jobs_service.get(lib(), who(), job_id),
+                           fragment=True)
+
+
+def _document_values(d: dict[str, Any]) -> dict[str, Any]:
+    """A document as its describe form shows it (a language neither Arabic
+    nor English shows as "detect")."""
+    return {"title": d["title"], "type": d["type"], "access": d["access"],
+            "notes": d.get("notes"), "event": d["event"] or "",
+            "workshop": d["workshop"]["number"] if d["workshop"] else "",
+            "language": d["language"] if d["language"] in ("ar", "en") else "auto",
+            "date": d["date"] or ""}
+
+
+def _document_page(doc_id: int, values: dict[str, Any] | None = None, status: int = 200,
+                   was: dict[str, Any] | None = None, **err: Any) -> Any:
+    """The describe form: ``values`` shown (the document's, or what was
+    typed), ``was`` the values the page was first rendered with (a save
+    writes only the fields changed from them)."""
+    d = docs_service.detail(lib(), who(), doc_id)
+    shown = _document_values(d)
+    return render_template("curate_document.html", d=d, v=values or shown, was=was or shown,
+                           **err, **_choices()), status
+
+
 @bp.get("/documents/<int:doc_id>")
 @requires("edit")
 def edit(doc_id: int) -> Any:
-    return render_template("curate_document.html", d=docs_service.detail(lib(), who(), doc_id),
-                           **_choices())
+    return _document_page(doc_id)
 
 
 @bp.post("/documents/<int:doc_id>")
@@ -68,10 +178,16 @@ def save(doc_id: int) -> Any:
     # since must not be undone by a title fix)
     changes: dict[str, Any] = {k: f.get(k, "") for k in docs_service.EDITABLE
                                if k in f and f.get(k) != f.get(f"was-{k}")}
-    if "workshop" in changes:  # the form's text; the service takes a number or null
-        changes["workshop"] = validate.optional_integer(
-            changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)
-    docs_service.update(lib(), who(), doc_id, changes)
+    try:
+        if "workshop" in changes:  # the form's text; the service takes a number or null
+            changes["workshop"] = validate.optional_integer(
+                changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)
+        docs_service.update(lib(), who(), doc_id, changes)
+    except (BadRequest, Conflict) as e:
+        # the form again, as typed, still remembering what it was first shown with
+        was = {k: f.get(f"was-{k}", "") for k in docs_service.EDITABLE}
+        return _document_page(doc_id, f.to_dict(), e.status, was=was,
+                              error=translate_error(e), error_field=_field_of(e))
     with lib().db.begin() as conn:
         accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
     flash(_("Saved."))

@@ -67,3 +67,51 @@ def pick(bilingual: dict[str, str] | None, lang: str) -> str:
     if not bilingual:
         return ""
     return bilingual.get(lang) or bilingual.get("ar" if lang == "en" else "en") or ""
+
+
+# the fields an error may name (``%(field)s``), as a form labels them
+FIELDS = {
+    "title": _l("Title"), "type": _l("Type"), "access": _l("Who may read it"),
+    "event": _l("Event"), "workshop": _l("Workshop number"), "language": _l("Language"),
+    "date": _l("Date"), "notes": _l("Speaker notes (PowerPoint)"), "file": _l("File"),
+    "slug": _l("Short name (slug)"), "city": _l("City"), "start": _l("Start date"),
+    "end": _l("End date"), "description": _l("Description"), "number": _l("Number"),
+    "ids": _l("Documents"), "k": _l("Results per page"), "page": _l("Page"),
+    "year": _l("Year"), "document": _l("Document"), "sort": _l("Sort"),
+    "document id": _l("Document"), "job id": _l("Upload"), "workshop id": _l("Workshop"),
+    "user id": _l("Account"),
+}
+_IN_LANGUAGE = {"en": _l("in English"), "ar": _l("in Arabic")}
+
+
+def field_name(field: str) -> str:
+    """A field an error names, in the interface language: ``title.ar`` is
+    "Title (in Arabic)"; a field this table lacks stays as it is."""
+    base, _, sub = field.partition(".")
+    name = FIELDS.get(base)
+    if name is None:
+        return field
+    return f"{name} ({_IN_LANGUAGE[sub]})" if sub in _IN_LANGUAGE else str(name)
+
+
+def translate(template: str, params: dict[str, Any] | None = None) -> str:
+    """A message template (marked with ``N_`` in the core or the web) in the
+    interface language, with its parameters: a nested error is translated
+    too, a field is named as the form labels it."""
+    from flask_babel import gettext
+
+    from ..errors import DoclibError
+
+    values = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, DoclibError):
+            value = translate_error(value)
+        elif key == "field":
+            value = field_name(str(value))
+        values[key] = value
+    return str(gettext(template, **values))  # type: ignore[arg-type]
+
+
+def translate_error(e: Any) -> str:
+    """A domain error's message in the interface language."""
+    return translate(e.template, e.params)

@@ -17,7 +17,11 @@
 - Ids in paths are ASCII digits up to SQLite's largest integer (400 naming
   the id beyond it), checked after the view's permission.
 - Errors render in one shape: ``{"ok": false, "error", "status"}`` under
-  /api/, an error page elsewhere; neither carries paths, titles or tracebacks.
+  /api/ (in English, for tools), an error page elsewhere (or the same JSON
+  shape when the page's own script asks for JSON), in the interface
+  language: the core's errors too (``i18n.translate_error``).  An error page
+  after a form leads back to that form.  Neither carries paths, titles or
+  tracebacks.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from werkzeug.routing import IntegerConverter
 
 from .. import accounts, validate
 from ..auth import VISITOR, Principal, can
-from ..errors import DoclibError
+from ..errors import N_, DoclibError
 from ..jobs import Runner
 from ..library import Library
 
@@ -89,10 +93,13 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-BAD_TOKEN = ("the Authorization header does not authenticate: the API token is wrong, "
-             "revoked or expired, or its account is disabled (send Authorization: Bearer "
-             "TOKEN)")
-NO_CREDENTIALS = "log in or send an API token"
+BAD_TOKEN = N_("the Authorization header does not authenticate: the API token is wrong, "
+               "revoked or expired, or its account is disabled (send Authorization: Bearer "
+               "TOKEN)")
+NO_CREDENTIALS = N_("log in or send an API token")
+FORM_EXPIRED = N_("the form expired or was not sent from this site; reload the page and try "
+                  "again")
+NOT_ALLOWED = N_("your account may not do this")
 
 
 def _resolve_principal() -> Any:
@@ -129,17 +136,50 @@ def _check_csrf() -> Any:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf")
     if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
-        return error_response(400, "the form expired or was not sent from this site; "
-                                   "reload the page and try again")
+        return error_response(400, FORM_EXPIRED)
     return None
 
 
-def error_response(status: int, message: str) -> Any:
+def wants_json() -> bool:
+    """The API, or a page's own script that asks for JSON (Accept)."""
     if is_api():
-        resp = jsonify({"ok": False, "error": message, "status": status})
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > \
+        request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, message: str, **params: Any) -> Any:
+    """The one error shape.  ``message`` is a template (``N_``) with its
+    ``params``: English under /api/, the interface language elsewhere."""
+    if is_api():
+        text = message % {k: str(v) for k, v in params.items()} if params else message
+    else:
+        from .i18n import translate
+
+        text = translate(message, params)
+    if wants_json():
+        resp = jsonify({"ok": False, "error": text, "status": status})
         resp.status_code = status
         return resp
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=text,
+                           back=_form_page()), status
+
+
+def _form_page() -> str | None:
+    """After a form was sent: the page it came from on this site (the
+    error page leads back to it), else None."""
+    if request.method != "POST" or not request.referrer:
+        return None
+    from urllib.parse import urlsplit
+
+    from .redirects import safe_next
+
+    ref = urlsplit(request.referrer)
+    if (ref.scheme, ref.netloc) != (request.scheme, request.host):
+        return None
+    target = safe_next(ref.path + (f"?{ref.query}" if ref.query else ""))
+    return target if target != "/" or ref.path == "/" else None
 
 
 def unauthorized(message: str, invalid_token: bool = False) -> Any:
@@ -164,7 +204,7 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     if is_api():
                         return unauthorized(NO_CREDENTIALS)
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-                return error_response(403, "your account may not do this")
+                return error_response(403, NOT_ALLOWED)
             for name, value in kwargs.items():
                 if isinstance(value, int):
                     validate.ident(value, _PATH_IDS.get(name, name), text=False)
@@ -209,7 +249,7 @@ class AsciiInt(IntegerConverter):
     regex = r"[0-9]+"
 
 
-def _too_large(e: HTTPException, max_upload_mb: int) -> str:
+def _too_large(e: HTTPException, max_upload_mb: int) -> tuple[str, dict[str, Any]]:
     """What exceeded which limit: werkzeug raises the same 413 for the
     body's size, the number of form parts and a form field's size; the
     frame that raised it tells which."""
@@ -220,12 +260,13 @@ def _too_large(e: HTTPException, max_upload_mb: int) -> str:
     where = (os.path.basename(code.co_filename), code.co_name) if code else ("", "")
     if (request.content_length or 0) <= max_upload_mb * 1024 * 1024:
         if where == ("multipart.py", "next_event"):
-            return (f"the form has more than {request.max_form_parts} parts "
-                    "(fields and files); send fewer")
+            return (N_("the form has more than %(n)s parts (fields and files); send fewer"),
+                    {"n": request.max_form_parts})
         if where in (("multipart.py", "receive_data"), ("formparser.py", "parse")):
             limit = request.max_form_memory_size or 0
-            return f"a form field (other than the file) is larger than {limit // 1000} kB"
-    return f"the upload is larger than the limit of {max_upload_mb} MiB"
+            return (N_("a form field (other than the file) is larger than %(n)s kB"),
+                    {"n": limit // 1000})
+    return N_("the upload is larger than the limit of %(n)s MiB"), {"n": max_upload_mb}
 
 
 class _CsrfSessions(SecureCookieSessionInterface):
@@ -267,21 +308,23 @@ def init(app: Flask) -> None:
 
     @app.errorhandler(DoclibError)
     def _domain(e: DoclibError) -> Any:
-        return error_response(e.status, e.message)
+        return error_response(e.status, e.template, **e.params)
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Any:
         code = e.code or 500
         if code == 413:
-            return error_response(413, _too_large(
-                e, app.extensions["doclib_config"].storage.max_upload_mb))
-        messages = {404: "not found", 405: "method not allowed"}
+            template, params = _too_large(
+                e, app.extensions["doclib_config"].storage.max_upload_mb)
+            return error_response(413, template, **params)
+        messages = {404: N_("not found"), 405: N_("method not allowed"),
+                    400: N_("bad request")}
         return error_response(code, messages.get(code, e.name.lower()))
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Any:
         log.exception("unhandled error on %s", request.path)
-        return error_response(500, "internal error")
+        return error_response(500, N_("internal error"))
 
     @app.context_processor
     def _ctx() -> dict[str, Any]:

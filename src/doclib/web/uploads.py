@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from .. import store, validate
-from ..errors import BadRequest, UnsupportedFormat, storage_error
+from ..errors import N_, BadRequest, UnsupportedFormat, storage_error
 from ..extract import sniff
 from ..ingest import IngestOptions, resolve_metadata
 from ..jobs import create, incoming_dir
@@ -35,28 +35,37 @@ def options_from(form: Any) -> IngestOptions:
                          notes=get("notes"))
 
 
+def check_form(form: Any) -> IngestOptions:
+    """An upload's description, checked (400 naming the field) before any
+    file is stored."""
+    opts = options_from(form)
+    with lib().db.connect() as conn:
+        resolve_metadata(conn, opts)
+    return opts
+
+
 def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     """Store the upload aside, check it, queue its ingestion; the job id."""
     if file is None or not file.filename:
-        raise BadRequest("choose a file to upload")
+        raise BadRequest(N_("file: choose a file to upload"))
     name = strip_bidi(os.path.basename(file.filename.replace("\\", "/"))).strip()
     name = "".join(ch for ch in name if ch.isprintable())
     if not name:
-        raise BadRequest("the file has no name")
+        raise BadRequest(N_("file: the file has no name"))
     if len(name) > validate.MAX_FILENAME_CHARS:
-        raise BadRequest(f"the file name is longer than {validate.MAX_FILENAME_CHARS} "
-                         f"characters ({len(name)}); rename the file and upload it again")
-    opts = options_from(form)
+        raise BadRequest(N_("file: the file name is longer than %(max)s characters "
+                            "(%(n)s); rename the file and upload it again"),
+                         max=validate.MAX_FILENAME_CHARS, n=len(name))
+    opts = check_form(form)  # 400 naming the field, before anything is stored
     seen = None
-    with lib().db.connect() as conn:
-        resolve_metadata(conn, opts)  # 400 naming the field, before anything is stored
-        if replace_id is not None:
-            # who may read it now: an edit that restricts it while the new
-            # version waits or is processed wins over this request's access
-            d = store.documents
+    if replace_id is not None:
+        # who may read it now: an edit that restricts it while the new
+        # version waits or is processed wins over this request's access
+        d = store.documents
+        with lib().db.connect() as conn:
             row = conn.execute(select(d.c.access, d.c.speaker_notes)
                                .where(d.c.id == replace_id)).first()
-            seen = {"access": row.access, "speaker_notes": row.speaker_notes} if row else None
+        seen = {"access": row.access, "speaker_notes": row.speaker_notes} if row else None
     incoming = incoming_dir(lib())
     suffix = os.path.splitext(name)[1].lower()[:10]
     tmp = None
