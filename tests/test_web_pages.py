@@ -154,7 +154,7 @@ def test_curation_pages(web_app, client_for):
     c = client_for("curator")
     ids = doc_ids(web_app)
     html = c.get("/curate/").get_data(as_text=True)
-    assert "Upload a document" in html and "Steering Committee" in html
+    assert "Upload documents" in html and "Steering Committee" in html
     html = c.get(f"/curate/documents/{ids[AR_REPORT]}").get_data(as_text=True)
     assert 'name="title"' in html and "Replace the file" in html
     r = c.post(f"/curate/documents/{ids[AR_REPORT]}",

@@ -85,8 +85,14 @@ _IN_LANGUAGE = {"en": _l("in English"), "ar": _l("in Arabic")}
 
 
 def field_name(field: str) -> str:
-    """A field an error names, in the interface language: ``title.ar`` is
-    "Title (in Arabic)"; a field this table lacks stays as it is."""
+    """A field an error names, in the interface language: in Arabic,
+    ``title.ar`` is "العنوان (بالعربية)"; in English it keeps the name the
+    API and the CLI use (``title.ar``), as does a field this table lacks."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return field
     base, _, sub = field.partition(".")
     name = FIELDS.get(base)
     if name is None:
