@@ -210,7 +210,8 @@ def drop_files(pg, files: dict[str, str]) -> None:
 def wait_reports(pg, n: int) -> None:
     pg.wait_for_function(
         f"""() => {{ const r = [...document.querySelectorAll('li.upfile .report')];
-                    return r.length === {n} && r.every(x => {FINISHED}.includes(x.dataset.status)); }}""",
+                    return r.length === {n}
+                        && r.every(x => {FINISHED}.includes(x.dataset.status)); }}""",
         timeout=60_000)
 
 

@@ -18,6 +18,7 @@ from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 
 NOT_FOUND = N_("document not found")
+CURATORS_ONLY = N_("curators only")
 
 
 def _row(conn: Any, doc_id: int) -> Any:
@@ -97,7 +98,7 @@ def all_for_curators(lib: Library, who: Principal, sort: str = "added",
     """Every document in any status (curation page), with its file name,
     language, date added and uploader, sorted by one of ``CURATION_SORTS``."""
     if not can(who, "edit"):
-        raise Forbidden("curators only")
+        raise Forbidden(CURATORS_ONLY)
     if sort not in CURATION_SORTS:
         raise BadRequest(N_("sort must be one of %(choices)s"),
                          choices=", ".join(CURATION_SORTS))
@@ -133,7 +134,7 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
     ``notes`` option: include, exclude, default) removes or adds the
     speaker-notes passages with it."""
     if not can(who, "edit"):
-        raise Forbidden("curators only")
+        raise Forbidden(CURATORS_ONLY)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise BadRequest(N_("unknown field(s): %(fields)s"), fields=", ".join(sorted(unknown)))
@@ -206,7 +207,7 @@ def delete_many(lib: Library, who: Principal, ids: list[int]) -> list[int]:
     checked first, then all go in one transaction, audited.  The API's
     single and bulk deletes and the curation form all come here."""
     if not can(who, "delete"):
-        raise Forbidden("curators only")
+        raise Forbidden(CURATORS_ONLY)
     check_all(lib, who, ids)
     delete_documents(lib, ids)
     with lib.db.begin() as conn:
@@ -223,7 +224,7 @@ def attach(lib: Library, who: Principal, ids: list[int], event: str,
     another event leaves that event's workshop too; one already in the
     event keeps its workshop unless one is named.  Audited."""
     if not can(who, "edit"):
-        raise Forbidden("curators only")
+        raise Forbidden(CURATORS_ONLY)
     with lib.db.connect() as conn:
         resolve_metadata(conn, IngestOptions(event=event, workshop=workshop))  # 400 first
     rows = check_all(lib, who, ids)
@@ -248,7 +249,7 @@ def detach(lib: Library, who: Principal, ids: list[int], event: str,
     A document that is not there is a 400 naming it, before any change.
     Audited."""
     if not can(who, "edit"):
-        raise Forbidden("curators only")
+        raise Forbidden(CURATORS_ONLY)
     rows = check_all(lib, who, ids)
     for row in rows:
         there = row.event_slug == event and (workshop is None or row.workshop_number == workshop)

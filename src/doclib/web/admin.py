@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from .. import accounts
-from ..errors import BadRequest
+from ..errors import N_, BadRequest
 from .security import SESSION_COOKIE, lib, requires, who
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -42,7 +42,7 @@ def change_user(user_id: int) -> Any:
     f = request.form
     action = f.get("action")
     if user_id == who().user_id and action in ("disable", "role"):
-        raise BadRequest("you cannot disable your own account or change your own role")
+        raise BadRequest(N_("you cannot disable your own account or change your own role"))
     if action == "reset-password":
         return _reset_password(user_id)
     with lib().db.begin() as conn:
@@ -53,7 +53,7 @@ def change_user(user_id: int) -> Any:
         elif action == "enable":
             accounts.set_active(conn, user_id, True)
         else:
-            raise BadRequest("unknown action")
+            raise BadRequest(N_("unknown action"))
         accounts.audit(conn, who().user_id, f"user.{action}", str(user_id), f.get("role", ""))
     flash(_("Account updated."))
     return redirect("/admin/users")
