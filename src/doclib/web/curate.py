@@ -22,7 +22,7 @@ from .. import events as events_service
 from .. import jobs as jobs_service
 from ..errors import N_, BadRequest, Conflict, DoclibError
 from ..models import DOC_TYPES
-from .i18n import translate_error
+from .i18n import error_field, translate_error
 from .security import lib, requires, wants_json, who
 from .uploads import accept, check_form
 
@@ -38,13 +38,6 @@ def _choices() -> dict[str, Any]:
     with lib().db.connect() as conn:
         return {"events": events_service.list_events(conn),
                 "workshops": events_service.list_workshops(conn), "types": DOC_TYPES}
-
-
-def _field_of(e: DoclibError) -> str:
-    """The form field a refusal names (``%(field)s``, or its first word
-    before a colon), to mark it on the form."""
-    field = e.params.get("field") or e.template.split(":", 1)[0]
-    return str(field).split(".")[0]
 
 
 def _curate_page(values: dict[str, Any] | None = None, status: int = 200,
@@ -88,7 +81,7 @@ def upload() -> Any:
         if wants_json():
             raise
         return _curate_page(request.form.to_dict(), e.status, error=translate_error(e),
-                            error_field=_field_of(e))
+                            error_field=error_field(e))
     if len(files) == 1:
         try:
             job_id = accept(files[0], request.form)
@@ -96,7 +89,7 @@ def upload() -> Any:
             if wants_json():
                 raise
             return _curate_page(request.form.to_dict(), e.status, error=translate_error(e),
-                                error_field=_field_of(e))
+                                error_field=error_field(e))
         if wants_json():
             return jsonify({"ok": True, "job": job_id,
                             "report_url": f"/curate/jobs/{job_id}/report"}), 202
@@ -187,7 +180,7 @@ def save(doc_id: int) -> Any:
         # the form again, as typed, still remembering what it was first shown with
         was = {k: f.get(f"was-{k}", "") for k in docs_service.EDITABLE}
         return _document_page(doc_id, f.to_dict(), e.status, was=was,
-                              error=translate_error(e), error_field=_field_of(e))
+                              error=translate_error(e), error_field=error_field(e))
     with lib().db.begin() as conn:
         accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
     flash(_("Saved."))

@@ -19,7 +19,7 @@ from .. import accounts, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from ..errors import BadRequest, Conflict
-from .i18n import translate_error
+from .i18n import error_field, translate_error
 from .security import lib, requires, who
 
 bp = Blueprint("curate_events", __name__, url_prefix="/curate")
@@ -60,8 +60,7 @@ def _workshop_form(w: dict[str, Any]) -> dict[str, str]:
 def _refused(e: BadRequest | Conflict) -> dict[str, Any]:
     """What a refused form is rendered with: the message in the interface
     language, the field it names (highlighted), the status."""
-    field = e.params.get("field") or e.template.split(":", 1)[0].split(" ", 1)[0]
-    return {"error": translate_error(e), "error_field": str(field).split(".")[0]}
+    return {"error": translate_error(e), "error_field": error_field(e)}
 
 
 # ------------------------------------------------------------------ events

@@ -121,3 +121,11 @@ def translate(template: str, params: dict[str, Any] | None = None) -> str:
 def translate_error(e: Any) -> str:
     """A domain error's message in the interface language."""
     return translate(e.template, e.params)
+
+
+def error_field(e: Any) -> str:
+    """The form field an error names, to mark it on the form: its
+    ``field`` parameter (``title.en`` marks ``title``), else the word its
+    message starts with (``type: choose ...``, ``end is before start``)."""
+    field = e.params.get("field") or e.template.split(":", 1)[0].split(" ", 1)[0]
+    return str(field).split(".")[0]
