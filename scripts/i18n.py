@@ -74,7 +74,7 @@ def mismatched(catalog) -> list[str]:  # type: ignore[no-untyped-def]
                 out.append(ids[0])
         if len(ids) == 1 and set(_PLACEHOLDER.findall(strings[0])) != want:
             out.append(ids[0])
-    return out
+    return list(dict.fromkeys(out))
 
 
 def main() -> int:

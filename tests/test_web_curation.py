@@ -410,3 +410,22 @@ def test_error_page_after_a_form_leads_back_to_it(app):
                headers={"Referer": "http://evil.example/curate/"})
     assert "Back to the form" not in r.get_data(as_text=True)
     assert c.get(f"/documents/{ids[REPORT]}").status_code == 200
+
+
+def test_catalogue_check_refuses_other_placeholders():
+    """A translation naming a parameter its message lacks would fail when
+    the page is drawn: scripts/i18n.py --check refuses it."""
+    import importlib.util
+
+    from babel.messages.catalog import Catalog
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("i18n_script", REPO / "scripts" / "i18n.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    cat = Catalog(locale="ar")
+    cat.add("%(field)s is longer than %(max)s characters", "«%(field)s» أطول من %(max)s حرف")
+    cat.add("%(n)s files", "%(m)s ملفات")
+    cat.add("no event '%(slug)s'", "لا توجد فعالية")
+    assert script.mismatched(cat) == ["%(n)s files", "no event '%(slug)s'"]
