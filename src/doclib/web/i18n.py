@@ -1,14 +1,18 @@
 """Interface language: Arabic (right-to-left) and English via Flask-Babel
 message catalogues.  The choice comes from the ``lang`` cookie set by the
-switcher, else the browser's Accept-Language, else the configured default."""
+switcher, else the browser's Accept-Language, else the configured default.
+Errors, the core's included, are translated here: ``translate_error`` looks
+a domain error's template up and names its field as the forms label it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale, gettext
 from flask_babel import lazy_gettext as _l
+
+from ..errors import DoclibError
 
 LOCALES = ("en", "ar")
 RTL = {"ar"}
@@ -88,8 +92,6 @@ def field_name(field: str) -> str:
     """A field an error names, in the interface language: in Arabic,
     ``title.ar`` is "العنوان (بالعربية)"; in English it keeps the name the
     API and the CLI use (``title.ar``), as does a field this table lacks."""
-    from flask_babel import get_locale
-
     locale = get_locale()
     if locale is None or locale.language == "en":
         return field
@@ -104,10 +106,6 @@ def translate(template: str, params: dict[str, Any] | None = None) -> str:
     """A message template (marked with ``N_`` in the core or the web) in the
     interface language, with its parameters: a nested error is translated
     too, a field is named as the form labels it."""
-    from flask_babel import gettext
-
-    from ..errors import DoclibError
-
     values = {}
     for key, value in (params or {}).items():
         if isinstance(value, DoclibError):

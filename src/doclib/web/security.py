@@ -33,6 +33,7 @@ import os
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -54,6 +55,8 @@ from ..auth import VISITOR, Principal, can
 from ..errors import N_, DoclibError
 from ..jobs import Runner
 from ..library import Library
+from .i18n import translate
+from .redirects import safe_next
 
 SESSION_COOKIE = "doclib_session"
 log = logging.getLogger("doclib.web")
@@ -155,8 +158,6 @@ def error_response(status: int, message: str, **params: Any) -> Any:
     if is_api():
         text = message % {k: str(v) for k, v in params.items()} if params else message
     else:
-        from .i18n import translate
-
         text = translate(message, params)
     if wants_json():
         resp = jsonify({"ok": False, "error": text, "status": status})
@@ -171,10 +172,6 @@ def _form_page() -> str | None:
     error page leads back to it), else None."""
     if request.method != "POST" or not request.referrer:
         return None
-    from urllib.parse import urlsplit
-
-    from .redirects import safe_next
-
     ref = urlsplit(request.referrer)
     if (ref.scheme, ref.netloc) != (request.scheme, request.host):
         return None
