@@ -429,3 +429,46 @@ def test_catalogue_check_refuses_other_placeholders():
     cat.add("%(n)s files", "%(m)s ملفات")
     cat.add("no event '%(slug)s'", "لا توجد فعالية")
     assert script.mismatched(cat) == ["%(n)s files", "no event '%(slug)s'"]
+
+
+def test_api_changes_an_event_and_a_workshop_with_the_same_services(app):
+    c = curator(app)
+    h = {"X-CSRF-Token": token(c)}
+    before = c.get("/api/v1/events/amman-2025").get_json()["event"]
+    r = c.patch("/api/v1/events/amman-2025", headers=h, json={"city": "Amman, Jordan"})
+    assert r.status_code == 200, r.get_json()
+    after = r.get_json()["event"]
+    assert after == {**before, "city": "Amman, Jordan"}  # the rest kept
+    assert audit_rows(app, "event.edit") == [("amman-2025", "")]
+    for body, status, words in [({"slug": "other"}, 400, "unknown field(s): slug"),
+                                ({"end": "1999-01-01"}, 400, "end is before start"),
+                                ({"title": {"en": "", "ar": ""}}, 400, "title"),
+                                ([1], 400, "JSON object")]:
+        r = c.patch("/api/v1/events/amman-2025", headers=h, json=body)
+        assert r.status_code == status and words in r.get_json()["error"], r.get_json()
+    assert c.patch("/api/v1/events/nowhere", headers=h, json={"city": "x"}).status_code == 404
+    ws = c.get("/api/v1/events/amman-2025/workshops").get_json()["workshops"]
+    first, second = ws[0], ws[1]
+    r = c.patch(f"/api/v1/workshops/{first['id']}", headers=h,
+                json={"title": {"en": "Prevention in schools"}})
+    assert r.status_code == 200
+    got = r.get_json()["workshop"]
+    assert got["title"] == {"en": "Prevention in schools", "ar": ""}
+    assert (got["number"], got["description"]) == (first["number"], first["description"])
+    r = c.patch(f"/api/v1/workshops/{first['id']}", headers=h,
+                json={"number": second["number"]})
+    assert r.status_code == 409 and "exists already" in r.get_json()["error"]
+    r = c.patch(f"/api/v1/workshops/{first['id']}", headers=h, json={"number": "3"})
+    assert r.status_code == 400 and "number must be a whole number" in r.get_json()["error"]
+    # members and visitors change nothing
+    m = app.test_client()
+    login(m, "member")
+    r = m.patch("/api/v1/events/amman-2025", headers={"X-CSRF-Token": token_of(m)},
+                json={"city": "x"})
+    assert r.status_code == 403
+    assert app.test_client().patch(f"/api/v1/workshops/{first['id']}",
+                                   json={"number": 9}).status_code == 401
+
+
+def token_of(c) -> str:
+    return csrf_of(c.get("/login").get_data(as_text=True))

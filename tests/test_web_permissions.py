@@ -36,6 +36,8 @@ CASES = [
     ("POST", "/api/v1/documents/delete", dict(visitor=401, member=403)),
     ("POST", "/api/v1/events", dict(visitor=401, member=403)),
     ("POST", "/api/v1/events/amman-2025/workshops", dict(visitor=401, member=403)),
+    ("PATCH", "/api/v1/events/amman-2025", dict(visitor=401, member=403)),
+    ("PATCH", "/api/v1/workshops/1", dict(visitor=401, member=403)),
     ("POST", "/api/v1/documents", dict(visitor=401, member=403)),
     ("POST", "/curate/upload", dict(visitor=302, member=403)),
     ("GET", "/curate/uploads?jobs=999999", dict(visitor=302, member=403, curator=404,

@@ -78,12 +78,27 @@ def add_event(conn: Connection, data: dict[str, Any], update: bool = False) -> i
     return int(conn.execute(store.events.insert().values(**values)).inserted_primary_key[0])
 
 
+EVENT_FIELDS = ("title", "city", "start", "end", "description")
+WORKSHOP_FIELDS = ("number", "title", "description")
+
+
+def _unknown(data: dict[str, Any], known: tuple[str, ...]) -> None:
+    unknown = set(data) - set(known)
+    if unknown:
+        raise BadRequest(N_("unknown field(s): %(fields)s (these can change: %(known)s)"),
+                         fields=", ".join(sorted(unknown)), known=", ".join(known))
+
+
 def edit_event(conn: Connection, slug: str, data: dict[str, Any]) -> Any:
-    """Change an existing event's titles, city, dates and descriptions (the
-    web's edit form); its slug stays, since pages and documents name it.
-    The event's row after the change."""
-    get_event(conn, slug)
-    add_event(conn, {**data, "slug": slug}, update=True)
+    """Change an existing event (the web's edit form, the API's PATCH): the
+    fields given (``EVENT_FIELDS``; a title or description replaces both
+    languages) are checked like a new event's and replace theirs, the others
+    keep their values.  The slug stays: pages and documents name it.  The
+    event's row after the change."""
+    _unknown(data, EVENT_FIELDS)
+    current = event_dict(get_event(conn, slug))
+    add_event(conn, {**{k: current[k] for k in EVENT_FIELDS}, **data, "slug": slug},
+              update=True)
     return get_event(conn, slug)
 
 
@@ -131,11 +146,13 @@ def add_workshop(conn: Connection, event_slug: str, data: dict[str, Any],
 
 
 def edit_workshop(conn: Connection, workshop_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Change a workshop's number, titles and descriptions (the web's edit
-    form); another workshop of the event with that number is a Conflict.
+    """Change a workshop (the web's edit form, the API's PATCH): the fields
+    given (``WORKSHOP_FIELDS``) replace theirs, the others keep their
+    values; another workshop of the event with that number is a Conflict.
     The workshop as ``get_workshop`` gives it."""
+    _unknown(data, WORKSHOP_FIELDS)
     current = get_workshop(conn, workshop_id)
-    values = _workshop_values(data)
+    values = _workshop_values({**{k: current[k] for k in WORKSHOP_FIELDS}, **data})
     w = store.workshops
     row = conn.execute(select(w.c.event_id).where(w.c.id == workshop_id)).one()
     clash = conn.execute(select(w.c.id).where(w.c.event_id == row.event_id,

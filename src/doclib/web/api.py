@@ -152,6 +152,16 @@ def api_workshop(workshop_id: int) -> Any:
     return jsonify({"ok": True, "workshop": workshop, "documents": listing["documents"]})
 
 
+@bp.patch("/workshops/<int:workshop_id>")
+@requires("manage_events")
+def api_edit_workshop(workshop_id: int) -> Any:
+    with lib().db.begin() as conn:
+        workshop = events_service.edit_workshop(conn, workshop_id, _json_body())
+        accounts.audit(conn, who().user_id, "workshop.edit",
+                       f"{workshop['event']}/{workshop['number']}")
+    return jsonify({"ok": True, "workshop": workshop})
+
+
 @bp.get("/events")
 @requires("read")
 def api_events() -> Any:
@@ -179,6 +189,15 @@ def api_event(slug: str) -> Any:
     listing = docs_service.listing(lib(), who(), Filters(event=slug), limit=500)
     return jsonify({"ok": True, "event": events_service.event_dict(row),
                     "workshops": workshops, "documents": listing["documents"]})
+
+
+@bp.patch("/events/<slug>")
+@requires("manage_events")
+def api_edit_event(slug: str) -> Any:
+    with lib().db.begin() as conn:
+        row = events_service.edit_event(conn, slug, _json_body())
+        accounts.audit(conn, who().user_id, "event.edit", slug)
+    return jsonify({"ok": True, "event": events_service.event_dict(row)})
 
 
 @bp.get("/events/<slug>/workshops")

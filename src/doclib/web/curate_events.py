@@ -26,8 +26,9 @@ bp = Blueprint("curate_events", __name__, url_prefix="/curate")
 
 
 def _event_data(form: Any) -> dict[str, Any]:
-    return {"slug": form.get("slug", ""),
-            "title": {"en": form.get("title_en", ""), "ar": form.get("title_ar", "")},
+    """An event form's fields as the service takes them (the slug only when
+    the event is new: it never changes)."""
+    return {"title": {"en": form.get("title_en", ""), "ar": form.get("title_ar", "")},
             "city": form.get("city", ""), "start": form.get("start", "").strip(),
             "end": form.get("end", "").strip(),
             "description": {"en": form.get("description_en", ""),
@@ -83,7 +84,8 @@ def events() -> Any:
 def add_event() -> Any:
     try:
         with lib().db.begin() as conn:
-            eid = events_service.add_event(conn, _event_data(request.form))
+            data = {"slug": request.form.get("slug", ""), **_event_data(request.form)}
+            eid = events_service.add_event(conn, data)
             row = conn.execute(events_service.store.events.select()
                                .where(events_service.store.events.c.id == eid)).one()
             accounts.audit(conn, who().user_id, "event.add", row.slug)

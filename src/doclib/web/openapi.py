@@ -221,20 +221,32 @@ SPEC: dict[str, Any] = {
                                 "en": {"type": "string"}, "ar": {"type": "string"}}},
                             "situation": {"type": "string"}}}}}}}}),
                 **ERRORS}}},
-        "/workshops/{id}": {"get": {"summary": "A workshop and its visible documents",
-                                    "parameters": [_path_id()],
-                                    "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/workshops/{id}": {
+            "parameters": [_path_id()],
+            "get": {"summary": "A workshop and its visible documents",
+                    "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "patch": {"summary": "Change a workshop (curators): the fields given (number, "
+                                 "title, description) replace theirs",
+                      "requestBody": {"required": True, "content": {
+                          "application/json": {"schema": _ref("Workshop")}}},
+                      "responses": {"200": _ok({"type": "object"}), "409": {
+                          "$ref": "#/components/responses/Error"}, **ERRORS}}},
         "/events": {
             "get": {"summary": "Events", "responses": {"200": _ok({"type": "object"})}},
             "post": {"summary": "Create an event (curators)", "requestBody": {
                 "required": True, "content": {"application/json": {"schema": _ref("Event")}}},
                 "responses": {"201": _ok({"type": "object"}, "Created"), "409": {
                     "$ref": "#/components/responses/Error"}, **ERRORS}}},
-        "/events/{slug}": {"get": {
-            "summary": "An event with its workshops and visible documents",
+        "/events/{slug}": {
             "parameters": [{"name": "slug", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
-            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+            "get": {"summary": "An event with its workshops and visible documents",
+                    "responses": {"200": _ok({"type": "object"}), **ERRORS}},
+            "patch": {"summary": "Change an event (curators): the fields given (title, city, "
+                                 "start, end, description) replace theirs; the slug stays",
+                      "requestBody": {"required": True, "content": {
+                          "application/json": {"schema": _ref("Event")}}},
+                      "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/events/{slug}/workshops": {
             "parameters": [{"name": "slug", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
