@@ -152,7 +152,7 @@ def wants_json() -> bool:
         request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, message: str, **params: Any) -> Any:
+def error_response(status: int, message: str, /, **params: Any) -> Any:
     """The one error shape.  ``message`` is a template (``N_``) with its
     ``params``: English under /api/, the interface language elsewhere."""
     if is_api():
