@@ -472,3 +472,34 @@ def test_api_changes_an_event_and_a_workshop_with_the_same_services(app):
 
 def token_of(c) -> str:
     return csrf_of(c.get("/login").get_data(as_text=True))
+
+
+def test_refused_describe_form_still_writes_only_what_was_changed(app):
+    """A refused describe form comes back as typed but remembering the
+    values the page was first shown with: when it is sent again, a field
+    the curator left alone does not undo another curator's edit made
+    meanwhile (the public report stays members-only)."""
+    c = curator(app)
+    ids = doc_ids(app)
+    url = f"/curate/documents/{ids[REPORT]}"
+    page = c.get(url).get_data(as_text=True)
+    shown = dict(re.findall(r'<input type="hidden" name="(was-[a-z]+)" value="([^"]*)"', page))
+    assert shown["was-access"] == "public"
+    other = app.test_client()
+    login(other, "admin")
+    r = other.patch(f"/api/v1/documents/{ids[REPORT]}", json={"access": "members"},
+                    headers={"X-CSRF-Token": csrf_of(other.get("/login").get_data(as_text=True))})
+    assert r.status_code == 200
+    form = {**shown, "title": "Amman summary", "type": "report", "access": "public",
+            "notes": shown["was-notes"], "event": "amman-2025", "workshop": "",
+            "language": shown["was-language"], "date": "2025-13", "csrf_token": token(c)}
+    r = c.post(url, data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and 'value="Amman summary"' in html
+    again = dict(re.findall(r'<input type="hidden" name="(was-[a-z]+)" value="([^"]*)"', html))
+    assert again == shown  # not the members-only access of now
+    r = c.post(url, data={**again, **{k: v for k, v in form.items() if not k.startswith("was")},
+                          "date": "2025-10"})
+    assert r.status_code == 302
+    d = c.get(f"/api/v1/documents/{ids[REPORT]}").get_json()["document"]
+    assert (d["title"], d["access"], d["date"]) == ("Amman summary", "members", "2025-10")
