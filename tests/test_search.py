@@ -172,7 +172,7 @@ def test_property_no_result_outside_visible_set(shared_lib, levels, role, query,
             conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
                          .values(access=rank[level]))
     who = principal_for_role(role)
-    visible = {d for d, lv in zip(ids, levels, strict=True) if rank[lv] <= who.max_access}
+    visible = {d for d, lv in zip(ids, levels, strict=True) if rank[lv] <= who.audience.level}
     res = search(library, who, query, k=20, strategy=strategy)
     got = set(result_ids(res))
     assert got <= visible

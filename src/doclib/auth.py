@@ -1,9 +1,7 @@
-"""Roles, the one permission check, the visible-set query, password hashing.
+"""Roles, the one permission check for actions, password hashing.
 
-Access is hierarchical: a visitor sees ``public``; a member also sees
-``members``; curators and admins see everything.  Every surface asks
-``visible_documents_sql`` (retrieval, listings, facets, related items) or
-``can`` (single objects); nothing else decides visibility.
+What a caller may see of the documents is its audience's to decide
+(``audience.py``): ``Principal.audience``, built once per request.
 """
 
 from __future__ import annotations
@@ -11,18 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
 
+from .audience import Audience
 from .errors import N_, BadRequest
-from .models import ROLES, Access
-
-# role -> the highest access level it may read
-_MAX_ACCESS = {"visitor": Access.public, "member": Access.members,
-               "curator": Access.curators, "admin": Access.curators}
+from .models import ROLES
 
 # action -> roles allowed
 _ACTIONS = {
-    "read": ("visitor", "member", "curator", "admin"),  # further limited by document access
+    "read": ("visitor", "member", "curator", "admin"),  # which documents: the audience's
     "upload": ("curator", "admin"),
     "edit": ("curator", "admin"),
     "delete": ("curator", "admin"),
@@ -42,9 +37,10 @@ class Principal:
     email: str = ""
     name: str = ""
 
-    @property
-    def max_access(self) -> Access:
-        return _MAX_ACCESS[self.role]
+    @cached_property
+    def audience(self) -> Audience:
+        """Which documents this caller may see (made once per principal)."""
+        return Audience.of_role(self.role)
 
     @property
     def is_authenticated(self) -> bool:
@@ -61,23 +57,10 @@ def principal_for_role(role: str) -> Principal:
     return Principal(role=role)
 
 
-def can(who: Principal, action: str, document: dict[str, Any] | None = None) -> bool:
-    """The single permission check."""
-    if who.role not in _ACTIONS.get(action, ()):
-        return False
-    if document is not None:
-        if int(document["access"]) > who.max_access:
-            return False
-        # documents that are not ready are only for those who manage them
-        if document.get("status") != "ready" and who.max_access < Access.curators:
-            return False
-    return True
-
-
-def visible_documents_sql(who: Principal, alias: str = "d") -> tuple[str, dict[str, Any]]:
-    """SQL condition on the documents table for the caller's visible set."""
-    cond = f"{alias}.access <= :max_access AND {alias}.status = 'ready'"
-    return cond, {"max_access": int(who.max_access)}
+def can(who: Principal, action: str) -> bool:
+    """The single permission check for actions (which documents: the
+    caller's ``audience``)."""
+    return who.role in _ACTIONS.get(action, ())
 
 
 # ---------------------------------------------------------------- passwords

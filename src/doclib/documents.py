@@ -32,7 +32,8 @@ def get_visible(lib: Library, who: Principal, doc_id: int) -> Any:
     """The document row if ``who`` may read it; NotFound otherwise (never Forbidden)."""
     with lib.db.connect() as conn:
         row = _row(conn, doc_id)
-    if row is None or not can(who, "read", {"access": row.access, "status": row.status}):
+    if row is None or not can(who, "read") or \
+            not who.audience.may_read(row.access, row.status):
         raise NotFound(NOT_FOUND)
     return row
 
@@ -106,7 +107,7 @@ def all_for_curators(lib: Library, who: Principal, sort: str = "added",
     with lib.db.connect() as conn:
         rows = conn.execute(text(
             f"SELECT {DOC_COLUMNS}, d.error, d.updated_at, u.email AS uploader FROM {DOC_FROM} "
-            "LEFT JOIN users u ON u.id = d.uploader_id "
+            f"LEFT JOIN users u ON u.id = d.uploader_id WHERE {who.audience.readable_sql()} "
             f"ORDER BY {CURATION_SORTS[sort]} {order}, d.id {order}")).all()
     out = []
     for r in rows:

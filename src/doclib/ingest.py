@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import erase, notes, store, validate
+from . import audience, erase, notes, store, validate
 from . import events as ev
 from .chunk import chunk_pages
 from .errors import (
@@ -39,7 +39,7 @@ from .errors import (
 from .extract import check_words, extract, sniff
 from .index import lexical
 from .library import Library
-from .models import DOC_TYPES, Access
+from .models import DOC_TYPES
 from .text import detect_language, document_languages, normalise, strip_bidi
 
 log = logging.getLogger("doclib")
@@ -120,7 +120,8 @@ def check_options(opts: IngestOptions) -> dict[str, Any]:
         out["doc_type"] = opts.doc_type
     if opts.access is not None:
         try:
-            out["access"] = int(Access.parse(validate.string(opts.access, "access", 20)))
+            out["access"] = int(audience.Access.parse(
+                validate.string(opts.access, "access", 20)))
         except ValueError:
             raise BadRequest(N_("access must be one of public, members, curators; got "
                                 "%(value)s"), value=validate.show(opts.access)) from None
@@ -260,7 +261,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             staged = None
             if target is None:
                 values.setdefault("title", "")
-                values.setdefault("access", int(Access.members))
+                values.setdefault("access", int(audience.DEFAULT_ACCESS))
                 doc_id = int(conn.execute(d.insert().values(
                     id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
                     status="processing", error=None, updated_at=store.now(),

@@ -3,25 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import IntEnum
 from typing import Any
-
-
-class Access(IntEnum):
-    """Document access levels, ordered: a caller sees every level <= theirs."""
-
-    public = 0
-    members = 1
-    curators = 2
-
-    @classmethod
-    def parse(cls, value: str) -> Access:
-        try:
-            return cls[value]
-        except KeyError:
-            raise ValueError(f"access must be one of public, members, curators; got {value!r}")\
-                from None
-
 
 ROLES = ("visitor", "member", "curator", "admin")
 DOC_TYPES = ("presentation", "report", "minutes", "other")

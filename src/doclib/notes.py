@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import audience
 from .errors import N_, BadRequest
-from .models import Access
 
 SETTINGS = ("non-public", "always", "never")
 # the upload / edit option -> the column value
@@ -45,7 +45,7 @@ def included(choice: str | None, access: int, setting: str) -> bool:
         return True
     if setting == "never":
         return False
-    return int(access) > Access.public
+    return not audience.is_public(access)
 
 
 def row_included(row: Any, setting: str, changes: dict[str, Any] | None = None) -> bool:
@@ -57,6 +57,6 @@ def row_included(row: Any, setting: str, changes: dict[str, Any] | None = None) 
 
 def excluded_sql(setting: str, alias: str = "d") -> str:
     """SQL condition on the documents table: its notes must not be indexed."""
-    default = {"always": "0", "never": "1"}.get(setting, f"{alias}.access <= {int(Access.public)}")
+    default = {"always": "0", "never": "1"}.get(setting, audience.public_sql(alias))
     return (f"(CASE {alias}.speaker_notes WHEN 'include' THEN 0 WHEN 'exclude' THEN 1 "
             f"ELSE {default} END) = 1")

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from . import store, validate
+from .audience import Visible
 from .auth import Principal
 from .documents import get_visible
 from .errors import N_, BadRequest
@@ -54,7 +55,7 @@ def related_documents(lib: Library, who: Principal, doc_id: int, k: int = 5
     if not others:
         return []
     vi = lib.vectors
-    scores, ids = vi.search(_document_vector(lib, doc_id), 200, vi.allowed_chunks(others))
+    scores, ids = vi.search(_document_vector(lib, doc_id), 200, visible.chunks(vi, others))
     rows = _chunk_rows(lib, [int(i) for i in ids])
     best: dict[int, tuple[float, Any]] = {}
     for s, cid in zip(scores, ids, strict=True):
@@ -200,7 +201,7 @@ def _workshop_topics(topics: TopicVectors, vecs: np.ndarray, temperature: float
     return softmax(topics.affinity(vecs, 2).max(axis=0)[None, :], temperature)[0]
 
 
-def _document_evidence(lib: Library, qv: np.ndarray, visible: dict[int, Any],
+def _document_evidence(lib: Library, qv: np.ndarray, visible: Visible,
                        doc_id: int | None) -> dict[int, list[tuple[float, Any]]]:
     """Per workshop, its visible documents' passages closest to ``qv`` (one
     filtered search over the visible documents of workshops), best first."""
@@ -209,7 +210,7 @@ def _document_evidence(lib: Library, qv: np.ndarray, visible: dict[int, Any],
     if not docs:
         return evidence
     vi = lib.vectors
-    scores, ids = vi.search(qv, 100, vi.allowed_chunks(docs))
+    scores, ids = vi.search(qv, 100, visible.chunks(vi, docs))
     rows = _chunk_rows(lib, [int(i) for i in ids])
     for s, cid in zip(scores, ids, strict=True):
         r = rows.get(int(cid))

@@ -15,14 +15,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from . import store, validate
-from .auth import Principal, visible_documents_sql
+from .audience import Access, Visible
+from .auth import Principal
 from .errors import N_, BadRequest
 from .index import lexical
 from .library import Library
-from .models import DOC_TYPES, LANGUAGES, Access
+from .models import DOC_TYPES, LANGUAGES
 from .rank import ChunkScore, fuse, fuse_mixture, group_by_document, merge_echoes
 from .text import detect_language, normalise, stem_terms, word_stem
 
@@ -110,17 +111,11 @@ def document_summary(row: Any) -> dict[str, Any]:
 
 
 def visible_documents(conn: Any, who: Principal, filters: Filters | None = None,
-                      ids: list[int] | None = None) -> dict[int, Any]:
-    """Rows of the documents the caller may see (optionally filtered)."""
-    cond, params = visible_documents_sql(who)
-    fsql, fparams = (filters or Filters()).sql()
-    sql = f"SELECT {DOC_COLUMNS} FROM {DOC_FROM} WHERE {cond}{fsql}"
-    if ids is not None:
-        if not ids:
-            return {}
-        sql += f" AND d.id IN ({','.join(str(int(i)) for i in ids)})"
-    rows = conn.execute(text(sql), {**params, **fparams}).all()
-    return {r.id: r for r in rows}
+                      ids: list[int] | None = None) -> Visible:
+    """Rows of the documents the caller may see (optionally filtered): its
+    audience's visible set."""
+    return who.audience.documents(conn, DOC_COLUMNS, DOC_FROM, (filters or Filters()).sql(),
+                                  ids)
 
 
 # ------------------------------------------------------------- highlighting
@@ -174,7 +169,7 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
 class Candidates:
     """Both legs' candidates for a query over the caller's visible documents
     (with filters): the input of every fusion strategy."""
-    visible: dict[int, Any]
+    visible: Visible
     dense: list[tuple[int, float]]
     lexical: list[tuple[int, float]]
     owner: dict[int, int]
@@ -186,20 +181,20 @@ class Candidates:
 def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
                n: int, second_q: np.ndarray | None = None) -> Candidates:
     """Both legs, each restricted to the visible chunks before its top-n."""
+    audience = who.audience
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who, filters)
         if not visible:
             return Candidates(visible, [], [], {}, {})
         # lexical leg: the visibility condition is inside the FTS query
-        cond, params = visible_documents_sql(who)
+        cond, params = audience.sql()
         fsql, fparams = filters.sql()
-        level = int(who.max_access)
+        level = int(audience.level)
         lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, level)
         known, full = lexical.query_bounds(conn, query, level)
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
-    allowed = vi.allowed_chunks(np.fromiter(visible.keys(), dtype=np.int64))
-    scores, ids = vi.search(qv, n, allowed)
+    scores, ids = vi.search(qv, n, visible.chunks(vi))
     dense = [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
     owner, second = _candidates(lib, [c for c, _ in dense] + [c for c, _ in lex], second_q)
     # belt and braces: anything whose owner is not visible is dropped
@@ -212,7 +207,7 @@ def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters
 def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
             n: int, strategy: str, second_q: np.ndarray | None = None,
             evidence: dict[str, float] | None = None
-            ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
+            ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
     """Ranked (document id, score, best passages) by ``strategy``; fills
     ``evidence`` (if given) with the query's best dense cosine and best
     lexical coverage over the candidates."""
@@ -289,7 +284,7 @@ def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
 def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
              candidates: int | None = None, strategy: str | None = None,
              evidence: dict[str, float] | None = None,
-             ) -> tuple[list[tuple[int, float, list[Any]]], dict[int, Any]]:
+             ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
     """Ranked (document id, score, best chunk scores) over the visible set
     (``evidence``: see ``_ranked``)."""
     cfg = lib.config.search
@@ -309,8 +304,9 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
         ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy,
                        second_q)
     if filters.language != wanted:
-        visible = {d: row for d, row in visible.items()
-                   if wanted in (row.languages or row.language or "").split(",")}
+        visible = Visible(visible.audience, (
+            (d, row) for d, row in visible.items()
+            if wanted in (row.languages or row.language or "").split(",")))
         ranked = _renormalised([r for r in ranked if r[0] in visible])
     return ranked, visible
 
@@ -330,7 +326,7 @@ def _renormalised(ranked: list[tuple[int, float, list[Any]]]
 
 
 def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
-                 targets: list[int], visible: dict[int, Any], weight: float,
+                 targets: list[int], visible: Visible, weight: float,
                  strategy: str) -> dict[int, ChunkScore]:
     """For each target document, the best (feedback score x similarity x
     weight) between a feedback document's best passage and the target's
@@ -342,7 +338,7 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
     cfg = lib.config.search
     lo, hi = cfg.echo_min_similarity, cfg.echo_full_similarity
     vi = lib.vectors
-    allowed = vi.allowed_chunks(np.asarray(targets, np.int64))
+    allowed = visible.chunks(vi, targets)
     echoes: dict[int, ChunkScore] = {}
     if allowed.size == 0:
         return echoes
@@ -366,7 +362,7 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
 
 def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
           filters: Filters, ranked: list[tuple[int, float, list[Any]]],
-          visible: dict[int, Any], n: int, strategy: str,
+          visible: Visible, n: int, strategy: str,
           second_q: np.ndarray | None = None) -> list[tuple[int, float, list[Any]]]:
     """Cross-language echo: the best passages of the best documents in the
     query's language (found with both legs) look for their counterparts in
