@@ -43,16 +43,17 @@ def audience_tables(texts: list[str], doc_of: list[int], visible_docs: set[int],
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import StaticPool
 
+    from doclib import audience
     from doclib.index import lexical
 
     out: dict[str, dict[str, float]] = {}
-    for label, levels in (("doclib, one table", ()), ("doclib, per audience", (0, 1))):
+    for label, per_audience in (("doclib, one table", False), ("doclib, per audience", True)):
         engine = create_engine("sqlite://", poolclass=StaticPool)
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE documents(id INTEGER PRIMARY KEY, access INTEGER, "
                               "status TEXT)"))
             conn.execute(text("CREATE TABLE chunks(id INTEGER PRIMARY KEY, document_id INTEGER)"))
-            for table in lexical.TABLES.values():
+            for table in lexical.tables():
                 conn.execute(text(f"CREATE VIRTUAL TABLE {table} USING fts5(terms, "
                                   "tokenize='unicode61 remove_diacritics 0')"))
                 conn.execute(text(f"CREATE VIRTUAL TABLE {table}_vocab USING "
@@ -62,24 +63,25 @@ def audience_tables(texts: list[str], doc_of: list[int], visible_docs: set[int],
                           for d in sorted(set(doc_of))])
             conn.execute(text("INSERT INTO chunks VALUES (:i, :d)"),
                          [{"i": i + 1, "d": d} for i, d in enumerate(doc_of)])
-        saved = lexical._LEVEL_TABLES
-        lexical._LEVEL_TABLES = levels
+        saved = audience.PARTIAL_TABLES
+        audience.PARTIAL_TABLES = saved if per_audience else {}
         try:
             t0 = time.perf_counter()
             with engine.begin() as conn:
                 lexical.add(conn, ((i + 1, t) for i, t in enumerate(texts)))
             build = time.perf_counter() - t0
         finally:
-            lexical._LEVEL_TABLES = saved
-        level = 0 if levels else 2  # a visitor: their own table, or the shared one
+            audience.PARTIAL_TABLES = saved
+        # a visitor: their own table, or the shared one
+        table = audience.LEXICAL_TABLES[audience.Access.public] if per_audience else lexical.ALL
         lat, bound_lat = [], []
         with engine.connect() as conn:
             for q in queries:
                 t = time.perf_counter()
-                lexical.search(conn, q, 200, "d.access <= 0 AND d.status = 'ready'", {}, level)
+                lexical.search(conn, q, 200, "d.access <= 0 AND d.status = 'ready'", {}, table)
                 lat.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
-                lexical.query_bound(conn, q, level)
+                lexical.query_bound(conn, q, table)
                 bound_lat.append((time.perf_counter() - t) * 1000)
         out[label] = {"build_s": build, "p50_ms": float(np.percentile(lat, 50)),
                       "p99_ms": float(np.percentile(lat, 99)),

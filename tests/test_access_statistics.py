@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import text
 
 from conftest import FakeEmbedder, make_config
-from doclib import documents, store
+from doclib import audience, documents, store
 from doclib.auth import principal_for_role
 from doclib.index import lexical
 from doclib.ingest import IngestOptions, ingest_file
@@ -26,6 +26,8 @@ MEMBERS = ("m1.txt", "Steering committee minutes: mentoring mentoring youth work
                      "radicalisation budget for teachers and youth workers.")
 CURATORS = ("c1.txt", "Draft, curators only: youth workers youth workers mentoring "
                       "radicalisation teachers teachers council council.")
+# each audience's lexical table, by level
+TABLE = audience.LEXICAL_TABLES
 QUERIES = ["youth workers and mentoring", "teachers radicalisation", "council funds mentoring"]
 
 
@@ -75,8 +77,8 @@ def test_hidden_documents_move_no_score_and_no_rank(libraries):
 def test_each_audience_table_holds_what_it_may_see(libraries):
     lib = libraries["all"]
     with lib.db.connect() as conn:
-        n = {lv: lexical.count(conn, lv) for lv in (0, 1, 2)}
-        assert n == {lv: lexical.expected_count(conn, lv) for lv in (0, 1, 2)}
+        n = {lv: lexical.count(conn, TABLE[lv]) for lv in (0, 1, 2)}
+        assert n == {lv: audience.expected_count(conn, TABLE[lv]) for lv in (0, 1, 2)}
         assert n[0] < n[1] < n[2]
 
 
@@ -86,7 +88,7 @@ def test_access_changes_move_the_terms(tmp_path):
 
     def counts():
         with lib.db.connect() as conn:
-            return tuple(lexical.count(conn, lv) for lv in (0, 1, 2))
+            return tuple(lexical.count(conn, TABLE[lv]) for lv in (0, 1, 2))
 
     chunks = counts()[2]
     assert counts() == (0, chunks, chunks)
@@ -113,7 +115,7 @@ def test_upgrade_fills_the_audience_tables(tmp_path):
     lib.db.migrate()
     with lib.db.connect() as conn:
         for lv in (0, 1, 2):
-            assert lexical.count(conn, lv) == lexical.expected_count(conn, lv) > 0
+            assert lexical.count(conn, TABLE[lv]) == audience.expected_count(conn, TABLE[lv]) > 0
         trig = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
     assert ("documents_access_terms",) in trig
 
@@ -122,13 +124,13 @@ def test_row_count_read_from_the_index_matches_count(libraries):
     for lib in libraries.values():
         with lib.db.connect() as conn:
             for lv in (0, 1, 2):
-                assert lexical.row_count(conn, lv) == lexical.count(conn, lv)
+                assert lexical.row_count(conn, TABLE[lv]) == lexical.count(conn, TABLE[lv])
     empty = libraries["public"]
     with empty.db.begin() as conn:
         lexical.clear(conn)
-        assert lexical.row_count(conn, 0) == 0 == lexical.count(conn, 0)
+        assert lexical.row_count(conn, TABLE[0]) == 0 == lexical.count(conn, TABLE[0])
         # a multi-byte varint (FTS5 writes the record when the transaction commits)
         conn.execute(text("INSERT INTO chunk_terms(rowid, terms) VALUES (:i, 'x y')"),
                      [{"i": i} for i in range(1, 20001)])
     with empty.db.connect() as conn:
-        assert lexical.row_count(conn, 2) == 20000 == lexical.count(conn, 2)
+        assert lexical.row_count(conn, TABLE[2]) == 20000 == lexical.count(conn, TABLE[2])

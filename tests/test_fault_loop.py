@@ -50,10 +50,9 @@ import numpy as np
 from sqlalchemy import select
 
 from conftest import FakeEmbedder, make_config
-from doclib import store
+from doclib import audience, store
 from doclib.auth import principal_for_role
 from doclib.errors import Cancelled
-from doclib.index import lexical
 from doclib.index.vector import VectorIndex
 from doclib.ingest import IngestOptions, ingest_file, ingest_paths
 from doclib.library import Library
@@ -328,7 +327,7 @@ def _assert_agrees(lib: Library, finished: bool = False) -> None:
                                    d.c.original_filename)).all()
         chunks = conn.execute(select(c.c.id, c.c.document_id, c.c.text, c.c.embedding)).all()
         tables = {level: {r[0] for r in conn.exec_driver_sql(f"SELECT rowid FROM {table}")}
-                  for level, table in lexical.TABLES.items()}
+                  for level, table in audience.LEXICAL_TABLES.items()}
     statuses = {r.original_filename: r.status for r in docs}
     assert not set(statuses.values()) & {"processing", "queued"}, statuses
     if finished:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from conftest import FakeEmbedder, csrf_of, make_config
-from doclib import accounts, store
+from doclib import accounts, audience, store
 from doclib.auth import principal_for_role
 from doclib.index import lexical
 from doclib.ingest import IngestOptions, ingest_file
@@ -60,8 +60,8 @@ def assert_indexes_agree(lib) -> None:
         ids = {r[0] for r in conn.execute(select(store.chunks.c.id))}
     assert set(int(i) for i in lib.vectors.ids()) == ids
     with lib.db.connect() as conn:
-        for level in (0, 1):
-            assert lexical.count(conn, level) == lexical.expected_count(conn, level)
+        for table in audience.PARTIAL_TABLES:
+            assert lexical.count(conn, table) == audience.expected_count(conn, table)
         assert lexical.count(conn) == len(ids)
 
 
@@ -97,7 +97,7 @@ def test_public_presentation_indexes_no_notes(pptx_lib, fixtures_dir):
     with lib.db.connect() as conn:
         texts = [t for (t,) in conn.execute(select(store.chunks.c.text))]
     assert texts and not any(holds_notes(t, lines) for t in texts)
-    for table in lexical.TABLES.values():
+    for table in lexical.tables():
         assert lexical_hits(lib, table) == 0
     visitor_sees_no_notes(lib, lines)
     assert_indexes_agree(lib)
@@ -317,7 +317,7 @@ def test_web_members_to_public_removes_notes_at_once(app, fixtures_dir):
     r = c.patch(f"/api/v1/documents/{doc_id}", headers=csrf(c), json={"access": "public"})
     assert r.status_code == 200, r.get_json()
     assert notes_rows(lib, doc_id) == []
-    for table in lexical.TABLES.values():
+    for table in lexical.tables():
         assert lexical_hits(lib, table) == 0
     assert_indexes_agree(lib)
     visitor_sees_no_notes(lib, lines)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import erase, ingest, jobs, store
+from . import audience, erase, ingest, jobs, store
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -47,12 +47,11 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
         n_chunks = conn.execute(select(func.count(c.c.id))).scalar_one()
         n_terms = lexical.count(conn)
         # each audience's table holds exactly the chunks it may see
-        level_gaps = {lexical.table_for(lv): (lexical.count(conn, lv),
-                                              lexical.expected_count(conn, lv))
-                      for lv in (0, 1)}
+        level_gaps = {table: (lexical.count(conn, table), audience.expected_count(conn, table))
+                      for table in audience.PARTIAL_TABLES}
         stuck = [r.id for r in docs if r.status in ("processing", "queued")]
         orphan_terms = conn.execute(text(
-            "SELECT count(*) FROM chunk_terms WHERE rowid NOT IN (SELECT id FROM chunks)"))\
+            f"SELECT count(*) FROM {lexical.ALL} WHERE rowid NOT IN (SELECT id FROM chunks)"))\
             .scalar_one()
     missing, corrupt = [], []
     for r in docs:

@@ -189,9 +189,9 @@ def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = audience.sql()
         fsql, fparams = filters.sql()
-        level = int(audience.level)
-        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, level)
-        known, full = lexical.query_bounds(conn, query, level)
+        table = audience.lexical_table
+        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, table)
+        known, full = lexical.query_bounds(conn, query, table)
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     scores, ids = vi.search(qv, n, visible.chunks(vi))

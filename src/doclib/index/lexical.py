@@ -13,7 +13,9 @@ One table per audience (migration 0004): BM25's statistics (row count,
 document frequencies, average length) are those of the table searched, so
 each audience searches a table holding exactly the chunks it may see, and
 nothing a visitor is shown (scores, order) depends on the words of
-documents hidden from them.
+documents hidden from them.  Which table an audience searches and which
+chunks each table holds are the audience room's (``audience.py``); here
+every function takes the table it works on.
 """
 
 from __future__ import annotations
@@ -24,16 +26,16 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from .. import audience
 from ..text import lexical_terms
 
-# the table that holds exactly the chunks of documents with access <= level
-TABLES = {0: "chunk_terms_l0", 1: "chunk_terms_l1", 2: "chunk_terms"}
-_LEVEL_TABLES = (0, 1)  # kept from chunk_terms by add(); chunk_terms is all
+# every chunk's terms (the top audience's table); the others are copied from it
+ALL = audience.ALL_TERMS
 
 
-def table_for(level: int) -> str:
-    """The lexical table of an audience (its highest visible access level)."""
-    return TABLES[max(0, min(int(level), 2))]
+def tables() -> list[str]:
+    """Every audience's table."""
+    return list(audience.LEXICAL_TABLES.values())
 
 
 def add(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
@@ -42,25 +44,19 @@ def add(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
     params = [{"id": cid, "terms": " ".join(lexical_terms(t))} for cid, t in rows]
     if not params:
         return
-    conn.execute(text("INSERT INTO chunk_terms(rowid, terms) VALUES (:id, :terms)"), params)
-    ids = ",".join(str(int(p["id"])) for p in params)
-    for level in _LEVEL_TABLES:
-        conn.execute(text(
-            f"INSERT INTO {TABLES[level]}(rowid, terms) SELECT t.rowid, t.terms "
-            "FROM chunk_terms t JOIN chunks c ON c.id = t.rowid "
-            f"JOIN documents d ON d.id = c.document_id WHERE t.rowid IN ({ids}) "
-            f"AND d.access <= {level}"))
+    conn.execute(text(f"INSERT INTO {ALL}(rowid, terms) VALUES (:id, :terms)"), params)
+    audience.place_terms(conn, (int(p["id"]) for p in params))
 
 
 def remove(conn: Connection, chunk_ids: Iterable[int]) -> None:
     params = [{"id": cid} for cid in chunk_ids]
     if params:
-        for table in TABLES.values():
+        for table in tables():
             conn.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), params)
 
 
 def clear(conn: Connection) -> None:
-    for table in TABLES.values():
+    for table in tables():
         conn.execute(text(f"DELETE FROM {table}"))
 
 
@@ -70,7 +66,7 @@ def optimize(conn: Connection) -> None:
     row's terms stay in the older segments until the segments are merged,
     and 'optimize' merges them all, leaving out deleted rows and markers
     (a deleted document's terms must not stay in the file: ``erase.py``)."""
-    for table in TABLES.values():
+    for table in tables():
         conn.execute(text(f"INSERT INTO {table}({table}) VALUES ('optimize')"))
 
 
@@ -82,8 +78,8 @@ def rebuild(conn: Connection) -> int:
     return len(rows)
 
 
-def count(conn: Connection, level: int = 2) -> int:
-    return int(conn.execute(text(f"SELECT count(*) FROM {table_for(level)}")).scalar_one())
+def count(conn: Connection, table: str = ALL) -> int:
+    return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def _varint(b: bytes) -> int:
@@ -97,26 +93,18 @@ def _varint(b: bytes) -> int:
     return (v << 8) | b[8]
 
 
-def row_count(conn: Connection, level: int = 2) -> int:
+def row_count(conn: Connection, table: str = ALL) -> int:
     """The row count BM25 uses, read from FTS5's averages record (row 1 of
     the table's ``_data`` shadow table starts with it): ``count(*)`` on an
     FTS5 table scans it (19 ms at 50k rows; this: a lookup).  Falls back to
     ``count`` if the record is not there."""
-    table = table_for(level)
     try:
         blob = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
         if blob:
             return _varint(bytes(blob))
     except (IndexError, ValueError):
         pass
-    return count(conn, level)
-
-
-def expected_count(conn: Connection, level: int) -> int:
-    """Chunks the table of ``level`` must hold."""
-    return int(conn.execute(text(
-        "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "WHERE d.access <= :level"), {"level": level}).scalar_one())
+    return count(conn, table)
 
 
 def match_expression(query: str) -> tuple[str, list[str]]:
@@ -140,7 +128,7 @@ SEARCH_SQL = (
 BM25_K1 = 1.2
 
 
-def query_bounds(conn: Connection, query: str, level: int = 2) -> tuple[float, float]:
+def query_bounds(conn: Connection, query: str, table: str = ALL) -> tuple[float, float]:
     """(known, full) bounds of the BM25 score any chunk could get for
     ``query``: the sum over its distinct terms of idf * (k1 + 1), with
     FTS5's idf (log((N - n + 0.5) / (n + 0.5)), at least 1e-6); ``known``
@@ -148,15 +136,14 @@ def query_bounds(conn: Connection, query: str, level: int = 2) -> tuple[float, f
     score over it is the share of the query's evidence it holds), ``full``
     also over the terms no chunk holds (n = 0: the query asks for words the
     library does not have).  The statistics are those of the audience's
-    table (``level``)."""
+    table (``table``)."""
     terms = list(dict.fromkeys(lexical_terms(query)))
     if not terms:
         return 0.0, 0.0
     marks = ",".join(f":t{i}" for i in range(len(terms)))
-    table = table_for(level)
     rows = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
                              {f"t{i}": t for i, t in enumerate(terms)}).all())
-    n_rows = row_count(conn, level)
+    n_rows = row_count(conn, table)
     known = full = 0.0
     for term in terms:
         n = rows.get(term, 0)
@@ -167,17 +154,17 @@ def query_bounds(conn: Connection, query: str, level: int = 2) -> tuple[float, f
     return known, full
 
 
-def query_bound(conn: Connection, query: str, level: int = 2) -> float:
+def query_bound(conn: Connection, query: str, table: str = ALL) -> float:
     """The most BM25 score any chunk could get for ``query`` (the known
     bound of ``query_bounds``)."""
-    return query_bounds(conn, query, level)[0]
+    return query_bounds(conn, query, table)[0]
 
 
 def search(conn: Connection, query: str, k: int, condition: str,
-           params: dict[str, object], level: int = 2) -> list[tuple[int, float]]:
+           params: dict[str, object], table: str = ALL) -> list[tuple[int, float]]:
     """Top-k (chunk id, BM25 score; higher is better) among chunks whose
     document (alias ``d``) satisfies ``condition`` (SQL with ``params``), in
-    the table of the audience ``level`` (its statistics are the audience's).
+    the audience's ``table`` (its statistics are the audience's).
 
     The condition is applied before ranking and LIMIT, so hidden chunks never
     take a place and the caller still gets k visible hits.
@@ -185,6 +172,6 @@ def search(conn: Connection, query: str, k: int, condition: str,
     expr, terms = match_expression(query)
     if not terms:
         return []
-    sql = text(SEARCH_SQL.format(table=table_for(level), condition=condition))
+    sql = text(SEARCH_SQL.format(table=table, condition=condition))
     rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
     return [(int(r[0]), float(r[1])) for r in rows]
