@@ -117,7 +117,33 @@ def test_upgrade_fills_the_audience_tables(tmp_path):
         for lv in (0, 1, 2):
             assert lexical.count(conn, TABLE[lv]) == audience.expected_count(conn, TABLE[lv]) > 0
         trig = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
-    assert ("documents_access_terms",) in trig
+    # access changes move the terms in Python (audience.update_row), not in a trigger
+    assert ("documents_access_terms",) not in trig
+
+
+def test_access_change_moves_terms_in_the_same_transaction(tmp_path):
+    """The move is the audience room's Python, inside the caller's
+    transaction: a rollback leaves every table as it was."""
+    lib = _build(tmp_path, "lib", [(*MEMBERS, "members")])
+
+    def counts(conn):
+        return tuple(lexical.count(conn, TABLE[lv]) for lv in (0, 1, 2))
+
+    with lib.db.connect() as conn:
+        before = counts(conn)
+    chunks = before[2]
+    assert before == (0, chunks, chunks)
+    with pytest.raises(RuntimeError), lib.db.begin() as conn:
+        audience.update_row(conn, 1, {"access": int(audience.Access.public)})
+        assert counts(conn) == (chunks, chunks, chunks)
+        raise RuntimeError("roll back")
+    with lib.db.connect() as conn:
+        assert counts(conn) == before
+    with lib.db.begin() as conn:
+        audience.update_row(conn, 1, {"access": int(audience.Access.curators)})
+    with lib.db.connect() as conn:
+        assert counts(conn) == (0, 0, chunks)
+    lib.close()
 
 
 def test_row_count_read_from_the_index_matches_count(libraries):

@@ -163,14 +163,13 @@ def shared_lib(tmp_path_factory, fixtures_dir):
                               "police", "Jacob"]),
        strategy=st.sampled_from(["calibrated", "rrf"]))
 def test_property_no_result_outside_visible_set(shared_lib, levels, role, query, strategy):
-    from doclib import store
+    from doclib import audience
 
     library, ids = shared_lib
     rank = {"public": 0, "members": 1, "curators": 2}
     with library.db.begin() as conn:
         for doc_id, level in zip(ids, levels, strict=True):
-            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                         .values(access=rank[level]))
+            audience.update_row(conn, doc_id, {"access": rank[level]})
     who = principal_for_role(role)
     visible = {d for d, lv in zip(ids, levels, strict=True) if rank[lv] <= who.audience.level}
     res = search(library, who, query, k=20, strategy=strategy)

@@ -289,7 +289,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                         values.pop(k)
                     if kept:
                         report.warnings.append(_kept_note(kept))
-                conn.execute(d.update().where(d.c.id == doc_id).values(
+                audience.update_row(conn, doc_id, dict(
                     status="processing", error=None, updated_at=store.now(), **values))
                 if target.stored_name != stored_name:
                     replaced_file = target.stored_name
@@ -572,8 +572,7 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
             # the document's new values (its access among them) first: the
             # new chunks' terms go only into the tables of its audiences
-            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                         .values(**doc_values))
+            audience.update_row(conn, doc_id, doc_values)
             # the notes follow the document as it is now, under the write
             # lock: an edit may have changed its access since it was read
             doc = conn.execute(select(store.documents).where(
@@ -677,10 +676,10 @@ def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
             if doc is None:
                 raise NotFound("no such document")
             if not notes.row_included(doc, setting, values):
-                # first the notes, then the access: the access trigger then
-                # moves the remaining chunks' terms between the audiences
+                # first the notes, then the access: the remaining chunks'
+                # terms then move between the audiences' tables
                 _drop_chunks(lib, conn, _notes_ids(conn, [doc_id]))
-            conn.execute(d.update().where(d.c.id == doc_id).values(**values))
+            audience.update_row(conn, doc_id, values)
 
 
 def enforce_notes(lib: Library) -> int:
