@@ -89,6 +89,12 @@ def is_public(access: int) -> bool:
     return int(access) <= Access.public
 
 
+def widens(old: int, new: int) -> bool:
+    """Whether changing a document's access from ``old`` to ``new`` lets
+    more people read it."""
+    return int(new) < int(old)
+
+
 def public_sql(alias: str = "d") -> str:
     """SQL condition: the document (``alias``) is shown to everyone."""
     return _holds(Access.public, alias)

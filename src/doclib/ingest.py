@@ -338,7 +338,7 @@ def _wider(lib: Library, row: Any, values: dict[str, Any]) -> dict[str, Any]:
     or speaker notes shown where they were not."""
     out = {}
     access = values.get("access", row.access)
-    if access < row.access:
+    if audience.widens(row.access, access):
         out["access"], access = access, row.access
     setting = lib.config.extract.speaker_notes
     choice = values.get("speaker_notes", row.speaker_notes)
