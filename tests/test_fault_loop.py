@@ -342,7 +342,7 @@ def _assert_agrees(lib: Library, finished: bool = False) -> None:
         assert ids == {cid for cid, doc in owners.items() if access[doc] <= level}, level
     # the FAISS file on disk loads as it is, with the stored vectors
     vi = VectorIndex(lib.config.index_dir, lib.embedder.dim, lib.embedder.id)
-    assert vi.try_load(lib.db_fingerprint()) is None
+    assert vi.try_load(lib.index.db_fingerprint()) is None
     assert sorted(vi.ids().tolist()) == sorted(owners)
     for r in chunks:
         assert np.array_equal(vi.vector(r.id), np.frombuffer(r.embedding, np.float32))

@@ -194,12 +194,19 @@ def test_vector_index_rebuilt_when_missing_or_truncated(lib, fixtures_dir):
     n = len(lib.vectors)
     idx = lib.config.index_dir / "vectors.faiss"
     idx.write_bytes(idx.read_bytes()[:100])
+    damaged = idx.read_bytes()
     fresh = Library(lib.config, embedder=FakeEmbedder())
     assert len(fresh.vectors) == n
+    # a read never writes: the index is built in memory, the file stays as it was
+    assert idx.read_bytes() == damaged
+    fresh.index.open()  # a service starting, `doclib check`: rebuilt and saved
+    assert idx.read_bytes() != damaged
     shutil.rmtree(lib.config.index_dir)
     lib.config.index_dir.mkdir()
     fresh2 = Library(lib.config, embedder=FakeEmbedder())
-    assert len(fresh2.vectors) == n and (lib.config.index_dir / "vectors.faiss").exists()
+    assert len(fresh2.vectors) == n and not idx.exists()
+    fresh2.index.open()
+    assert idx.exists() and len(Library(lib.config, embedder=FakeEmbedder()).vectors) == n
 
 
 def test_other_process_sees_new_documents(lib, fixtures_dir):
@@ -259,14 +266,14 @@ def test_jobs_record_reports(lib, fixtures_dir):
 
 def test_embeddings_stored_match_index(lib, fixtures_dir):
     ingest_file(lib, fixtures_dir / "en_summit.txt")
-    ids, _docs, vecs = lib.stored_vectors()
+    ids, _docs, vecs = lib.index.stored_vectors()
     for cid, v in zip(ids, vecs, strict=True):
         _, got = lib.vectors.search(v, 1, np.array([cid]))
         assert got[0] == cid
 
 
 def test_lexical_index_rebuilt_when_its_version_changes(lib, fixtures_dir):
-    from doclib.library import _set_meta
+    from doclib.index.indexes import set_meta as _set_meta
 
     r = ingest_file(lib, fixtures_dir / "ar_summit.txt")
     with lib.db.begin() as conn:

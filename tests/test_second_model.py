@@ -136,9 +136,9 @@ def test_warm_up_fills_missing_vectors_in_the_background(tmp_path):
     app = create_app(make_config(tmp_path, **{"embed.second_model": "bundled"}),
                      embedder=FakeEmbedder())
     again = app.extensions["doclib"]
-    assert again._second is not None and again._vectors is not None  # loaded before serving
+    assert again._second is not None and again.index._vectors is not None  # loaded before serving
     app.extensions["doclib_backfill"].join(timeout=120)
-    assert again.lacking_second_vectors() == [] and again._vectors is not None
+    assert again.lacking_second_vectors() == [] and again.index._vectors is not None
     assert all(blob is not None for lang, blob, _ in _vectors(again).values() if lang == "en")
     app.extensions["doclib_jobs"].shutdown()
 
@@ -232,7 +232,8 @@ def test_warm_up_can_be_turned_off(tmp_path):
     from doclib.web import create_app
 
     cold = create_app(make_config(tmp_path, **{"web.warm_up": False}), embedder=FakeEmbedder())
-    assert "doclib_backfill" not in cold.extensions and cold.extensions["doclib"]._vectors is None
+    assert "doclib_backfill" not in cold.extensions
+    assert cold.extensions["doclib"].index._vectors is None
     cold.extensions["doclib_jobs"].shutdown()
 
 

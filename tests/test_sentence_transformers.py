@@ -85,13 +85,15 @@ def test_changed_model_files_are_refused(model_path, tmp_path, fixtures_dir):
     r = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="public"))
     assert r.status == "ready"
     digest = meta(lib)["embedder_digest"]
-    assert digest == lib.embedder_digest and len(digest) == 64
+    assert digest == lib.index.embedder_digest and len(digest) == 64
     # a library from before: no digest kept; it opens and records it
     with lib.db.begin() as conn:
         conn.execute(store.meta.delete().where(store.meta.c.key == "embedder_digest"))
     lib.close()
     older = Library(cfg)
     assert len(older.vectors) == r.chunks
+    assert "embedder_digest" not in meta(older)  # a read never writes
+    older.index.open()  # a service starting, `doclib check`
     assert meta(older)["embedder_digest"] == digest
     older.close()
 

@@ -126,7 +126,7 @@ def settle(lib: Library) -> bool:
     for the database (the deletion is committed already); whether nothing
     is left to do but what was pending before."""
     try:
-        with lib.write_lock():
+        with lib.index.write_lock():
             with lib.db.connect() as conn:
                 n = lexical.row_count(conn)
             merged = n <= AUTO_COMPACT_CHUNKS
@@ -159,7 +159,7 @@ def compact(lib: Library) -> dict[str, Any]:
     write lock (uploads wait); searches go on.  Returns what was done."""
     path = _db_path(lib)
     before = os.path.getsize(path)
-    with lib.write_lock():
+    with lib.index.write_lock():
         with lib.db.begin() as conn:
             jobs = redact_orphan_jobs(conn)
             lexical.optimize(conn)

@@ -37,7 +37,7 @@ from .errors import (
     storage_error,
 )
 from .extract import check_words, extract, sniff
-from .index import lexical
+from .index.indexes import chunk_ids
 from .library import Library
 from .models import DOC_TYPES
 from .text import detect_language, document_languages, normalise, strip_bidi
@@ -322,7 +322,7 @@ def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool
     report.title = changes.get("title", same.title) if explicit else same.title
     report.existing = True
     with lib.db.begin() as conn:
-        report.chunks = len(_chunk_ids(conn, same.id))
+        report.chunks = len(chunk_ids(conn, same.id))
         if job_id is not None:
             _job(conn, same.id, report, uploader_id, job_id)
     return report
@@ -509,39 +509,10 @@ def _job_done(lib: Library, doc_id: int, report: IngestReport, uploader_id: int 
 
 def _fail(lib: Library, doc_id: int, status: str, message: str) -> None:
     """Mark failed and remove any chunks of the document from both indexes."""
-    with lib.write_lock():
-        with lib.db.begin() as conn:
-            old = _chunk_ids(conn, doc_id)
-            lexical.remove(conn, old)
-            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
-            conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                         .values(status=status, error=message, updated_at=store.now()))
-            _update_vectors(lib, old, None, None)
-
-
-def _chunk_ids(conn: Any, doc_id: int) -> list[int]:
-    return [r[0] for r in conn.execute(select(store.chunks.c.id)
-                                       .where(store.chunks.c.document_id == doc_id))]
-
-
-def _update_vectors(lib: Library, remove_ids: list[int], add_ids: np.ndarray | None,
-                    vectors: np.ndarray | None, doc_id: int = 0) -> None:
-    """Apply a change to the FAISS index and save it; on failure drop the
-    in-memory copy so the next search reloads the last saved state."""
-    if not remove_ids and add_ids is None:
-        return
-    try:
-        vi = lib.vectors
-        vi.remove(remove_ids)
-        if add_ids is not None and vectors is not None:
-            vi.add(add_ids, vectors, doc_id)
-        vi.save()
-    except RuntimeError as e:  # faiss's "write error ... (No space left on device)"
-        lib.drop_vectors()
-        raise storage_error("the vector index could not be saved", e) from None
-    except BaseException:
-        lib.drop_vectors()
-        raise
+    with lib.index.writing() as w:
+        w.remove_documents([doc_id])
+        w.conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
+                       .values(status=status, error=message, updated_at=store.now()))
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
@@ -555,45 +526,32 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
     the new values were chosen; an edit since that lets fewer people read
     it wins over values that would widen it again (their names are added
     to ``kept``)."""
-    with lib.write_lock():
-        with lib.db.begin() as conn:
-            if seen is not None:
-                now = conn.execute(select(store.documents).where(
-                    store.documents.c.id == doc_id)).one()
-                edited = {k: getattr(now, k) for k in ("access", "speaker_notes")
-                          if k in seen and getattr(now, k) != seen[k]}
-                wider = _wider(lib, now, {k: doc_values[k] for k in edited if k in doc_values})
-                for k in wider:
-                    doc_values = {x: v for x, v in doc_values.items() if x != k}
-                    if kept is not None:
-                        kept.append(k)
-            old = _chunk_ids(conn, doc_id)
-            lexical.remove(conn, old)
-            conn.execute(store.chunks.delete().where(store.chunks.c.document_id == doc_id))
-            # the document's new values (its access among them) first: the
-            # new chunks' terms go only into the tables of its audiences
-            audience.update_row(conn, doc_id, doc_values)
-            # the notes follow the document as it is now, under the write
-            # lock: an edit may have changed its access since it was read
-            doc = conn.execute(select(store.documents).where(
+    def settled(doc: Any) -> tuple[list[dict[str, Any]], np.ndarray]:
+        # the notes follow the document as it is now, under the write lock:
+        # an edit may have changed its access since it was read
+        keep = notes.row_included(doc, lib.config.extract.speaker_notes)
+        chosen, vecs, more = _settle_notes(lib, keep, drafts, vectors, second, spare or [])
+        return [dict(ordinal=i, page_start=c.page_start, page_end=c.page_end,
+                     language=c.language, source=c.source, text=c.text,
+                     norm_text=normalise(c.text), **v2)
+                for i, (c, v2) in enumerate(zip(chosen, more, strict=True))], vecs
+
+    # the document's new values (its access among them) go first: the new
+    # chunks' terms go only into the tables of its audiences; the index is
+    # saved before the transaction commits: if the save fails, the rows
+    # roll back and the old index file stays
+    with lib.index.writing() as w:
+        if seen is not None:
+            now = w.conn.execute(select(store.documents).where(
                 store.documents.c.id == doc_id)).one()
-            keep = notes.row_included(doc, lib.config.extract.speaker_notes)
-            drafts, vectors, second = _settle_notes(lib, keep, drafts, vectors, second,
-                                                    spare or [])
-            # ids above every chunk id ever given (we hold the write lock)
-            first = int(conn.execute(select(store.new_id(store.chunks))).scalar_one())
-            rows = [dict(id=first + i, document_id=doc_id, ordinal=i, page_start=c.page_start,
-                         page_end=c.page_end, language=c.language, source=c.source,
-                         text=c.text, norm_text=normalise(c.text),
-                         embedding=np.asarray(v, np.float32).tobytes(), **v2)
-                    for i, (c, v, v2) in enumerate(zip(drafts, vectors, second, strict=True))]
-            ids = [int(r[0]) for r in conn.execute(
-                store.chunks.insert().returning(store.chunks.c.id), rows)] if rows else []
-            lexical.add(conn, zip(ids, [c.text for c in drafts], strict=True))
-            lib.record_embedder(conn)
-            # the index is saved before the transaction commits: if the save
-            # fails, the rows roll back and the old index file stays
-            _update_vectors(lib, old, np.asarray(ids, np.int64), vectors, doc_id)
+            edited = {k: getattr(now, k) for k in ("access", "speaker_notes")
+                      if k in seen and getattr(now, k) != seen[k]}
+            wider = _wider(lib, now, {k: doc_values[k] for k in edited if k in doc_values})
+            for k in wider:
+                doc_values = {x: v for x, v in doc_values.items() if x != k}
+                if kept is not None:
+                    kept.append(k)
+        ids = w.replace_document(doc_id, doc_values, settled)
     return len(ids)
 
 
@@ -629,17 +587,6 @@ def _notes_ids(conn: Any, doc_ids: list[int] | None = None, setting: str | None 
         f"WHERE c.source = 'notes' AND {notes.excluded_sql(setting or '')}"))]
 
 
-def _drop_chunks(lib: Library, conn: Any, ids: list[int]) -> None:
-    """Remove chunks from the lexical tables, the chunks table and the
-    vector index (saved before the caller's transaction commits); the
-    caller holds the write lock."""
-    if not ids:
-        return
-    lexical.remove(conn, ids)
-    conn.execute(store.chunks.delete().where(store.chunks.c.id.in_(ids)))
-    _update_vectors(lib, ids, None, None)
-
-
 def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
     """Change a document's columns (``values``; ``updated_at`` is set here).
 
@@ -670,16 +617,15 @@ def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
             return
         # the file could not be read again: the change applies without notes
     values = {**values, "updated_at": store.now()}
-    with lib.write_lock():
-        with lib.db.begin() as conn:
-            doc = conn.execute(select(d).where(d.c.id == doc_id)).first()
-            if doc is None:
-                raise NotFound("no such document")
-            if not notes.row_included(doc, setting, values):
-                # first the notes, then the access: the remaining chunks'
-                # terms then move between the audiences' tables
-                _drop_chunks(lib, conn, _notes_ids(conn, [doc_id]))
-            audience.update_row(conn, doc_id, values)
+    with lib.index.writing() as w:
+        doc = w.conn.execute(select(d).where(d.c.id == doc_id)).first()
+        if doc is None:
+            raise NotFound("no such document")
+        if not notes.row_included(doc, setting, values):
+            # first the notes, then the access: the remaining chunks'
+            # terms then move between the audiences' tables
+            w.remove_chunks(_notes_ids(w.conn, [doc_id]))
+        audience.update_row(w.conn, doc_id, values)
 
 
 def enforce_notes(lib: Library) -> int:
@@ -689,10 +635,9 @@ def enforce_notes(lib: Library) -> int:
     with lib.db.connect() as conn:
         if not _notes_ids(conn, setting=setting):
             return 0
-    with lib.write_lock():
-        with lib.db.begin() as conn:
-            ids = _notes_ids(conn, setting=setting)
-            _drop_chunks(lib, conn, ids)
+    with lib.index.writing() as w:
+        ids = _notes_ids(w.conn, setting=setting)
+        w.remove_chunks(ids)
     return len(ids)
 
 
@@ -708,18 +653,15 @@ def delete_documents(lib: Library, doc_ids: list[int]) -> None:
     the lexical index and the WAL still hold of them (``erase.settle``).
     Their ids are never given again."""
     d = store.documents
-    with lib.write_lock():
-        with lib.db.begin() as conn:
-            docs = conn.execute(select(d.c.id, d.c.stored_name)
-                                .where(d.c.id.in_(doc_ids))).all()
+    with lib.index.write_lock():
+        with lib.index.writing() as w:
+            docs = w.conn.execute(select(d.c.id, d.c.stored_name)
+                                  .where(d.c.id.in_(doc_ids))).all()
             if len(docs) != len(set(doc_ids)):
                 raise NotFound("no such document")
-            old = [cid for doc_id in doc_ids for cid in _chunk_ids(conn, doc_id)]
-            lexical.remove(conn, old)
-            erase.redact_jobs(conn, doc_ids)
-            conn.execute(store.chunks.delete().where(store.chunks.c.document_id.in_(doc_ids)))
-            conn.execute(d.delete().where(d.c.id.in_(doc_ids)))
-            _update_vectors(lib, old, None, None)
+            w.remove_documents(doc_ids)
+            erase.redact_jobs(w.conn, doc_ids)
+            w.conn.execute(d.delete().where(d.c.id.in_(doc_ids)))
         for doc in docs:
             lib.files.delete(doc.stored_name)
         erase.settle(lib)
@@ -815,31 +757,11 @@ def redo_pending_notes(lib: Library) -> dict[str, int]:
 def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Re-embed every chunk with the configured embedder and rebuild both
     indexes from the database.  Deterministic: twice gives the same index."""
-    c = store.chunks
-    with lib.write_lock():
-        with lib.db.connect() as conn:
-            rows = conn.execute(select(c.c.id, c.c.text, c.c.language).order_by(c.c.id)).all()
-        ids = [r.id for r in rows]
-        vectors: list[np.ndarray] = []
-        second: list[dict[str, Any]] = []
-        step = 256
-        for i in range(0, len(rows), step):
-            part = rows[i:i + step]
-            vectors.append(lib.embedder.embed_passages([r.text for r in part]))
-            second.extend(lib.second_vectors([(r.language, r.text) for r in part]))
-            if progress:
-                progress(min(i + step, len(rows)), len(rows))
-        vecs = np.vstack(vectors) if vectors else np.zeros((0, lib.embedder.dim), np.float32)
-        with lib.db.begin() as conn:
-            for cid, v, v2 in zip(ids, vecs, second, strict=True):
-                conn.execute(c.update().where(c.c.id == cid).values(embedding=v.tobytes(),
-                                                                      **v2))
-            lexical.rebuild(conn)
-            conn.execute(store.workshops.update().values(embedding=None))
-            lib.record_embedder(conn)
-        lib.drop_vectors()
-        lib.rebuild_vectors()
-    return {"chunks": len(ids)}
+    def embed(rows: list[Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        return (lib.embedder.embed_passages([r.text for r in rows]),
+                lib.second_vectors([(r.language, r.text) for r in rows]))
+
+    return {"chunks": lib.index.reindex(embed, progress)}
 
 
 # ------------------------------------------------------------- many files

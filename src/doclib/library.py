@@ -1,10 +1,9 @@
-"""The Library: one object wiring config, database, file store, embedder and
-the indexes, shared by the CLI and the web app.
+"""The Library: one object wiring config, database, file store, embedders
+and the indexes, shared by the CLI and the web app.
 
-It owns the consistency rules between the database (source of truth) and the
-FAISS cache: load-or-rebuild on open, reload when another process saved, the
-single-writer lock, and the embedder check (a library embedded with one model
-is never searched with vectors of another).
+The indexes' life (load, reload, rebuild, the embedder check, the single
+writer) is ``index.indexes.Indexes`` (``lib.index``); the Library opens
+them and makes the models.
 """
 
 from __future__ import annotations
@@ -18,32 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from . import store
 from .config import Config
-from .embed import (
-    Embedder,
-    files_digest,
-    make_embedder,
-    make_second_embedder,
-    second_model_id,
-)
-from .errors import ConfigError, IndexStale
-from .index import lexical
+from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
+from .errors import ConfigError
+from .index.indexes import Indexes
 from .index.vector import VectorIndex
 from .store import Database, FileStore
-from .text import LEXICAL_VERSION
 from .topics import Thesaurus, TopicVectors, thesaurus_path, topic_vectors
-
-# the hashes of the embedder's model files, by path, size and times (embed.files_digest)
-DIGEST_CACHE = "model-digests.json"
-
-
-def _set_meta(conn, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    for key, value in values.items():
-        conn.execute(store.meta.delete().where(store.meta.c.key == key))
-        conn.execute(store.meta.insert().values(key=key, value=value))
 
 
 class Library:
@@ -63,14 +46,11 @@ class Library:
         self.files = FileStore(config.library_dir)
         self._embedder = embedder
         self._second: Embedder | None = None
-        self._digest: str | None = None
-        self._vectors: VectorIndex | None = None
         self._topics: Any = None
         self._lock = threading.RLock()
-        self._write_mutex = threading.RLock()
-        self._write_depth = 0
+        self.index = Indexes(self.db, config.index_dir, lambda: self.embedder)
         if migrate:
-            self.ensure_lexical_version()
+            self.index.ensure_lexical_version()
             self.enforce_speaker_notes()
 
     # ------------------------------------------------------------ embedder
@@ -103,7 +83,7 @@ class Library:
             return None
 
         def make() -> TopicVectors:
-            return topic_vectors(Thesaurus.load(path), self.embedder, self.embedder_digest,
+            return topic_vectors(Thesaurus.load(path), self.embedder, self.index.embedder_digest,
                                  self.config.index_dir)
 
         return self._loaded("_topics", make)
@@ -164,7 +144,7 @@ class Library:
             while rows := self.lacking_second_vectors(batch):
                 values = self.second_vectors([(r.language, r.text) for r in rows])
                 c = store.chunks
-                with self.write_lock(), self.db.begin() as conn:
+                with self.index.write_lock(), self.db.begin() as conn:
                     for r, v in zip(rows, values, strict=True):
                         conn.execute(c.update().where(c.c.id == r.id).values(**v))
                 done += len(rows)
@@ -174,59 +154,15 @@ class Library:
             os.close(fd)
 
     def warm_up(self) -> None:
-        """Load what the first search needs (the index, the embedder, the
-        second model) and run each model once, so that no user waits for it."""
-        _ = self.vectors
+        """Open the index (loaded, or rebuilt and saved: a search never
+        writes it), load the models the first search needs and run each
+        once, so that no user waits for them."""
+        self.index.open()
         self.embedder.embed_queries(["warm up"])
         _ = self.topics
         second = self.second_embedder
         if second is not None:
             second.embed_queries(["warm up"])
-
-    @property
-    def embedder_digest(self) -> str:
-        """The digest of the files that determine the embedder's vectors
-        (its ``model_files``; '' when it names none), computed once per
-        process; the files' hashes are cached in ``index_dir``, so an
-        unchanged model is not read again."""
-        def make() -> str:
-            files = getattr(self.embedder, "model_files", None)
-            try:
-                return files_digest(files(), Path(self.config.index_dir) / DIGEST_CACHE) \
-                    if files else ""
-            except OSError:  # unreadable: the model could not be loaded either
-                return ""
-
-        return str(self._loaded("_digest", make))
-
-    def _stored_meta(self) -> dict[str, str]:
-        with self.db.connect() as conn:
-            return dict(conn.execute(select(store.meta.c.key, store.meta.c.value)).all())
-
-    def stored_embedder(self) -> tuple[str | None, int | None]:
-        rows = self._stored_meta()
-        dim = rows.get("embedding_dim")
-        return rows.get("embedder_id"), (int(dim) if dim else None)
-
-    def record_embedder(self, conn) -> None:  # type: ignore[no-untyped-def]
-        e = self.embedder
-        _set_meta(conn, {"embedder_id": e.id, "embedding_dim": str(e.dim)})
-        # no digest (an embedder that names no files): none of another model stays
-        conn.execute(store.meta.delete().where(store.meta.c.key == "embedder_digest"))
-        if self.embedder_digest:
-            _set_meta(conn, {"embedder_digest": self.embedder_digest})
-
-    def ensure_lexical_version(self) -> None:
-        """Rebuild the lexical index when its terms were made by another
-        version of ``text.lexical_terms``."""
-        with self.db.connect() as conn:
-            stored = conn.execute(select(store.meta.c.value).where(
-                store.meta.c.key == "lexical_version")).scalar()
-        if stored == LEXICAL_VERSION:
-            return
-        with self.write_lock(), self.db.begin() as conn:
-            lexical.rebuild(conn)
-            _set_meta(conn, {"lexical_version": LEXICAL_VERSION})
 
     def enforce_speaker_notes(self) -> int:
         """Remove the speaker-notes passages that ``extract.speaker_notes``
@@ -236,140 +172,10 @@ class Library:
 
         return enforce_notes(self)
 
-    def check_embedder(self) -> None:
-        """Refuse to mix vectors of two models (clear error naming the fix):
-        another dimension, another id, or the same id whose model files
-        changed (other weights or pooling at the same path).  A library from
-        before the files' digest was kept gets it recorded here."""
-        rows = self._stored_meta()
-        stored_id, dim = rows.get("embedder_id"), rows.get("embedding_dim")
-        stored_dim = int(dim) if dim else None
-        if stored_id is None or not self.has_chunks():
-            return
-        e = self.embedder
-        if stored_dim != e.dim:
-            raise IndexStale(
-                f"the library was embedded with {stored_id} (dimension {stored_dim}) but the "
-                f"configured embedder {e.id} has dimension {e.dim}; run `doclib reindex` to "
-                "re-embed every document")
-        if stored_id != e.id:
-            raise IndexStale(
-                f"the library was embedded with {stored_id} but the configured embedder is "
-                f"{e.id}; run `doclib reindex` to re-embed every document")
-        digest, stored_digest = self.embedder_digest, rows.get("embedder_digest")
-        if digest and stored_digest and digest != stored_digest:
-            raise IndexStale(
-                f"the library was embedded with {stored_id} (model files {stored_digest[:12]}) "
-                f"but the files of the configured {e.id} have changed (now {digest[:12]}: "
-                "other weights or configuration, such as the pooling, under the same name); "
-                "run `doclib reindex` to re-embed every document")
-        if digest and not stored_digest:  # a library from before the digest
-            with self.db.begin() as conn:
-                _set_meta(conn, {"embedder_digest": digest})
-
-    def has_chunks(self) -> bool:
-        with self.db.connect() as conn:
-            return conn.execute(select(store.chunks.c.id).limit(1)).first() is not None
-
-    # ------------------------------------------------------------- vectors
-    def db_fingerprint(self) -> list[int]:
-        with self.db.connect() as conn:
-            n, mx, sm = conn.execute(select(func.count(store.chunks.c.id),
-                                            func.max(store.chunks.c.id),
-                                            func.sum(store.chunks.c.id))).one()
-        if not n:
-            return [0, 0, 0]
-        return [int(n), int(mx), int(sm) % (1 << 62)]
-
     @property
     def vectors(self) -> VectorIndex:
-        """The dense index, loaded, reloaded after another process saved, or
-        rebuilt from the database when missing, damaged or mismatched."""
-        with self._lock:
-            if self._vectors is None:
-                self.check_embedder()
-                self._vectors = VectorIndex(self.config.index_dir, self.embedder.dim,
-                                            self.embedder.id)
-                self._load_or_rebuild()
-            elif self._vectors.stamp() != self._vectors.loaded_stamp:
-                self._load_or_rebuild()
-            return self._vectors
-
-    def _load_or_rebuild(self) -> None:
-        assert self._vectors is not None
-        reason = self._vectors.try_load(self.db_fingerprint())
-        if reason is None:
-            self._vectors.set_owners(*self.chunk_owners())
-            return
-        self.rebuild_vectors()
-
-    def drop_vectors(self) -> None:
-        """Forget the in-memory index; the next use reloads or rebuilds it."""
-        with self._lock:
-            self._vectors = None
-
-    def rebuild_vectors(self) -> None:
-        """Rebuild the FAISS index from the embeddings stored in the database."""
-        with self._lock:
-            if self._vectors is None:
-                self._vectors = VectorIndex(self.config.index_dir, self.embedder.dim,
-                                            self.embedder.id)
-            ids, docs, vecs = self.stored_vectors()
-            self._vectors.replace_all(ids, vecs, docs)
-            with self.write_lock():
-                self._vectors.save()
-
-    def chunk_owners(self) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, document ids) from the database, ordered by chunk id."""
-        with self.db.connect() as conn:
-            rows = conn.execute(select(store.chunks.c.id, store.chunks.c.document_id)
-                                .order_by(store.chunks.c.id)).all()
-        return (np.asarray([r[0] for r in rows], np.int64),
-                np.asarray([r[1] for r in rows], np.int64))
-
-    def stored_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chunk ids, document ids, embeddings) as stored in the database."""
-        dim = self.embedder.dim
-        ids: list[int] = []
-        docs: list[int] = []
-        blobs: list[bytes] = []
-        c = store.chunks
-        with self.db.connect() as conn:
-            for cid, did, blob in conn.execute(select(c.c.id, c.c.document_id, c.c.embedding)
-                                               .order_by(c.c.id)):
-                if len(blob) != dim * 4:
-                    raise IndexStale(f"chunk {cid} has an embedding of dimension "
-                                     f"{len(blob) // 4}, expected {dim}; run `doclib reindex`")
-                ids.append(cid)
-                docs.append(did)
-                blobs.append(blob)
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-        vecs = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
-        return np.asarray(ids, np.int64), np.asarray(docs, np.int64), vecs
-
-    # ------------------------------------------------------------- writing
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """One writer at a time, across processes (flock on index_dir)."""
-        path = Path(self.config.index_dir) / ".write.lock"
-        with self._write_mutex:
-            if self._write_depth:  # re-entrant within this process
-                self._write_depth += 1
-                try:
-                    yield
-                finally:
-                    self._write_depth -= 1
-                return
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self._write_depth = 1
-                yield
-            finally:
-                self._write_depth = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+        """The dense index, for reading (``Indexes.vectors``)."""
+        return self.index.vectors
 
     @contextmanager
     def storing(self) -> Iterator[None]:

@@ -83,8 +83,7 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
     record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks; " + "; ".join(
         f"{table}: {have} of {want}" for table, (have, want) in level_gaps.items()))
     if not lex_ok and repair:
-        with lib.write_lock(), lib.db.begin() as conn:
-            lexical.rebuild(conn)
+        lib.index.rebuild_lexical()
         repaired.append("rebuilt the lexical index from the chunks")
     record("stuck ingestions", not stuck, f"documents still processing: {stuck or 'none'}")
     if stuck and repair:
@@ -103,15 +102,16 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                         "again, speaker notes apart"
                         + (f" ({done['failed']} could not be read)" if done["failed"] else ""))
     try:
-        lib.check_embedder()
-        digest = lib.embedder_digest
+        lib.index.check_embedder()
+        digest = lib.index.embedder_digest
         record("embedder", True, lib.embedder.id
                + (f" (model files {digest[:12]})" if digest else ""))
-        vi = lib.vectors  # loads, or rebuilds from the database when it does not match
-        ok = fingerprint(vi.ids()) == lib.db_fingerprint()
+        lib.index.open()  # loads, or rebuilds and saves when it does not match the database
+        vi = lib.vectors
+        ok = fingerprint(vi.ids()) == lib.index.db_fingerprint()
         record("vector index", ok, f"{len(vi)} vectors")
         if not ok and repair:
-            lib.rebuild_vectors()
+            lib.index.rebuild()
             repaired.append("rebuilt the vector index from stored embeddings")
     except DoclibError as e:
         record("embedder", False, e.message)
@@ -164,7 +164,7 @@ def stray_files(lib: Library, remove: bool = False) -> tuple[list[Path], list[Pa
     while no ingestion is storing one (``Library.storing_stopped``): None,
     and nothing looked at, if one is."""
     unfinished: list[Path] = []
-    with lib.write_lock():
+    with lib.index.write_lock():
         index_dir = Path(lib.config.index_dir)
         for p in sorted(index_dir.iterdir()) if index_dir.is_dir() else []:
             if p.name.startswith(_INDEX_TEMPS) and p.is_file():
