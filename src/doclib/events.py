@@ -1,11 +1,13 @@
-"""Events and their workshops: creation, lookup, listing, and the YAML
-catalogue that describes events, workshops and documents of a folder."""
+"""Events and their workshops: creation, lookup, listing, the workshops'
+profile vectors, and the YAML catalogue that describes events, workshops
+and documents of a folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import yaml
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -13,6 +15,9 @@ from sqlalchemy.engine import Connection
 from . import store, validate
 from .errors import N_, BadRequest, Conflict, NotFound
 from .text import strip_bidi
+
+if TYPE_CHECKING:
+    from .embed import Embedder
 
 
 def _bilingual(value: Any, what: str, max_chars: int) -> dict[str, str]:
@@ -190,6 +195,52 @@ def list_workshops(conn: Connection, event_id: int | None = None) -> list[dict[s
     if event_id is not None:
         q = q.where(w.c.event_id == event_id)
     return [workshop_dict(r, r.slug) for r in conn.execute(q).all()]
+
+
+def profile_texts(r: Any) -> list[str]:
+    """A workshop's profile: title alone and title with description, per
+    language present."""
+    out = []
+    for title, desc in ((r.title_en, r.description_en), (r.title_ar, r.description_ar)):
+        if title:
+            out.append(title)
+        if desc:
+            out.append(f"{title}. {desc}" if title else desc)
+    return out
+
+
+def stored_profile_vectors(r: Any, dim: int) -> np.ndarray | None:
+    """A workshop row's stored profile vectors, if they are there and of
+    this dimension (None: they must be computed)."""
+    texts = profile_texts(r)
+    if r.embedding is None or len(r.embedding) != len(texts) * dim * 4:
+        return None
+    return np.frombuffer(r.embedding, np.float32).reshape(len(texts), dim)
+
+
+def profile_vectors(r: Any, embedder: Embedder) -> np.ndarray:
+    """A workshop row's profile vectors: stored, or computed now."""
+    vecs = stored_profile_vectors(r, embedder.dim)
+    if vecs is not None:
+        return vecs
+    texts = profile_texts(r)
+    return np.asarray(embedder.embed_passages(texts), np.float32) if texts else \
+        np.zeros((0, embedder.dim), np.float32)
+
+
+def embed_workshops(conn: Connection, embedder: Embedder) -> int:
+    """Store the profile vectors of the workshops that lack them (new or
+    edited workshops, a library re-embedded with another model); the
+    number stored.  The service's start, a catalogue import and ``doclib
+    reindex`` call it; a search for related workshops only reads them."""
+    w = store.workshops
+    done = 0
+    for r in conn.execute(select(w).order_by(w.c.id)).all():
+        if stored_profile_vectors(r, embedder.dim) is None:
+            vecs = profile_vectors(r, embedder)
+            conn.execute(w.update().where(w.c.id == r.id).values(embedding=vecs.tobytes()))
+            done += 1
+    return done
 
 
 def import_catalogue_events(conn: Connection, data: dict[str, Any]) -> None:

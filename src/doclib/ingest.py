@@ -761,7 +761,10 @@ def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) ->
         return (lib.embedder.embed_passages([r.text for r in rows]),
                 lib.second_vectors([(r.language, r.text) for r in rows]))
 
-    return {"chunks": lib.index.reindex(embed, progress)}
+    n = lib.index.reindex(embed, progress)
+    with lib.db.begin() as conn:  # the workshops' profiles, with the new model
+        ev.embed_workshops(conn, lib.embedder)
+    return {"chunks": n}
 
 
 # ------------------------------------------------------------- many files
@@ -875,6 +878,7 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
     for data in found:
         with lib.db.begin() as conn:
             ev.import_catalogue_events(conn, data)
+            ev.embed_workshops(conn, lib.embedder)
     for file, folder in collect(paths):
         if not file.exists():
             yield IngestReport(path=str(file), error="no such file")

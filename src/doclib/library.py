@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from . import store
+from . import events, store
 from .config import Config
 from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
 from .errors import ConfigError
@@ -158,6 +158,8 @@ class Library:
         writes it), load the models the first search needs and run each
         once, so that no user waits for them."""
         self.index.open()
+        with self.db.begin() as conn:  # workshops added while it was stopped
+            events.embed_workshops(conn, self.embedder)
         self.embedder.embed_queries(["warm up"])
         _ = self.topics
         second = self.second_embedder

@@ -18,7 +18,7 @@ from .audience import Visible
 from .auth import Principal
 from .documents import get_visible
 from .errors import N_, BadRequest
-from .events import workshop_dict
+from .events import profile_texts, profile_vectors, stored_profile_vectors, workshop_dict
 from .library import Library
 from .search import document_summary, highlight, visible_documents
 from .text import stem_terms
@@ -67,17 +67,6 @@ def related_documents(lib: Library, who: Principal, doc_id: int, k: int = 5
              "passage": {"text": r.text, "page": r.page_start}} for d, (s, r) in ranked]
 
 
-def _profile_texts(r: Any) -> list[str]:
-    """Title alone and title with description, per language present."""
-    out = []
-    for title, desc in ((r.title_en, r.description_en), (r.title_ar, r.description_ar)):
-        if title:
-            out.append(title)
-        if desc:
-            out.append(f"{title}. {desc}" if title else desc)
-    return out
-
-
 def _display_text(texts: list[str], i: int) -> str:
     """The fullest text of the language of profile text i (the description
     when there is one)."""
@@ -88,25 +77,32 @@ def _display_text(texts: list[str], i: int) -> str:
     return chosen
 
 
+# profile vectors computed for workshops that had none stored (created
+# since the service started), by model and texts: kept in this process,
+# never written by a read
+_computed: dict[tuple[str, int, tuple[str, ...]], np.ndarray] = {}
+_COMPUTED_MAX = 10_000
+
+
 def _workshop_vectors(lib: Library) -> list[tuple[Any, np.ndarray, list[str]]]:
     """Each workshop with its profile vectors (title and description per
-    language), computed once and cached in the database."""
+    language): those stored (``events.embed_workshops``), else computed
+    here once per process.  A read never writes them."""
     w, e = store.workshops, store.events
     with lib.db.connect() as conn:
         rows = conn.execute(select(w, e.c.slug).join(e, e.c.id == w.c.event_id)
                             .order_by(w.c.id)).all()
-    dim = lib.embedder.dim
     out = []
     for r in rows:
-        texts = _profile_texts(r)
-        vecs = None
-        if r.embedding is not None and len(r.embedding) == len(texts) * dim * 4:
-            vecs = np.frombuffer(r.embedding, np.float32).reshape(len(texts), dim)
+        texts = profile_texts(r)
+        vecs = stored_profile_vectors(r, lib.embedder.dim)
         if vecs is None:
-            vecs = lib.embedder.embed_passages(texts) if texts else np.zeros((0, dim), np.float32)
-            with lib.db.begin() as conn:
-                conn.execute(w.update().where(w.c.id == r.id)
-                             .values(embedding=np.asarray(vecs, np.float32).tobytes()))
+            key = (lib.embedder.id, lib.embedder.dim, tuple(texts))
+            vecs = _computed.get(key)
+            if vecs is None:
+                if len(_computed) >= _COMPUTED_MAX:
+                    _computed.clear()
+                vecs = _computed[key] = profile_vectors(r, lib.embedder)
         out.append((r, vecs, texts))
     return out
 
