@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -757,7 +757,7 @@ def redo_pending_notes(lib: Library) -> dict[str, int]:
 def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Re-embed every chunk with the configured embedder and rebuild both
     indexes from the database.  Deterministic: twice gives the same index."""
-    def embed(rows: list[Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def embed(rows: Sequence[Any]) -> tuple[np.ndarray, list[dict[str, Any]]]:
         return (lib.embedder.embed_passages([r.text for r in rows]),
                 lib.second_vectors([(r.language, r.text) for r in rows]))
 

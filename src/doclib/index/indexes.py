@@ -23,7 +23,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -287,7 +287,7 @@ class Indexes:
             yield writer
             writer.apply()
 
-    def reindex(self, embed: Callable[[list[Any]], tuple[np.ndarray, list[dict[str, Any]]]],
+    def reindex(self, embed: Callable[[Sequence[Any]], tuple[np.ndarray, list[dict[str, Any]]]],
                 progress: Callable[[int, int], None] | None = None, step: int = 256) -> int:
         """Re-embed every chunk (``embed``: chunk rows (id, text, language)
         -> their vectors and second-model column values) and rebuild both

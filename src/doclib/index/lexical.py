@@ -41,11 +41,12 @@ def tables() -> list[str]:
 def add(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
     """Index (chunk id, raw text) pairs.  The chunks' rows must exist: each
     goes into the tables of the audiences that may see its document."""
-    params = [{"id": cid, "terms": " ".join(lexical_terms(t))} for cid, t in rows]
-    if not params:
+    items = [(int(cid), " ".join(lexical_terms(t))) for cid, t in rows]
+    if not items:
         return
-    conn.execute(text(f"INSERT INTO {ALL}(rowid, terms) VALUES (:id, :terms)"), params)
-    audience.place_terms(conn, (int(p["id"]) for p in params))
+    conn.execute(text(f"INSERT INTO {ALL}(rowid, terms) VALUES (:id, :terms)"),
+                 [{"id": cid, "terms": terms} for cid, terms in items])
+    audience.place_terms(conn, [cid for cid, _ in items])
 
 
 def remove(conn: Connection, chunk_ids: Iterable[int]) -> None:
