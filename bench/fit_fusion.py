@@ -45,8 +45,7 @@ from doclib import config as config_mod  # noqa: E402
 from doclib import store  # noqa: E402
 from doclib.auth import principal_for_role  # noqa: E402
 from doclib.rank import Mixture, collect_evidence, mixture_features, mixture_log_probs  # noqa: E402
-from doclib.search import Filters, _second_query, calibrated_sum, candidates  # noqa: E402
-from doclib.text import detect_language  # noqa: E402
+from doclib.search import Filters, analyse, calibrated_sum, candidates  # noqa: E402
 
 BIASES = (0.0, 0.5, 1.0, 1.5, 2.0)
 
@@ -69,9 +68,9 @@ def collect(lib: Any, questions: list[dict[str, Any]], ids: dict[str, int],
             kept = kept_language(article)
             rel, cell = ids[q["rel"][kept]], f"{lang}_{'same' if kept == lang else 'cross'}"
             flt = Filters()
-        qv = lib.embedder.embed_queries([q["question"]])[0]
-        cand = candidates(lib, who, q["question"], qv, flt, n, _second_query(lib, q["question"]))
-        qlang = detect_language(q["question"])
+        query = analyse(lib, q["question"])
+        cand = candidates(lib, who, query, flt, n)
+        qlang = query.language
         calibrated = {c.chunk_id: c.score for c in calibrated_sum(lib.config.search, cand)}
         ev = collect_evidence(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
                               cand.second, calibrated)

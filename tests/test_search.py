@@ -204,3 +204,30 @@ def test_a_year_in_arabic_indic_digits_is_found_by_ascii_digits_and_the_reverse(
     assert res["results"][0]["document"]["id"] == doc
     assert "<mark>٢٠١٧</mark>" in res["results"][0]["passages"][0]["highlighted"]
     assert search(lib, VISITOR, "١٩٩٨")["results"][0]["document"]["id"] == other
+
+
+@pytest.mark.parametrize("language", [None, "ar"])
+def test_the_query_is_analysed_once(lib, corpus, monkeypatch, language):
+    """Language detection and lexical terms run once per search, whatever
+    the legs, the echo and the language filter ask of the query."""
+    import doclib.index.lexical
+    import doclib.search
+    from doclib import text
+
+    calls = {"language": 0, "terms": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(doclib.search, "detect_language",
+                        counted("language", text.detect_language))
+    for module in (doclib.search, doclib.index.lexical):
+        monkeypatch.setattr(module, "lexical_terms", counted("terms", text.lexical_terms))
+    expected = search(lib, MEMBER, "budget of the schools", filters=Filters(language=language))
+    calls.update(language=0, terms=0)
+    res = search(lib, MEMBER, "budget of the schools", filters=Filters(language=language))
+    assert calls == {"language": 1, "terms": 1}
+    assert res == expected and res["results"]

@@ -1,6 +1,7 @@
-"""The read path: query -> visible set -> dense + lexical legs (both
-restricted to the visible chunks before top-k) -> fusion -> documents with
-their best passages, highlights and facets.
+"""The read path: query, analysed once (``Query``: language, lexical
+terms, highlight stems, vectors) -> visible set -> dense + lexical legs
+(both restricted to the visible chunks before top-k) and the echo ->
+fusion -> documents with their best passages, highlights and facets.
 
 ``search`` returns the one data dict that the API serialises and the HTML
 page renders.
@@ -25,7 +26,7 @@ from .index import lexical
 from .library import Library
 from .models import DOC_TYPES, LANGUAGES
 from .rank import ChunkScore, fuse, fuse_mixture, group_by_document, merge_echoes
-from .text import detect_language, normalise, stem_terms, word_stem
+from .text import detect_language, lexical_terms, normalise, stem_terms, word_stem
 
 MAX_QUERY_CHARS = validate.MAX_QUERY_CHARS
 MAX_K = validate.MAX_K
@@ -165,6 +166,32 @@ def snippet(passage: str, terms: set[str], size: int) -> str:
 
 
 # ------------------------------------------------------------------ search
+@dataclass(frozen=True)
+class Query:
+    """A query analysed once: its text, language, distinct lexical terms
+    (the lexical leg and its bounds), the stems its passages' highlights
+    mark, its vector and (when the second model reads its language and the
+    strategy uses it) the second model's vector."""
+    text: str
+    language: str
+    terms: tuple[str, ...]
+    stems: frozenset[str]
+    vector: np.ndarray
+    second: np.ndarray | None = None
+
+
+def analyse(lib: Library, text: str, strategy: str | None = None,
+            language: str | None = None) -> Query:
+    """Analyse a query (``language``, if known already, is not detected
+    again); ``strategy`` "rrf" needs no second-model vector."""
+    language = language or detect_language(text)
+    return Query(text=text, language=language,
+                 terms=tuple(dict.fromkeys(lexical_terms(text))),
+                 stems=frozenset(stem_terms(text)),
+                 vector=lib.embedder.embed_queries([text])[0],
+                 second=_second_query(lib, text, language) if strategy != "rrf" else None)
+
+
 @dataclass
 class Candidates:
     """Both legs' candidates for a query over the caller's visible documents
@@ -178,8 +205,8 @@ class Candidates:
     full_bound: float = 0.0
 
 
-def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
-               n: int, second_q: np.ndarray | None = None) -> Candidates:
+def candidates(lib: Library, who: Principal, q: Query, filters: Filters, n: int
+               ) -> Candidates:
     """Both legs, each restricted to the visible chunks before its top-n."""
     audience = who.audience
     with lib.db.connect() as conn:
@@ -190,13 +217,14 @@ def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters
         cond, params = audience.sql()
         fsql, fparams = filters.sql()
         table = audience.lexical_table
-        lex = lexical.search(conn, query, n, cond + fsql, {**params, **fparams}, table)
-        known, full = lexical.query_bounds(conn, query, table)
+        lex = lexical.search(conn, q.text, n, cond + fsql, {**params, **fparams}, table,
+                             terms=q.terms)
+        known, full = lexical.query_bounds(conn, q.text, table, terms=q.terms)
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
-    scores, ids = vi.search(qv, n, visible.chunks(vi))
+    scores, ids = vi.search(q.vector, n, visible.chunks(vi))
     dense = [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
-    owner, second = _candidates(lib, [c for c, _ in dense] + [c for c, _ in lex], second_q)
+    owner, second = _candidates(lib, [c for c, _ in dense] + [c for c, _ in lex], q.second)
     # belt and braces: anything whose owner is not visible is dropped
     dense = [(c, s) for c, s in dense if owner.get(c) in visible]
     lex = [(c, s) for c, s in lex if owner.get(c) in visible]
@@ -204,15 +232,14 @@ def candidates(lib: Library, who: Principal, query: str, qv: np.ndarray, filters
     return Candidates(visible, dense, lex, owner, second, known, full)
 
 
-def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: Filters,
-            n: int, strategy: str, second_q: np.ndarray | None = None,
+def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, strategy: str,
             evidence: dict[str, float] | None = None
             ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
     """Ranked (document id, score, best passages) by ``strategy``; fills
     ``evidence`` (if given) with the query's best dense cosine and best
     lexical coverage over the candidates."""
     cfg = lib.config.search
-    cand = candidates(lib, who, query, qv, filters, n, second_q)
+    cand = candidates(lib, who, q, filters, n)
     if evidence is not None:
         evidence["dense"] = max((s for _, s in cand.dense), default=0.0)
         evidence["coverage"] = max((s for _, s in cand.lexical), default=0.0) / \
@@ -220,7 +247,7 @@ def _ranked(lib: Library, who: Principal, query: str, qv: np.ndarray, filters: F
     if not cand.visible:
         return [], cand.visible
     if strategy == "mixture":
-        qlang = detect_language(query)
+        qlang = q.language
         doc_lang = {d: row.language for d, row in cand.visible.items()}
         bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
         calibrated = {c.chunk_id: c.score for c in calibrated_sum(cfg, cand)}
@@ -241,10 +268,11 @@ def calibrated_sum(cfg: Any, cand: Candidates) -> list[ChunkScore]:
                 second_weight=cfg.second_weight)
 
 
-def _second_query(lib: Library, query: str) -> np.ndarray | None:
-    """The query's vector by the second model, when it reads the query's language."""
+def _second_query(lib: Library, query: str, language: str | None = None) -> np.ndarray | None:
+    """The query's vector by the second model, when it reads the query's
+    language (``language``: detected if not given)."""
     if lib.config.search.second_weight <= 0 or \
-            detect_language(query) not in lib.config.embed.second_language_list:
+            (language or detect_language(query)) not in lib.config.embed.second_language_list:
         return None
     second = lib.second_embedder
     return None if second is None else second.embed_queries([query])[0]
@@ -281,7 +309,7 @@ def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
     return owner, second
 
 
-def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
+def retrieve(lib: Library, who: Principal, q: Query | str, filters: Filters,
              candidates: int | None = None, strategy: str | None = None,
              evidence: dict[str, float] | None = None,
              ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
@@ -290,19 +318,18 @@ def retrieve(lib: Library, who: Principal, query: str, filters: Filters,
     cfg = lib.config.search
     n = candidates or cfg.candidates
     strategy = strategy or cfg.fusion
-    qv = lib.embedder.embed_queries([query])[0]
-    second_q = _second_query(lib, query) if strategy != "rrf" else None
-    qlang = detect_language(query)
+    if isinstance(q, str):
+        q = analyse(lib, q, strategy)
+    qlang = q.language
     wanted = filters.language
     if strategy == "mixture" and wanted is not None:
         # a language filter keeps the documents of that language from the
         # ranking of all languages: the mixture's probabilities (and the
         # echoes from the query's language) are only comparable there
         filters = replace(filters, language=None)
-    ranked, visible = _ranked(lib, who, query, qv, filters, n, strategy, second_q, evidence)
+    ranked, visible = _ranked(lib, who, q, filters, n, strategy, evidence)
     if cfg.echo_weight > 0 and qlang in LANGUAGES and filters.language != qlang and visible:
-        ranked = _echo(lib, who, query, qv, qlang, filters, ranked, visible, n, strategy,
-                       second_q)
+        ranked = _echo(lib, who, q, filters, ranked, visible, n, strategy)
     if filters.language != wanted:
         visible = Visible(visible.audience, (
             (d, row) for d, row in visible.items()
@@ -360,10 +387,9 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
     return echoes
 
 
-def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
-          filters: Filters, ranked: list[tuple[int, float, list[Any]]],
-          visible: Visible, n: int, strategy: str,
-          second_q: np.ndarray | None = None) -> list[tuple[int, float, list[Any]]]:
+def _echo(lib: Library, who: Principal, q: Query, filters: Filters,
+          ranked: list[tuple[int, float, list[Any]]], visible: Visible, n: int,
+          strategy: str) -> list[tuple[int, float, list[Any]]]:
     """Cross-language echo: the best passages of the best documents in the
     query's language (found with both legs) look for their counterparts in
     the other language, which inherit their score times the similarity.
@@ -371,14 +397,15 @@ def _echo(lib: Library, who: Principal, query: str, qv: np.ndarray, qlang: str,
     The feedback documents come from the caller's visible set only (the same
     filters, with the language set to the query's)."""
     cfg = lib.config.search
+    qlang = q.language
     others = [d for d, row in visible.items() if row.language != qlang]
     if not others:
         return ranked
     if filters.language is None:
         feedback = [r for r in ranked if visible[r[0]].language == qlang]
     else:
-        fb_ranked, fb_visible = _ranked(lib, who, query, qv, replace(filters, language=qlang),
-                                        n, strategy, second_q)
+        fb_ranked, fb_visible = _ranked(lib, who, q, replace(filters, language=qlang), n,
+                                        strategy)
         feedback = [r for r in fb_ranked if fb_visible[r[0]].language == qlang]
     echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight, strategy)
     return merge_echoes(ranked, echoes, cfg.passages_per_document)
@@ -452,16 +479,17 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
         raise BadRequest(validate.BETWEEN, field="k", lo=1, hi=MAX_K)
     if not 1 <= page <= validate.MAX_PAGE:
         raise BadRequest(validate.BETWEEN, field="page", lo=1, hi=validate.MAX_PAGE)
-    base = {"ok": True, "query": query, "query_language": detect_language(query) if query
-            else None, "filters": filters.as_dict(), "k": k, "page": page}
+    qlang = detect_language(query) if query else None
+    base = {"ok": True, "query": query, "query_language": qlang,
+            "filters": filters.as_dict(), "k": k, "page": page}
     if not normalise(query):
         return {**base, "total": 0, "results": [], "facets": facets([])}
+    strategy = strategy or lib.config.search.fusion
+    q = analyse(lib, query, strategy, language=qlang)
     evidence: dict[str, float] = {}
-    ranked, visible = retrieve(lib, who, query, filters, strategy=strategy, evidence=evidence)
-    matches, below = split_at_floor(lib.config.search, ranked, evidence,
-                                    strategy or lib.config.search.fusion)
-    terms = set(stem_terms(query))
-    qlang = base["query_language"]
+    ranked, visible = retrieve(lib, who, q, filters, strategy=strategy, evidence=evidence)
+    matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy)
+    terms = set(q.stems)
     shown = matches[(page - 1) * k: page * k]
     # the documents under the floor, where the matches end (on their last page)
     near = below[:k] if len(shown) < k else []

@@ -21,7 +21,7 @@ every function takes the table it works on.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -108,9 +108,10 @@ def row_count(conn: Connection, table: str = ALL) -> int:
     return count(conn, table)
 
 
-def match_expression(query: str) -> tuple[str, list[str]]:
-    """FTS5 MATCH string (OR of quoted terms) and the distinct query terms."""
-    terms = list(dict.fromkeys(lexical_terms(query)))
+def match_expression(query: str, terms: Sequence[str] | None = None) -> tuple[str, list[str]]:
+    """FTS5 MATCH string (OR of quoted terms) and the distinct query terms
+    (``terms``: already made from the query)."""
+    terms = list(dict.fromkeys(lexical_terms(query) if terms is None else terms))
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms), terms
 
 
@@ -129,7 +130,8 @@ SEARCH_SQL = (
 BM25_K1 = 1.2
 
 
-def query_bounds(conn: Connection, query: str, table: str = ALL) -> tuple[float, float]:
+def query_bounds(conn: Connection, query: str, table: str = ALL,
+                 terms: Sequence[str] | None = None) -> tuple[float, float]:
     """(known, full) bounds of the BM25 score any chunk could get for
     ``query``: the sum over its distinct terms of idf * (k1 + 1), with
     FTS5's idf (log((N - n + 0.5) / (n + 0.5)), at least 1e-6); ``known``
@@ -137,8 +139,8 @@ def query_bounds(conn: Connection, query: str, table: str = ALL) -> tuple[float,
     score over it is the share of the query's evidence it holds), ``full``
     also over the terms no chunk holds (n = 0: the query asks for words the
     library does not have).  The statistics are those of the audience's
-    table (``table``)."""
-    terms = list(dict.fromkeys(lexical_terms(query)))
+    table (``table``; ``terms``: already made from the query)."""
+    terms = list(dict.fromkeys(lexical_terms(query) if terms is None else terms))
     if not terms:
         return 0.0, 0.0
     marks = ",".join(f":t{i}" for i in range(len(terms)))
@@ -162,7 +164,8 @@ def query_bound(conn: Connection, query: str, table: str = ALL) -> float:
 
 
 def search(conn: Connection, query: str, k: int, condition: str,
-           params: dict[str, object], table: str = ALL) -> list[tuple[int, float]]:
+           params: dict[str, object], table: str = ALL,
+           terms: Sequence[str] | None = None) -> list[tuple[int, float]]:
     """Top-k (chunk id, BM25 score; higher is better) among chunks whose
     document (alias ``d``) satisfies ``condition`` (SQL with ``params``), in
     the audience's ``table`` (its statistics are the audience's).
@@ -170,8 +173,8 @@ def search(conn: Connection, query: str, k: int, condition: str,
     The condition is applied before ranking and LIMIT, so hidden chunks never
     take a place and the caller still gets k visible hits.
     """
-    expr, terms = match_expression(query)
-    if not terms:
+    expr, found = match_expression(query, terms)
+    if not found:
         return []
     sql = text(SEARCH_SQL.format(table=table, condition=condition))
     rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
