@@ -235,10 +235,11 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
         except Exception as e:
             result.warnings.append(f"fallback extractor failed ({type(e).__name__})")
     body = blk.document_body_size(raw)
+    headings = blk.document_heading_sizes(raw, body)
     for i, lines in enumerate(raw):
         result.pages.append(Page(number=i + 1,
                                  text=clean_display("\n".join(ln.text for ln in lines)),
-                                 blocks=blk.from_lines(lines, body)))
+                                 blocks=blk.from_lines(lines, body, headings)))
     return result
 
 

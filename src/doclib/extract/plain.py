@@ -12,7 +12,8 @@ from . import blocks as blk
 
 
 def read_text_file(path: str) -> str:
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     bom16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
     for enc in ("utf-8-sig", "utf-16") if bom16 else ("utf-8-sig",):
         try:
