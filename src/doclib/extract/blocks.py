@@ -187,7 +187,7 @@ def from_lines(lines: list[Line], body_size: float | None = None,
         gap = (prev.y - ln.y) if prev is not None else 0.0
         joins = (current is not None and prev is not None
                  and abs(prev.size - ln.size) < 0.6
-                 and 0 < gap <= (1.3 * ln.size if is_heading else
+                 and 0 < gap <= (1.6 * ln.size if is_heading else
                                  max(pitch, 1.05 * ln.size) * 1.25))
         marked = None if is_heading else split_marker(text)
         if marked:
