@@ -183,6 +183,28 @@ def test_plain_text_paragraphs_and_list_items(tmp_path):
         {"kind": "item", "text": "bullet", "level": 0, "ordered": False, "marker": "\u2022"}]
 
 
+def test_html_headings_lists_and_tables(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html lang=ar dir=rtl><head><title>T</title><style>p{}</style></head><body>"
+        "<h2>الخطة</h2><p>سطر أول<br>"
+        "second line</p><ol start=9><li>nine<li>ten<ul><li>inner</ul></ol>"
+        "<table><tr><th>City<th>المدينة<tr><td>Amman"
+        "<td>عمان</table></body></html>", encoding="utf-8")
+    page = extracted(path).pages[0]
+    assert page.blocks == [
+        {"kind": "heading", "text": "الخطة", "level": 2},
+        {"kind": "paragraph", "text": "سطر أول\nsecond line"},
+        {"kind": "item", "text": "nine", "level": 0, "ordered": True, "marker": "9.",
+         "number": 9},
+        {"kind": "item", "text": "ten", "level": 0, "ordered": True, "marker": "10.",
+         "number": 10},
+        {"kind": "item", "text": "inner", "level": 1, "ordered": False, "marker": "\u2022"},
+        {"kind": "table", "rows": [["City", "المدينة"],
+                                   ["Amman", "عمان"]], "header": True}]
+    assert "p{}" not in page.text and "nine" in page.text  # the indexed text as before
+
+
 # --------------------------------------------------------------------- web
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):

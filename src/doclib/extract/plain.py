@@ -177,16 +177,47 @@ def extract_md(path: str) -> Extracted:
 
 
 class _HTMLText(HTMLParser):
+    """An HTML page's text (block elements on lines of their own) and its
+    blocks: headings, paragraphs, list items (nested lists, ``<ol start>``,
+    ``<li value>``) and tables."""
+
     _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
     _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
               "article", "table", "blockquote", "pre", "td", "th", "header", "footer"}
+    _PARAGRAPH = {"p", "div", "section", "article", "blockquote", "pre", "header", "footer",
+                  "main", "aside", "nav", "figure", "figcaption", "dd", "dt", "address"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title = ""
+        self.blocks: list[blk.Block] = []
         self._skip = 0
         self._in_title = False
+        self._buf: list[str] = []
+        self._kind: tuple[str, dict[str, object]] = ("paragraph", {})
+        self._lists: list[dict[str, object]] = []  # open lists: ordered, next number
+        self._table: list[list[str]] | None = None
+        self._header = False
+        self._cell: list[str] | None = None
+
+    def _flush(self) -> None:
+        # source line breaks are spaces; <br> (U+2028 here) is a line break
+        text = re.sub(r"[ \t\r\n]+", " ", "".join(self._buf))
+        text = re.sub(r" ?\u2028 ?", "\n", text).strip()
+        self._buf = []
+        kind, info = self._kind
+        self._kind = ("paragraph", {})
+        if not text:
+            return
+        if kind == "heading":
+            blk.add(self.blocks, blk.heading(text, int(info["level"])))  # type: ignore[call-overload]
+        elif kind == "item":
+            blk.add(self.blocks, blk.item(text, int(info["level"]),  # type: ignore[call-overload]
+                                          str(info["marker"]), bool(info["ordered"]),
+                                          info.get("number")))  # type: ignore[arg-type]
+        else:
+            blk.add(self.blocks, blk.paragraph(text))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
@@ -195,6 +226,47 @@ class _HTMLText(HTMLParser):
             self._skip += 1
         if tag in self._BLOCK:
             self.parts.append("\n")
+        if self._skip or self._in_title:
+            return
+        attr = dict(attrs)
+        if tag == "table" and self._table is None:
+            self._flush()
+            self._table, self._header = [], False
+        elif self._table is not None:
+            if tag == "tr":
+                self._end_cell()
+                self._table.append([])
+            elif tag in ("td", "th"):
+                self._end_cell()
+                if not self._table:
+                    self._table.append([])
+                if tag == "th" and len(self._table) == 1:
+                    self._header = True
+                self._cell = []
+            elif tag == "br" and self._cell is not None:
+                self._cell.append("\u2028")
+        elif re.fullmatch(r"h[1-6]", tag):
+            self._flush()
+            self._kind = ("heading", {"level": int(tag[1])})
+        elif tag in ("ul", "ol"):
+            self._flush()
+            start = attr.get("start") or "1"
+            self._lists.append({"ordered": tag == "ol",
+                                "next": int(start) if start.isdigit() else 1})
+        elif tag == "li":
+            self._flush()
+            top = self._lists[-1] if self._lists else {"ordered": False, "next": 1}
+            value = attr.get("value")
+            n = int(value) if value and value.isdigit() else int(top["next"])  # type: ignore[call-overload]
+            top["next"] = n + 1
+            ordered = bool(top["ordered"])
+            self._kind = ("item", {"level": max(0, len(self._lists) - 1), "ordered": ordered,
+                                   "marker": f"{n}." if ordered else blk.BULLET,
+                                   "number": n if ordered else None})
+        elif tag == "br":
+            self._buf.append("\u2028")
+        elif tag in self._PARAGRAPH:
+            self._flush()
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -203,12 +275,46 @@ class _HTMLText(HTMLParser):
             self._skip -= 1
         if tag in self._BLOCK:
             self.parts.append("\n")
+        if self._skip:
+            return
+        if self._table is not None:
+            if tag in ("td", "th", "tr"):
+                self._end_cell()
+            elif tag == "table":
+                self._end_cell()
+                blk.add(self.blocks, blk.table(self._table, self._header))
+                self._table = None
+        elif tag in ("ul", "ol"):
+            self._flush()
+            if self._lists:
+                self._lists.pop()
+        elif re.fullmatch(r"h[1-6]", tag) or tag == "li" or tag in self._PARAGRAPH:
+            self._flush()
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
         elif not self._skip:
             self.parts.append(data)
+            if self._table is not None:
+                if self._cell is not None:
+                    self._cell.append(data)
+            else:
+                self._buf.append(data)
+
+    def _end_cell(self) -> None:
+        if self._cell is not None and self._table is not None:
+            text = re.sub(r"[ \t\r\n]+", " ", "".join(self._cell))
+            self._table[-1].append(re.sub(r" ?\u2028 ?", "\n", text).strip())
+        self._cell = None
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+        if self._table is not None:
+            self._end_cell()
+            blk.add(self.blocks, blk.table(self._table, self._header))
+            self._table = None
 
 
 def extract_html(path: str) -> Extracted:
@@ -217,4 +323,7 @@ def extract_html(path: str) -> Extracted:
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t]*\n[ \t\n]*", "\n", text)
-    return _pages_from_text(text, "html", clean_display(parser.title), lines=True)
+    result = _pages_from_text(text, "html", clean_display(parser.title), lines=True)
+    if len(result.pages) == 1:  # form feeds do not separate an HTML page's blocks
+        result.pages[0].blocks = parser.blocks
+    return result
