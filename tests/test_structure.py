@@ -58,6 +58,20 @@ def test_arabic_indic_list_numbers_keep_their_order_chromium_pdf():
     assert numbered[9]["marker"] == "١٠." and numbered[9]["text"] == "البند العاشر"
 
 
+def test_a_number_written_in_arabic_indic_digits_is_found(tmp_path):
+    """Search folds ١٢٣٤٥ to 12345: that finds the page only if the PDF's
+    digits were read in their order (they read ٥٤٣٢١)."""
+    lib = Library(make_config(tmp_path), embedder=FakeEmbedder())
+    try:
+        r = ingest_file(lib, STRUCTURE / "ar_lists_chromium.pdf", IngestOptions(access="public"))
+        out = search(lib, principal_for_role("visitor"), "12345")
+        assert [h["document"]["id"] for h in out["results"]] == [r.document_id]
+        assert out["results"][0]["passages"][0]["page"] == 2
+        assert "١٢٣٤٥" in out["results"][0]["passages"][0]["text"]
+    finally:
+        lib.close()
+
+
 @pytest.mark.parametrize("name", ["ar_summit_writer.pdf", "ar_summit_chromium.pdf"])
 def test_arabic_indic_list_numbers_in_order_writer_and_chromium(fixtures_dir, name):
     """The summit report's workshops are numbered ١ to ١٧ (ar_summit.txt):
