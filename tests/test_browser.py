@@ -117,6 +117,42 @@ def test_arabic_interface_and_arabic_query_finds_english(page, server):
     assert page.get_attribute("html", "dir") == "ltr"
 
 
+def test_document_page_keeps_structure_each_block_in_its_direction(page, server):
+    """The minutes (DOCX) read as written: headings, the action table as a
+    table, the Arabic paragraph right to left and the English ones left to
+    right, in both interface languages."""
+    page.goto(server + "/login")
+    page.get_by_label("E-mail").fill("member@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(server + "/")
+    search(page, server, "Zarqa budget reallocation")
+    page.locator("li.hit a.title", has_text="Steering Committee").first.click()
+    page.wait_for_url("**/documents/*")
+    reading = page.locator(".reading")
+    assert reading.locator("h5", has_text="Budget").count() == 1
+    assert reading.locator("table tr").count() == 3
+    assert reading.locator("table td", has_text="Zarqa pilot report").count() == 1
+
+    def direction(locator) -> str:
+        return locator.evaluate("e => getComputedStyle(e).direction")
+
+    arabic = reading.locator("p[lang=ar]").first
+    english = reading.locator("p[lang=en]").first
+    assert direction(arabic) == "rtl" and direction(english) == "ltr"
+    assert not any(ch in reading.inner_text() for ch in "\u0097\uf0b7")
+    shot(page, "document-structure-en")
+    page.get_by_role("button", name="العربية").click()
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "dir") == "rtl"
+    reading = page.locator(".reading")
+    assert direction(reading.locator("p[lang=en]").first) == "ltr"
+    assert direction(reading.locator("p[lang=ar]").first) == "rtl"
+    shot(page, "document-structure-ar")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+
+
 def test_find_related_workshops_page(page, server):
     page.goto(server + "/workshops?q=" + "ex-prisoners need a home and work after release")
     first = page.locator("li.hit a.title").first.inner_text()

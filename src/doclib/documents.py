@@ -13,9 +13,11 @@ from sqlalchemy import select, text
 from . import accounts, notes, store, validate
 from .auth import Principal, can
 from .errors import N_, BadRequest, Forbidden, NotFound
+from .extract.blocks import loads as blocks_of
 from .ingest import IngestOptions, delete_documents, resolve_metadata, update_document
 from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
+from .text import script_counts
 
 NOT_FOUND = N_("document not found")
 CURATORS_ONLY = N_("curators only")
@@ -24,7 +26,7 @@ CURATORS_ONLY = N_("curators only")
 def _row(conn: Any, doc_id: int) -> Any:
     return conn.execute(text(f"SELECT {DOC_COLUMNS}, d.error, d.warnings, d.stored_name, "
                              f"d.ocr_pages, d.created_at, d.updated_at, d.size, "
-                             f"d.speaker_notes "
+                             f"d.speaker_notes, d.structure "
                              f"FROM {DOC_FROM} WHERE d.id = :id"), {"id": doc_id}).first()
 
 
@@ -49,16 +51,93 @@ def detail(lib: Library, who: Principal, doc_id: int) -> dict[str, Any]:
         pages.setdefault(ch.page_start, []).append(
             {"text": ch.text, "language": ch.language, "ocr": ch.source == "ocr",
              "notes": ch.source == "notes"})
+    structure = blocks_of(row.structure)
     out = document_summary(row)
     out.update({"status": row.status, "kind": row.kind, "size": row.size,
                 "ocr_pages": row.ocr_pages, "created_at": row.created_at,
                 "updated_at": row.updated_at,
-                "pages_text": [{"page": p, "passages": v} for p, v in sorted(pages.items())]})
+                "pages_text": [{"page": p, "passages": pages.get(p, []),
+                                "blocks": structure.get(p, [])}
+                               for p in sorted(set(pages) | set(structure))]})
     if can(who, "edit"):
         out["error"] = row.error
         out["warnings"] = json.loads(row.warnings or "[]")
         out["notes"] = notes.choice_name(row.speaker_notes)
     return out
+
+
+# ------------------------------------------------------------- reading
+def text_direction(text: str) -> str:
+    """'rtl' or 'ltr' by the script of most of a text's letters ('auto'
+    without letters): an English sentence in an Arabic document keeps its
+    direction, and an Arabic one that starts with a Latin name keeps its own."""
+    ar, la = script_counts(text)
+    if ar == la == 0:
+        return "auto"
+    return "rtl" if ar > la else "ltr"
+
+
+def _lang(direction: str) -> str:
+    return {"rtl": "ar", "ltr": "en"}.get(direction, "")
+
+
+def _majority(directions: list[str]) -> str:
+    rtl, ltr = directions.count("rtl"), directions.count("ltr")
+    return "auto" if rtl == ltr == 0 else ("rtl" if rtl > ltr else "ltr")
+
+
+def reading(page_blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page's blocks as the document page shows them: each with its
+    direction and language; consecutive list items grouped into lists,
+    nested by level; table cells each with its direction."""
+    nodes: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []  # open lists, outermost first
+    for b in page_blocks:
+        kind = b.get("kind")
+        if kind != "item":
+            stack = []
+        if kind in ("heading", "paragraph"):
+            d = text_direction(b.get("text", ""))
+            nodes.append({**b, "dir": d, "lang": _lang(d)})
+        elif kind == "table":
+            rows = [[{"text": c, "dir": text_direction(c)} for c in row]
+                    for row in b.get("rows", [])]
+            d = _majority([c["dir"] for row in rows for c in row])
+            width = max((len(r) for r in rows), default=0)
+            rows = [r + [{"text": "", "dir": "auto"}] * (width - len(r)) for r in rows]
+            nodes.append({"kind": "table", "rows": rows, "header": bool(b.get("header")),
+                          "dir": d})
+        elif kind == "item":
+            level = int(b.get("level", 0))
+            d = text_direction(b.get("text", ""))
+            entry = {"text": b.get("text", ""), "marker": b.get("marker", ""),
+                     "number": b.get("number"), "dir": d, "lang": _lang(d), "children": []}
+            while stack and stack[-1]["level"] > level:
+                stack.pop()
+            if stack and stack[-1]["level"] == level and \
+                    stack[-1]["ordered"] == bool(b.get("ordered")):
+                stack[-1]["entries"].append(entry)
+                continue
+            if stack and stack[-1]["level"] == level:
+                stack.pop()  # a bulleted list after a numbered one: a new list
+            new = {"kind": "list", "ordered": bool(b.get("ordered")), "level": level,
+                   "entries": [entry], "dir": "auto"}
+            if stack and stack[-1]["entries"]:
+                stack[-1]["entries"][-1]["children"].append(new)
+            else:
+                nodes.append(new)
+            stack.append(new)
+    for node in nodes:
+        if node["kind"] == "list":
+            _list_direction(node)
+    return nodes
+
+
+def _list_direction(lst: dict[str, Any]) -> None:
+    for entry in lst["entries"]:
+        for child in entry["children"]:
+            _list_direction(child)
+    lst["dir"] = _majority([e["dir"] for e in lst["entries"]])
 
 
 def file_for_download(lib: Library, who: Principal, doc_id: int) -> tuple[Path, str, str]:

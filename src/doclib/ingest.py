@@ -37,6 +37,7 @@ from .errors import (
     storage_error,
 )
 from .extract import check_words, extract, sniff
+from .extract.blocks import dumps as structure_json
 from .index.indexes import chunk_ids
 from .library import Library
 from .models import DOC_TYPES
@@ -435,6 +436,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
             **(staged or {}),
             "status": "ready", "error": None, "pages": len(extracted.pages),
             "ocr_pages": extracted.ocr_pages,
+            "structure": structure_json([(p.number, p.blocks) for p in extracted.pages]),
             "warnings": json.dumps(extracted.warnings, ensure_ascii=False),
             "language": language, "languages": ",".join(langs) or language,
             "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
@@ -512,7 +514,8 @@ def _fail(lib: Library, doc_id: int, status: str, message: str) -> None:
     with lib.index.writing() as w:
         w.remove_documents([doc_id])
         w.conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                       .values(status=status, error=message, updated_at=store.now()))
+                       .values(status=status, error=message, structure=None,
+                               updated_at=store.now()))
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,

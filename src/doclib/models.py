@@ -12,13 +12,18 @@ LANGUAGES = ("ar", "en")
 
 @dataclass
 class Page:
-    """One extracted unit: a PDF page or a slide (number is 1-based)."""
+    """One extracted unit: a PDF page or a slide (number is 1-based).
+
+    ``text`` is what is chunked and indexed; ``blocks`` is the page's
+    structure for reading (``doclib.extract.blocks``: headings, paragraphs,
+    list items, tables), the title and body only, never the notes."""
 
     number: int
     text: str
     source: str = "text"  # text | ocr
     title: str = ""  # slide title
     notes: str = ""  # speaker notes
+    blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

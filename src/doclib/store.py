@@ -123,6 +123,9 @@ documents = Table(
     Column("updated_at", String(40), nullable=False),
     # PPTX speaker notes: 'include', 'exclude', NULL = extract.speaker_notes decides
     Column("speaker_notes", String(10), nullable=True),
+    # the pages' structure for reading (JSON, doclib.extract.blocks); NULL
+    # for documents extracted before it was kept
+    Column("structure", Text, nullable=True),
     Index("ix_documents_access_status", "access", "status"),
 )
 

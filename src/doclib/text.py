@@ -30,6 +30,15 @@ _DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)},
 _ALEF = re.compile("[\u0622\u0623\u0625\u0671]")
 _TOKEN = re.compile(r"\w+")
 _CONTROL = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
+# C1 controls (U+0080-U+009F) mean nothing in a text: a PDF font maps a
+# glyph to one (LibreOffice's Amiri, U+0097 inside Arabic words) or a
+# Windows-1252 text was read as Latin-1.  They are deleted, not spaced.
+_C1 = re.compile("[\u0080-\u009f]")
+# Private-use characters: symbol-font glyphs (Word's and PowerPoint's
+# bullets are U+F0B7, U+F0A7, U+F0D8 ... in the Symbol and Wingdings fonts)
+# and other unreadable code points.  One that starts a line is a bullet.
+_PUA_BULLET = re.compile("^([ \t]*)[\uf000-\uf0ff][ \t]*", re.M)
+_PUA = re.compile("[\ue000-\uf8ff]")
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
 
 # Arabic stop words (after normalise: alef folded, ى->ي, ة->ه) and English ones.
@@ -48,11 +57,16 @@ STOPWORDS = frozenset(
 
 def clean_display(text: str) -> str:
     """Text as stored for display: NFKC (folds presentation forms), no bidi or
-    control characters, harakat kept, whitespace tidied but line breaks kept."""
+    control characters (C0 become spaces, C1 are deleted), no private-use
+    characters (a symbol-font bullet that starts a line becomes "• "),
+    harakat kept, whitespace tidied but line breaks kept."""
     text = _ISOLATED_HARAKAT.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     text = _BIDI_ZW.sub("", text)
+    text = _C1.sub("", text)
     text = _CONTROL.sub(" ", text)
+    text = _PUA_BULLET.sub(lambda m: m.group(1) + "\u2022 ", text)
+    text = _PUA.sub(" ", text)
     text = _SPLIT_AR_OTHER.sub(" ", text)
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)

@@ -154,6 +154,7 @@ def _ocr_enabled(cfg: ExtractConfig) -> bool:
 def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
     from ..text import clean_display
     from . import ocr
+    from .blocks import from_text
     from .pdf import page_has_images
 
     empty = [p for p in result.pages if len(p.text.strip()) < 20]
@@ -173,6 +174,7 @@ def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
             continue
         if text.strip():
             page.text = text
+            page.blocks = from_text(text)
             page.source = "ocr"
             result.ocr_pages += 1
     if len(candidates) > cfg.ocr_max_pages:

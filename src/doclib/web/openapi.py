@@ -91,7 +91,18 @@ SPEC: dict[str, Any] = {
                              "workshop": {"type": ["object", "null"]},
                              "access": {"type": "string",
                                         "enum": ["public", "members", "curators"]},
-                             "year": {"type": ["integer", "null"]}}},
+                             "year": {"type": ["integer", "null"]},
+                             "pages_text": {
+                                 "type": "array", "description":
+                                 "one document only: per page, its passages and its blocks "
+                                 "(heading, paragraph, item, table: the structure of the "
+                                 "original, never speaker notes; empty for documents "
+                                 "extracted before it was kept)",
+                                 "items": {"type": "object",
+                                           "properties": {
+                                               "page": {"type": "integer"},
+                                               "passages": {"type": "array"},
+                                               "blocks": {"type": "array"}}}}}},
             "Passage": {"type": "object", "required": ["text", "page", "highlighted"],
                         "properties": {"text": {"type": "string"},
                                        "page": {"type": ["integer", "null"]},

@@ -69,6 +69,11 @@ def search_page() -> Any:
 @requires("read")
 def document(doc_id: int) -> Any:
     d = docs_service.detail(lib(), who(), doc_id)
+    for pg in d["pages_text"]:
+        pg["reading"] = docs_service.reading(pg["blocks"])
+        pg["ocr"] = any(p["ocr"] for p in pg["passages"])
+        for p in pg["passages"]:
+            p["dir"] = docs_service.text_direction(p["text"])
     related = related_documents(lib(), who(), doc_id)
     workshops = related_workshops(lib(), who(), doc_id=doc_id, k=3)
     return render_template("document.html", d=d, related=related, workshops=workshops)
