@@ -475,3 +475,16 @@ def test_the_web_service_empties_the_trash_past_its_retention_when_it_starts(tmp
     finally:
         app.extensions["doclib_jobs"].shutdown()
         lib.close()
+
+
+def test_cli_metadata_update_of_a_known_file_is_audited(cli_fake, tmp_path):
+    p = tmp_path / "budget.txt"
+    p.write_text(OLD)
+    assert cli_fake("ingest", str(p), "--access", "members").exit_code == 0
+    assert cli_fake("ingest", str(p), "--access", "public").exit_code == 0  # kept: no row
+    assert cli_fake("ingest", str(p), "--title", "Budget", "--update-metadata").exit_code == 0
+    assert cli_fake("ingest", str(p), "--access", "public", "--update-metadata").exit_code == 0
+    log = [json.loads(x) for x in cli_fake("audit", "--json").output.splitlines()]
+    assert [(e["action"], e["document"], e["via"]) for e in reversed(log)] == [
+        ("document.upload", 1, "cli"), ("document.edit", 1, "cli"),
+        ("document.access", 1, "cli")]

@@ -243,7 +243,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         return _finish(lib, report, uploader_id, job_id)
     if same is not None and (target is None or same.id == target.id) \
             and same.status == "ready":
-        return _known_content(lib, same, meta, explicit, report, uploader_id, job_id)
+        return _known_content(lib, same, meta, explicit, report, uploader_id, job_id, via)
     if same is not None and target is not None and same.id != target.id:
         report.error = f"this content is already document {same.id}"
         report.document_id = same.id
@@ -316,12 +316,13 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
 
 def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool,
                    report: IngestReport, uploader_id: int | None,
-                   job_id: int | None) -> IngestReport:
+                   job_id: int | None, via: str = "") -> IngestReport:
     """A file whose content the library holds: nothing to extract; its
     metadata changes only if asked for (and its speaker notes follow)."""
     changes = _changes(same, meta)
     if changes and explicit:
-        update_document(lib, same.id, changes)
+        action = "document.access" if "access" in changes else "document.edit"
+        update_document(lib, same.id, changes, also=versions.Commit(uploader_id, via, action))
     elif changes:
         report.warnings.append(_kept_note(changes))
     report.document_id = same.id

@@ -171,7 +171,13 @@ def expired(lib: Library, now: datetime | None = None) -> list[int]:
 
 def purge_expired(lib: Library, via: str = "") -> int:
     """Empty the documents past the retention (``storage.trash_days``); the count."""
-    ids = expired(lib)
-    if ids:
-        _delete(lib, ids, None, "document.purge", via)
-    return len(ids)
+    for _ in range(3):  # another process (a web worker starting) may purge them meanwhile
+        ids = expired(lib)
+        if not ids:
+            return 0
+        try:
+            _delete(lib, ids, None, "document.purge", via)
+            return len(ids)
+        except NotFound:
+            continue
+    return 0
