@@ -142,7 +142,7 @@ def client_for(web_app):
 
 
 def doc_ids(app) -> dict[str, int]:
-    """Sample documents by file name."""
+    """Sample documents by file name (those in the trash left out)."""
     from sqlalchemy import select
 
     from doclib import store
@@ -150,7 +150,8 @@ def doc_ids(app) -> dict[str, int]:
     lib = app.extensions["doclib"]
     with lib.db.connect() as conn:
         return {r.original_filename: r.id for r in conn.execute(
-            select(store.documents.c.id, store.documents.c.original_filename))}
+            select(store.documents.c.id, store.documents.c.original_filename)
+            .where(store.documents.c.status != "deleted"))}
 
 
 def free_port() -> int:

@@ -86,5 +86,8 @@ def test_an_original_being_ingested_is_never_taken_for_a_stray(lib, fixtures_dir
                                                           "ingestion is storing one")
     with lib.db.connect() as conn:
         (name,) = conn.execute(select(store.documents.c.stored_name)).scalars().all()
-    assert [p for p in lib.files.root.rglob("*") if p.is_file()] == [lib.files.path(name)]
+        (kept,) = conn.execute(select(store.document_versions.c.stored_name)).scalars().all()
+    # the new version and the one it replaced, kept as a previous version
+    assert sorted(p for p in lib.files.root.rglob("*") if p.is_file()) == sorted(
+        [lib.files.path(name), lib.files.path(kept)])
     assert stray_files(lib) == ([], [])

@@ -243,7 +243,7 @@ def test_delete_asks_for_confirmation_first(tmp_path):
     ids = doc_ids(app)
     t = csrf_of(c.get("/curate/").get_data(as_text=True))
     r = c.post("/curate/delete", data={"csrf_token": t, "ids": [ids[AR_REPORT]]})
-    assert r.status_code == 200 and "Delete these documents?" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "Move these documents to the trash?" in r.get_data(as_text=True)
     assert doc_ids(app) == ids
     r = c.post("/curate/delete", data={"csrf_token": t, "ids": [ids[AR_REPORT]],
                                        "confirm": "yes"})

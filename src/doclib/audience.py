@@ -89,6 +89,12 @@ def is_public(access: int) -> bool:
     return int(access) <= Access.public
 
 
+def changes(old: int, values: dict[str, Any]) -> bool:
+    """Whether column ``values`` move a document of access ``old`` to
+    another audience (an audited access change)."""
+    return "access" in values and int(values["access"]) != int(old)
+
+
 def widens(old: int, new: int) -> bool:
     """Whether changing a document's access from ``old`` to ``new`` lets
     more people read it."""

@@ -23,6 +23,7 @@ _ACTIONS = {
     "delete": ("curator", "admin"),
     "manage_events": ("curator", "admin"),
     "view_jobs": ("curator", "admin"),
+    "view_audit": ("curator", "admin"),
     "manage_users": ("admin",),
     "change_password": ("member", "curator", "admin"),  # one's own
 }

@@ -1,5 +1,6 @@
 """The command line (click).  Thin: parse, call the core, print; domain errors
-become one readable line and exit code 2."""
+become one readable line and exit code 2.  Every change it makes writes its
+audit row (``via`` cli, no account) in the change's transaction."""
 
 from __future__ import annotations
 
@@ -68,6 +69,13 @@ class Ctx:
 
             self._lib = Library(self.config)
         return self._lib
+
+
+def _log(conn: Any, action: str, target: str = "", detail: str = "") -> None:
+    """The audit row of a command-line change, in its transaction."""
+    from .audit import record
+
+    record(conn, None, action, target, detail, via="cli")
 
 
 def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -273,7 +281,12 @@ def compact(obj: Ctx) -> None:
     """Remove every trace of deleted documents: redact job reports naming
     them, merge the lexical index, VACUUM the database, empty its WAL."""
     from .erase import compact as run
+    from .trash import purge_expired
 
+    purged = purge_expired(obj.lib, via="cli")
+    if purged:
+        click.echo(f"deleted for good {purged} documents in the trash for longer than "
+                   f"{obj.config.storage.trash_days} days (storage.trash_days)")
     out = run(obj.lib)
     click.echo(f"compacted: {out['jobs_redacted']} job reports of deleted documents "
                f"redacted; lexical index merged; database {out['bytes_before']} -> "
@@ -335,6 +348,7 @@ def events_add(obj: Ctx, slug: str, title_en: str, title_ar: str, city: str, sta
         eid = add_event(conn, {"slug": slug, "title": {"en": title_en, "ar": title_ar},
                                "city": city, "start": start, "end": end,
                                "description": {"en": description_en, "ar": description_ar}})
+        _log(conn, "event.add", slug)
     click.echo(f"event {slug} added (id {eid})")
 
 
@@ -364,6 +378,7 @@ def events_import(obj: Ctx, catalogue: str) -> None:
     data = read_catalogue(catalogue)
     with obj.lib.db.begin() as conn:
         import_catalogue_events(conn, data)
+        _log(conn, "event.import", "", f"{len(data.get('events') or [])} events")
     click.echo(f"imported {len(data.get('events') or [])} events")
 
 
@@ -391,6 +406,7 @@ def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: st
                                          "title": {"en": title_en, "ar": title_ar},
                                          "description": {"en": description_en,
                                                          "ar": description_ar}})
+        _log(conn, "workshop.add", f"{event}/{number}")
     click.echo(f"workshop {number} of {event} added (id {wid})")
 
 
@@ -447,6 +463,7 @@ def users_add(obj: Ctx, email: str, role: str, name: str, password: str | None) 
     password = _read_password(password)
     with obj.lib.db.begin() as conn:
         uid = add_user(conn, email, password, role, name)
+        _log(conn, "user.add", str(uid), role)
     click.echo(f"account {email} added ({role}, id {uid})")
 
 
@@ -464,7 +481,9 @@ def users_password(obj: Ctx, email: str, password: str | None) -> None:
         require_user_by_email(conn, email)  # before asking for a password
     password = _read_password(password)
     with obj.lib.db.begin() as conn:
-        set_password(conn, require_user_by_email(conn, email).id, password)
+        uid = require_user_by_email(conn, email).id
+        set_password(conn, uid, password)
+        _log(conn, "user.password", str(uid))
     click.echo(f"password of {email} set; its sessions ended")
 
 
@@ -510,6 +529,7 @@ def users_token(obj: Ctx, email: str, name: str, expires: str | None) -> None:
         user = require_user_by_email(conn, email)
         token = create_token(conn, user.id, name, _expiry(expires))
         rows = list_tokens(conn, user.id)
+        _log(conn, "user.token", str(user.id), max(rows, key=lambda r: r.id).name)
     new = max(rows, key=lambda r: r.id)
     others = [r for r in rows if r.id != new.id and token_status(r) == "active"]
     click.echo(token)
@@ -561,9 +581,13 @@ def users_revoke_token(obj: Ctx, email: str, token: str | None, all_: bool) -> N
     with obj.lib.db.begin() as conn:
         uid = require_user_by_email(conn, email).id
         if all_:
-            click.echo(f"{revoke_tokens(conn, uid)} tokens of {email} revoked")
+            n = revoke_tokens(conn, uid)
+            _log(conn, "user.revoke-token", str(uid), f"all ({n})")
+            click.echo(f"{n} tokens of {email} revoked")
         else:
-            click.echo(f"token {revoke_token(conn, uid, token or '')!r} of {email} revoked")
+            name = revoke_token(conn, uid, token or "")
+            _log(conn, "user.revoke-token", str(uid), name)
+            click.echo(f"token {name!r} of {email} revoked")
 
 
 @users.command("list")
@@ -591,7 +615,9 @@ def _set_active(obj: Ctx, email: str, active: bool) -> None:
     from .accounts import require_user_by_email, set_active
 
     with obj.lib.db.begin() as conn:
-        set_active(conn, require_user_by_email(conn, email).id, active)
+        uid = require_user_by_email(conn, email).id
+        set_active(conn, uid, active)
+        _log(conn, f"user.{'enable' if active else 'disable'}", str(uid))
 
 
 @users.command("enable")
@@ -640,9 +666,174 @@ def jobs_cancel(obj: Ctx, job_id: int) -> None:
     from .auth import principal_for_role
     from .jobs import cancel
 
-    job = cancel(obj.lib, principal_for_role("admin"), job_id)
+    job = cancel(obj.lib, principal_for_role("admin"), job_id, via="cli")
     click.echo(f"job {job_id}: {job['status']}" + (
         " (it stops at its next step)" if job["status"] == "cancelling" else ""))
+
+
+# ------------------------------------------- delete, trash, versions, audit
+_ADMIN = "admin"  # the command line acts with every right, as no account
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True, type=Whole("id", 1, validate.MAX_ID))
+@click.pass_obj
+@domain_errors
+def delete(obj: Ctx, ids: tuple[int, ...]) -> None:
+    """Move documents IDS to the trash: no search, listing or download finds
+    them any more; `doclib trash restore` brings one back, `doclib trash
+    empty` deletes for good (so does storage.trash_days)."""
+    from .auth import principal_for_role
+    from .documents import bulk_ids, delete_many
+
+    done = delete_many(obj.lib, principal_for_role(_ADMIN), bulk_ids(list(ids)), via="cli")
+    click.echo(f"moved {len(done)} document(s) to the trash: {', '.join(map(str, done))}")
+
+
+@main.group()
+def trash() -> None:
+    """Deleted documents: list them, restore one, delete them for good."""
+
+
+@trash.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+@domain_errors
+def trash_list(obj: Ctx, as_json: bool) -> None:
+    """The documents in the trash, last deleted first."""
+    from .auth import principal_for_role
+    from .trash import listing
+
+    rows = listing(obj.lib, principal_for_role(_ADMIN))
+    for r in rows:
+        click.echo(json.dumps(r, ensure_ascii=False) if as_json else
+                   f"{r['id']:>5}  {r['access']:<8}  deleted {_when(r['deleted_at'])} by "
+                   f"{r['deleted_by'] or 'command line'}  {r['title']}  ({r['filename']})"
+                   + (f"  deleted for good after {r['purge_after'][:10]}"
+                      if r["purge_after"] else ""))
+    if not rows and not as_json:
+        click.echo("the trash is empty")
+
+
+@trash.command("restore")
+@click.argument("doc_id", type=Whole("id", 1, validate.MAX_ID))
+@click.pass_obj
+@domain_errors
+def trash_restore(obj: Ctx, doc_id: int) -> None:
+    """Bring document DOC_ID back from the trash (with the access it had)."""
+    from .auth import principal_for_role
+    from .trash import restore
+
+    report = restore(obj.lib, principal_for_role(_ADMIN), doc_id, via="cli")
+    if report["status"] == "ready":
+        click.echo(f"document {doc_id} restored: {report['chunks']} chunks indexed")
+    else:
+        click.echo(f"document {doc_id} left the trash but could not be read again "
+                   f"(failed: {report['error']})")
+        sys.exit(1)
+
+
+@trash.command("empty")
+@click.argument("ids", nargs=-1, type=Whole("id", 1, validate.MAX_ID))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@domain_errors
+def trash_empty(obj: Ctx, ids: tuple[int, ...], yes: bool) -> None:
+    """Delete for good the documents IDS in the trash (default: all of them):
+    files, previous versions, rows, both indexes; it cannot be undone."""
+    from .auth import principal_for_role
+    from .documents import bulk_ids
+    from .trash import empty
+
+    chosen = bulk_ids(list(ids)) if ids else None
+    what = f"documents {', '.join(map(str, ids))}" if ids else "every document in the trash"
+    if not yes and not click.confirm(f"delete {what} for good?", default=False):
+        click.echo("nothing deleted")
+        sys.exit(1)
+    done = empty(obj.lib, principal_for_role(_ADMIN), chosen, via="cli")
+    click.echo(f"deleted {len(done)} document(s) for good")
+
+
+@main.group()
+def versions() -> None:
+    """A document's file and its previous versions: list them, restore one."""
+
+
+@versions.command("list")
+@click.argument("doc_id", type=Whole("id", 1, validate.MAX_ID))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@domain_errors
+def versions_list(obj: Ctx, doc_id: int, as_json: bool) -> None:
+    """The file of document DOC_ID and its previous versions, newest first."""
+    from .auth import principal_for_role
+    from .documents import versions_of
+
+    out = versions_of(obj.lib, principal_for_role(_ADMIN), doc_id)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    cur = out["current"]
+    click.echo(f"current  {cur['filename']}  {cur['size']} bytes  since "
+               f"{_when(cur['added_at'])} by {cur['uploader'] or 'command line'}")
+    for v in out["versions"]:
+        click.echo(f"{v['id']:>7}  {v['filename']}  {v['size']} bytes  from "
+                   f"{_when(v['added_at'])} by {v['uploader'] or 'command line'}, replaced "
+                   f"{_when(v['replaced_at'])} by {v['replaced_by'] or 'command line'}")
+    if not out["versions"]:
+        click.echo("no previous versions")
+
+
+@versions.command("restore")
+@click.argument("doc_id", type=Whole("id", 1, validate.MAX_ID))
+@click.argument("version_id", type=Whole("version", 1, validate.MAX_ID))
+@click.pass_obj
+@domain_errors
+def versions_restore(obj: Ctx, doc_id: int, version_id: int) -> None:
+    """Make version VERSION_ID the file of document DOC_ID again (its
+    content only: access, title and the rest stay); the present file
+    becomes a previous version."""
+    from .auth import principal_for_role
+    from .documents import restore_version
+
+    report = restore_version(obj.lib, principal_for_role(_ADMIN), doc_id, version_id,
+                             via="cli")
+    if report["status"] != "ready":
+        click.echo(f"error: the version was not restored: {report['error']}", err=True)
+        sys.exit(1)
+    click.echo(f"document {doc_id}: version {version_id} restored ({report['chunks']} chunks)")
+
+
+@main.command("audit")
+@click.option("--action", help="Only this action (e.g. document.delete, login).")
+@click.option("--user", help="Only this account (e-mail), or 'cli' for the command line.")
+@click.option("--document", type=Whole("document", 1, validate.MAX_ID))
+@click.option("--since", help="From this day (YYYY-MM-DD).")
+@click.option("--until", help="Through this day (YYYY-MM-DD).")
+@click.option("--limit", type=Whole("limit", 1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+@domain_errors
+def audit_cmd(obj: Ctx, action: str | None, user: str | None, document: int | None,
+              since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+    """The audit log, newest first: who did what, when, from where (web, api, cli)."""
+    from .audit import Filter, query
+
+    f = Filter.parse({"action": action, "user": user, "document": document,
+                      "since": since, "until": until})
+    with obj.lib.db.connect() as conn:
+        out = query(conn, f, limit)
+    for e in out["entries"]:
+        if as_json:
+            click.echo(json.dumps(e, ensure_ascii=False))
+            continue
+        who = e["user"] or ("command line" if e["via"] == "cli" else "-")
+        click.echo(f"{_when(e['at'])}  {e['action']:<18} {who}  "
+                   + (f"document {e['document']}" if e["document"] else e["target"])
+                   + (f"  {e['detail']}" if e["detail"] else "")
+                   + (f"  ({e['via']})" if e["via"] else ""))
+    if not as_json:
+        click.echo(f"{len(out['entries'])} of {out['total']} entries")
 
 
 @main.command("config")

@@ -36,6 +36,10 @@ class StorageConfig:
         "", "SQLAlchemy URL (empty: SQLite in <library_dir>/doclib.db, WAL mode)."
     )
     max_upload_mb: int = _f(100, "Largest accepted upload, in MiB.")
+    trash_days: int = _f(30, "Days a deleted document stays in the trash (curators restore it "
+                         "from there) before it is deleted for good, at the web service's "
+                         "start, by doclib compact or doclib check --repair; 0: until a "
+                         "curator empties the trash.")
 
 
 @dataclass(frozen=True)

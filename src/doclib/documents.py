@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import accounts, notes, store, validate
+from . import audience, audit, notes, store, trash, validate, versions
 from .auth import Principal, can
-from .errors import N_, BadRequest, Forbidden, NotFound
+from .errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from .extract.blocks import loads as blocks_of
-from .ingest import IngestOptions, delete_documents, resolve_metadata, update_document
+from .ingest import IngestOptions, reprocess, resolve_metadata, update_document
 from .library import Library
 from .search import DOC_COLUMNS, DOC_FROM, Filters, document_summary, visible_documents
 from .text import script_counts
@@ -140,14 +140,20 @@ def _list_direction(lst: dict[str, Any]) -> None:
     lst["dir"] = _majority([e["dir"] for e in lst["entries"]])
 
 
-def file_for_download(lib: Library, who: Principal, doc_id: int) -> tuple[Path, str, str]:
-    """(path of the original, original filename, kind) for a visible document."""
+def file_for_download(lib: Library, who: Principal, doc_id: int,
+                      via: str = "") -> tuple[Path, str, str]:
+    """(path of the original, original filename, kind) for a visible
+    document; the download of one that is not public is audited."""
     row = get_visible(lib, who, doc_id)
     if not row.stored_name:
         raise NotFound(NOT_FOUND)
     path = lib.files.path(row.stored_name)
     if not path.exists():
         raise NotFound(NOT_FOUND)
+    if not audience.is_public(row.access):
+        with lib.db.begin() as conn:
+            audit.record(conn, who.user_id, "document.download", str(doc_id),
+                         document_id=doc_id, via=via)
     return path, row.original_filename, row.kind
 
 
@@ -187,6 +193,7 @@ def all_for_curators(lib: Library, who: Principal, sort: str = "added",
         rows = conn.execute(text(
             f"SELECT {DOC_COLUMNS}, d.error, d.updated_at, u.email AS uploader FROM {DOC_FROM} "
             f"LEFT JOIN users u ON u.id = d.uploader_id WHERE {who.audience.readable_sql()} "
+            f"AND d.status != '{versions.TRASHED}' "  # the trash has its own list
             f"ORDER BY {CURATION_SORTS[sort]} {order}, d.id {order}")).all()
     out = []
     for r in rows:
@@ -206,13 +213,15 @@ EDITABLE: dict[str, tuple[type, ...]] = {
 _OPTIONAL = ("event", "workshop", "date", "language", "notes")
 
 
-def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -> None:
+def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any],
+           via: str = "") -> None:
     """Edit metadata (curators) from JSON values.  Unknown fields and values
     of the wrong type are refused by name, before anything changes.  A null
     or empty event, workshop or date clears it (a document without a date
     of its own takes its event's year).  A change of access (or of the
     ``notes`` option: include, exclude, default) removes or adds the
-    speaker-notes passages with it."""
+    speaker-notes passages with it.  Audited in the change's transaction
+    (``document.access`` when the access changes, else ``document.edit``)."""
     if not can(who, "edit"):
         raise Forbidden(CURATORS_ONLY)
     unknown = set(changes) - set(EDITABLE)
@@ -226,6 +235,8 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
                         else N_("%(field)s must be text, got %(got)s"))
             raise BadRequest(template, field=name, got=type(value).__name__)
     row = get_visible(lib, who, doc_id)
+    if row.status == versions.TRASHED:
+        raise Conflict(versions.IN_TRASH)
     unset = {k for k, v in changes.items() if v in (None, "") and k in _OPTIONAL}
     given = {k: v for k, v in changes.items() if k not in unset}
     opts = IngestOptions(
@@ -250,8 +261,10 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any]) -
         if opts.language in ("ar", "en"):
             values["language"] = opts.language
     if values:
+        action = "document.access" if audience.changes(row.access, values) \
+            else "document.edit"
         # the speaker notes follow the access in the same transaction
-        update_document(lib, doc_id, values)
+        update_document(lib, doc_id, values, also=versions.Commit(who.user_id, via, action))
 
 
 def bulk_ids(raw: Any, *, form: bool = False) -> list[int]:
@@ -282,17 +295,76 @@ def check_all(lib: Library, who: Principal, ids: list[int]) -> list[Any]:
     return [get_visible(lib, who, doc_id) for doc_id in ids]
 
 
-def delete_many(lib: Library, who: Principal, ids: list[int]) -> list[int]:
-    """Delete documents (curators; ids from ``bulk_ids``): every id is
-    checked first, then all go in one transaction, audited.  The API's
-    single and bulk deletes and the curation form all come here."""
+def delete_many(lib: Library, who: Principal, ids: list[int], via: str = "") -> list[int]:
+    """Move documents to the trash (curators; ids from ``bulk_ids``): every
+    id is checked first, then all go in one transaction, audited.  The
+    API's single and bulk deletes, the curation form and ``doclib delete``
+    all come here; ``trash.empty`` deletes for good."""
     if not can(who, "delete"):
         raise Forbidden(CURATORS_ONLY)
     check_all(lib, who, ids)
-    delete_documents(lib, ids)
+    return trash.move(lib, who, ids, via)
+
+
+# ---------------------------------------------------------------- versions
+VERSION_NOT_FOUND = N_("version not found")
+
+
+def _curated(lib: Library, who: Principal, doc_id: int) -> Any:
+    """The row of a document ``who`` may curate; anyone else (members,
+    visitors) gets NotFound, as for a missing document."""
+    if not can(who, "edit"):
+        raise NotFound(NOT_FOUND)
+    return get_visible(lib, who, doc_id)
+
+
+def versions_of(lib: Library, who: Principal, doc_id: int) -> dict[str, Any]:
+    """The document's present file and previous versions (curators)."""
+    _curated(lib, who, doc_id)
+    with lib.db.connect() as conn:
+        d = store.documents
+        return versions.listing(conn, conn.execute(select(d).where(d.c.id == doc_id)).one())
+
+
+def version_file(lib: Library, who: Principal, doc_id: int, version_id: int,
+                 via: str = "") -> tuple[Path, str, str]:
+    """(path, original filename, kind) of a previous version (curators; audited)."""
+    _curated(lib, who, doc_id)
     with lib.db.begin() as conn:
-        accounts.audit(conn, who.user_id, "document.delete", ",".join(map(str, ids)))
-    return ids
+        v = versions.get(conn, doc_id, version_id)
+        if v is None:
+            raise NotFound(VERSION_NOT_FOUND)
+        path = lib.files.path(v.stored_name)
+        if not path.exists():
+            raise NotFound(VERSION_NOT_FOUND)
+        audit.record(conn, who.user_id, "version.download", str(doc_id),
+                     f"version {version_id}", document_id=doc_id, via=via)
+    return path, v.original_filename, v.kind
+
+
+def restore_version(lib: Library, who: Principal, doc_id: int, version_id: int,
+                    via: str = "") -> dict[str, Any]:
+    """Make a previous version the document's file again, through the
+    replacement path (extracted, embedded, swapped in one transaction); the
+    file it replaces becomes a previous version.  Only the content changes:
+    the access, title, type, event, language ... stay.  Its report (a
+    failure leaves the document as it was)."""
+    row = _curated(lib, who, doc_id)
+    if row.status == versions.TRASHED:
+        raise Conflict(versions.IN_TRASH)
+    if row.status != "ready":
+        raise Conflict(N_("the document is %(status)s: only a ready document's version "
+                          "can be restored"), status=row.status)
+    with lib.db.connect() as conn:
+        v = versions.get(conn, doc_id, version_id)
+    if v is None:
+        raise NotFound(VERSION_NOT_FOUND)
+    file = {"stored_name": v.stored_name, "kind": v.kind, "sha256": v.sha256,
+            "original_filename": v.original_filename, "size": v.size}
+    report = reprocess(lib, row, file, versions.Commit(
+        who.user_id, via, "version.restore", keep_previous=True, restoring=version_id),
+        user_id=who.user_id, record=True)
+    return report.to_json()
 
 
 
@@ -316,9 +388,9 @@ def attach(lib: Library, who: Principal, ids: list[int], event: str,
             changes["workshop"] = None
         update(lib, who, row.id, changes)
     with lib.db.begin() as conn:
-        accounts.audit(conn, who.user_id, "event.attach",
-                       event + (f"/{workshop}" if workshop is not None else ""),
-                       ",".join(map(str, ids)))
+        audit.record(conn, who.user_id, "event.attach",
+                     event + (f"/{workshop}" if workshop is not None else ""),
+                     ",".join(map(str, ids)))
     return ids
 
 
@@ -338,7 +410,7 @@ def detach(lib: Library, who: Principal, ids: list[int], event: str,
     for row in rows:
         update(lib, who, row.id, {"workshop": None} if workshop is not None else {"event": None})
     with lib.db.begin() as conn:
-        accounts.audit(conn, who.user_id, "event.detach",
-                       event + (f"/{workshop}" if workshop is not None else ""),
-                       ",".join(map(str, ids)))
+        audit.record(conn, who.user_id, "event.detach",
+                     event + (f"/{workshop}" if workshop is not None else ""),
+                     ",".join(map(str, ids)))
     return ids

@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import audience, erase, notes, store, validate
+from . import audience, erase, notes, store, validate, versions
 from . import events as ev
 from .chunk import chunk_pages
 from .errors import (
@@ -182,7 +182,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                 source_path: str | None = None, report_path: str | None = None,
                 replace_id: int | None = None, job_id: int | None = None,
                 stop: Callable[[], None] | None = None,
-                seen: dict[str, Any] | None = None) -> IngestReport:
+                seen: dict[str, Any] | None = None, via: str = "") -> IngestReport:
     """Ingest one file.  Never raises for a bad file: the report says what happened.
 
     ``stop`` is called between the steps of the ingestion (from the
@@ -237,9 +237,15 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                                   .order_by(d.c.id.desc())).first()
     # what the caller asked to change on an existing document
     explicit = replace_id is not None or opts.update_existing
+    trashed = next((x for x in (target, same) if x is not None
+                    and x.status == versions.TRASHED), None)
+    if trashed is not None:  # it comes back only through the trash's restore
+        report.error, report.document_id = f"document {trashed.id}: {versions.IN_TRASH}", \
+            trashed.id
+        return _finish(lib, report, uploader_id, job_id)
     if same is not None and (target is None or same.id == target.id) \
             and same.status == "ready":
-        return _known_content(lib, same, meta, explicit, report, uploader_id, job_id)
+        return _known_content(lib, same, meta, explicit, report, uploader_id, job_id, via)
     if same is not None and target is not None and same.id != target.id:
         report.error = f"this content is already document {same.id}"
         report.document_id = same.id
@@ -300,21 +306,25 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         report.document_id = doc_id
         if staged is not None:
             report.existing = True
+            # the replaced file is kept as a previous version (versions.py)
             _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                     previous=target.stored_name, stop=stop, seen=seen)
+                     previous=target.stored_name, stop=stop, seen=seen, also=versions.Commit(
+                         uploader_id, via, "document.replace", keep_previous=True))
         else:
-            _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop)
+            _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop,
+                     also=versions.Commit(uploader_id, via, "document.upload"))
         return report
 
 
 def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool,
                    report: IngestReport, uploader_id: int | None,
-                   job_id: int | None) -> IngestReport:
+                   job_id: int | None, via: str = "") -> IngestReport:
     """A file whose content the library holds: nothing to extract; its
     metadata changes only if asked for (and its speaker notes follow)."""
     changes = _changes(same, meta)
     if changes and explicit:
-        update_document(lib, same.id, changes)
+        action = "document.access" if "access" in changes else "document.edit"
+        update_document(lib, same.id, changes, also=versions.Commit(uploader_id, via, action))
     elif changes:
         report.warnings.append(_kept_note(changes))
     report.document_id = same.id
@@ -376,7 +386,8 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
              uploader_id: int | None, job_id: int | None = None,
              staged: dict[str, Any] | None = None, previous: str | None = None,
              record: bool = True, stop: Callable[[], None] | None = None,
-             seen: dict[str, Any] | None = None) -> None:
+             seen: dict[str, Any] | None = None,
+             also: versions.Commit | None = None) -> None:
     """Extract, chunk, embed and commit a document's file.  With ``staged``
     (the column values of a new version of a ready document), the new file
     is ``staged["stored_name"]`` and the document keeps its previous version
@@ -388,7 +399,10 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
 
     Bounded: a text over ``extract.max_words`` words or ``chunk.max_chunks``
     passages is refused before anything is embedded; ``stop`` (see
-    ``ingest_file``) is called between the steps and the embedding batches."""
+    ``ingest_file``) is called between the steps and the embedding batches.
+    ``also`` runs in the committing transaction (``versions.Commit``: it
+    may keep ``previous`` as a version, or make a version current again,
+    whose file then stays if this fails)."""
 
     def check() -> None:
         if stop is not None:
@@ -432,7 +446,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         kept: list[str] = []
         seen = seen or {"access": doc.access, "speaker_notes": doc.speaker_notes}
         stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=seen,
-                         kept=kept, doc_values={
+                         kept=kept, also=also, doc_values={
             **(staged or {}),
             "status": "ready", "error": None, "pages": len(extracted.pages),
             "ocr_pages": extracted.ocr_pages,
@@ -464,7 +478,8 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         log.exception("ingestion of document %s failed", doc_id)
         status, message = "failed", f"internal error ({type(e).__name__})"
     else:
-        if staged and previous and previous != stored_name:
+        if staged and previous and previous != stored_name and not (
+                also is not None and also.keep_previous):
             lib.files.delete(previous)
         if record:
             _job_done(lib, doc_id, report, uploader_id, job_id)
@@ -477,7 +492,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         # the previous version stays as it was; only the new file goes
         if stopped is None:
             report.error = f"{message}; the previous version was kept"
-        if stored_name != previous:
+        if stored_name != previous and (also is None or also.restoring is None):
             lib.files.delete(stored_name)
     else:
         # a document stopped because the worker stops waits, queued, for the next start
@@ -513,15 +528,16 @@ def _fail(lib: Library, doc_id: int, status: str, message: str) -> None:
     """Mark failed and remove any chunks of the document from both indexes."""
     with lib.index.writing() as w:
         w.remove_documents([doc_id])
-        w.conn.execute(store.documents.update().where(store.documents.c.id == doc_id)
-                       .values(status=status, error=message, structure=None,
-                               updated_at=store.now()))
+        # a document moved to the trash meanwhile stays there
+        w.conn.execute(store.documents.update().where(
+            store.documents.c.id == doc_id, store.documents.c.status != versions.TRASHED)
+            .values(status=status, error=message, structure=None, updated_at=store.now()))
 
 
 def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
             second: list[dict[str, Any]], doc_values: dict[str, Any],
             spare: list[Any] | None = None, seen: dict[str, Any] | None = None,
-            kept: list[str] | None = None) -> int:
+            kept: list[str] | None = None, also: versions.Commit | None = None) -> int:
     """Swap a document's chunks (both indexes) and set its column values in
     one transaction; the number of chunks stored.  ``spare``: speaker-notes
     drafts not embedded because the document did not include its notes when
@@ -544,6 +560,10 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
     # saved before the transaction commits: if the save fails, the rows
     # roll back and the old index file stays
     with lib.index.writing() as w:
+        # the row as it was: a document trashed meanwhile stays in the
+        # trash; ``also`` keeps its previous file, writes the audit row
+        (also or versions.Commit())(w.conn, w.conn.execute(select(store.documents).where(
+            store.documents.c.id == doc_id)).one())
         if seen is not None:
             now = w.conn.execute(select(store.documents).where(
                 store.documents.c.id == doc_id)).one()
@@ -590,7 +610,8 @@ def _notes_ids(conn: Any, doc_ids: list[int] | None = None, setting: str | None 
         f"WHERE c.source = 'notes' AND {notes.excluded_sql(setting or '')}"))]
 
 
-def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
+def update_document(lib: Library, doc_id: int, values: dict[str, Any],
+                    also: versions.Commit | None = None) -> None:
     """Change a document's columns (``values``; ``updated_at`` is set here).
 
     Its speaker notes follow: if the change means they must no longer be
@@ -600,7 +621,8 @@ def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
     or scores them with the new access.  If it means they must be (e.g.
     made members-only, or the notes option set to include), the document
     is extracted again and its chunks, notes included, are committed
-    together with the change.
+    together with the change.  ``also`` (the audit row) commits with it; a
+    document in the trash is not changed (Conflict).
     """
     d = store.documents
     with lib.db.connect() as conn:
@@ -615,7 +637,7 @@ def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
         _process(lib, doc_id, IngestOptions(language=lang if lang in ("ar", "en") else "auto"),
                  report, None, staged={**values, "stored_name": doc.stored_name,
                                        "kind": doc.kind},
-                 previous=doc.stored_name, record=False)
+                 previous=doc.stored_name, record=False, also=also)
         if report.status == "ready":
             return
         # the file could not be read again: the change applies without notes
@@ -624,6 +646,7 @@ def update_document(lib: Library, doc_id: int, values: dict[str, Any]) -> None:
         doc = w.conn.execute(select(d).where(d.c.id == doc_id)).first()
         if doc is None:
             raise NotFound("no such document")
+        (also or versions.Commit())(w.conn, doc)
         if not notes.row_included(doc, setting, values):
             # first the notes, then the access: the remaining chunks'
             # terms then move between the audiences' tables
@@ -649,12 +672,14 @@ def delete_document(lib: Library, doc_id: int) -> None:
     delete_documents(lib, [doc_id])
 
 
-def delete_documents(lib: Library, doc_ids: list[int]) -> None:
+def delete_documents(lib: Library, doc_ids: list[int],
+                     also: Callable[[Any], None] | None = None) -> None:
     """Remove documents from the database and both indexes in one
     transaction (all or none: if one is missing, NotFound and nothing
     goes), with their job reports redacted, then their files; then what
     the lexical index and the WAL still hold of them (``erase.settle``).
-    Their ids are never given again."""
+    Their ids are never given again.  Their previous versions go with them;
+    ``also(conn)`` (the audit row) runs in the transaction."""
     d = store.documents
     with lib.index.write_lock():
         with lib.index.writing() as w:
@@ -664,10 +689,44 @@ def delete_documents(lib: Library, doc_ids: list[int]) -> None:
                 raise NotFound("no such document")
             w.remove_documents(doc_ids)
             erase.redact_jobs(w.conn, doc_ids)
+            kept = versions.purge(w.conn, doc_ids)
+            if also is not None:
+                also(w.conn)
             w.conn.execute(d.delete().where(d.c.id.in_(doc_ids)))
-        for doc in docs:
-            lib.files.delete(doc.stored_name)
+        for name in [doc.stored_name for doc in docs] + kept:
+            lib.files.delete(name)
         erase.settle(lib)
+
+
+def withdraw_documents(lib: Library, doc_ids: list[int], values: dict[str, Any],
+                       also: Callable[[Any], None] | None = None) -> None:
+    """Take documents' passages out of both indexes (and the chunks table)
+    and set their columns ``values``, in one transaction under the write
+    lock (the trash: ``trash.move``); ``also(conn)`` runs first in it (it
+    may refuse by raising).  The FAISS file is saved before the commit: if
+    that fails, nothing changed."""
+    with lib.index.writing() as w:
+        if also is not None:
+            also(w.conn)
+        w.remove_documents(doc_ids)
+        w.conn.execute(store.documents.update().where(store.documents.c.id.in_(doc_ids))
+                       .values(**values))
+
+
+def reprocess(lib: Library, doc: Any, file: dict[str, Any], also: versions.Commit,
+              user_id: int | None = None, record: bool = False) -> IngestReport:
+    """Extract, embed and commit a document's content from ``file`` (the
+    column values of a stored original: its ``stored_name`` and ``kind``,
+    and the rest of them if it is another file than ``doc``'s), all or
+    nothing, keeping every other column: its language when it is set, its
+    title, access, type ... (a version restored, a document back from the
+    trash).  ``record``: a job row keeps the report."""
+    report = IngestReport(path=file.get("original_filename") or f"document {doc.id}",
+                          document_id=doc.id, existing=True)
+    lang = doc.language if doc.language in ("ar", "en") else "auto"
+    _process(lib, doc.id, IngestOptions(language=lang), report, user_id, staged=file,
+             previous=doc.stored_name, record=record, also=also)
+    return report
 
 
 def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
@@ -842,7 +901,7 @@ def _catalogues_under(root: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 
 def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
-                 uploader_id: int | None = None) -> Iterator[IngestReport]:
+                 uploader_id: int | None = None, via: str = "cli") -> Iterator[IngestReport]:
     """Ingest files and folders (recursively).  A folder's catalogue.yaml
     creates its events and workshops and gives per-file metadata: the
     catalogues of the folders given, of their subfolders, and of the folder
@@ -897,4 +956,4 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
                     yield IngestReport(path=str(file), error=e.message)
                     continue
         yield ingest_file(lib, file, file_opts, source_path=str(file.resolve()),
-                          uploader_id=uploader_id)
+                          uploader_id=uploader_id, via=via)

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import store
+from . import audit, store
 from .auth import Principal, can
 from .errors import N_, Cancelled, Conflict, DoclibError, NotFound
 from .ingest import IngestOptions, ingest_file
@@ -72,7 +72,7 @@ def incoming_dir(lib: Library) -> Path:
 def create(lib: Library, user_id: int | None, upload: Path | None = None,
            opts: IngestOptions | None = None, original_name: str | None = None,
            replace_id: int | None = None, kind: str = "ingest",
-           seen: dict[str, Any] | None = None) -> int:
+           seen: dict[str, Any] | None = None, via: str = "") -> int:
     """A queued job; with ``upload`` (a file in ``incoming_dir``) it carries
     everything needed to run it, in this process or another.  ``seen``: the
     replaced document's access and notes option when it was asked for (see
@@ -82,7 +82,7 @@ def create(lib: Library, user_id: int | None, upload: Path | None = None,
         payload = json.dumps({"file": upload.name,
                               "options": dataclasses.asdict(opts or IngestOptions()),
                               "name": original_name or upload.name, "replace_id": replace_id,
-                              "seen": seen}, ensure_ascii=False)
+                              "seen": seen, "via": via}, ensure_ascii=False)
     with lib.db.begin() as conn:
         return int(conn.execute(store.jobs.insert().values(
             kind=kind, status="queued", report="{}", user_id=user_id, payload=payload,
@@ -159,7 +159,8 @@ def run(lib: Library, job_id: int, stopping: threading.Event | None = None) -> N
         report = ingest_file(lib, upload, IngestOptions(**payload["options"]),
                              original_name=payload["name"], uploader_id=row.user_id,
                              report_path=payload["name"], replace_id=payload.get("replace_id"),
-                             job_id=job_id, stop=stop, seen=payload.get("seen"))
+                             job_id=job_id, stop=stop, seen=payload.get("seen"),
+                             via=payload.get("via", ""))
     except DoclibError as e:  # e.g. the document to replace was deleted meanwhile
         _fail(lib, job_id, e.message)
     except Exception as e:  # the job must never stay "processing" silently
@@ -174,7 +175,7 @@ def run(lib: Library, job_id: int, stopping: threading.Event | None = None) -> N
     upload.unlink(missing_ok=True)
 
 
-def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
+def cancel(lib: Library, who: Principal, job_id: int, via: str = "") -> dict[str, Any]:
     """Cancel a job: a queued one at once (its upload is removed), a running
     one as soon as its ingestion reaches its next step (``cancelling``
     meanwhile).  Conflict for a job that has finished; NotFound for anyone
@@ -195,6 +196,7 @@ def cancel(lib: Library, who: Principal, job_id: int) -> dict[str, Any]:
         if not queued and row.status != "cancelling":
             raise Conflict(N_("job %(id)s has already finished (%(status)s)"), id=job_id,
                            status=row.status)
+        audit.record(conn, who.user_id, "job.cancel", str(job_id), via=via)
     if queued and row.payload:
         (incoming_dir(lib) / Path(json.loads(row.payload)["file"]).name).unlink(missing_ok=True)
     return get(lib, who, job_id)

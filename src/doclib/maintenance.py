@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import audience, erase, ingest, jobs, store
+from . import audience, erase, ingest, jobs, store, trash
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -126,6 +126,13 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
                 repaired.append(f"embedded {n} chunks with the second model")
             except DoclibError as e:
                 record("second model", False, e.message)
+    old = trash.expired(lib)
+    record("trash", not old, f"documents in the trash for longer than "
+           f"{lib.config.storage.trash_days} days (storage.trash_days; --repair deletes them "
+           f"for good): {old or 'none'}")
+    if old and repair:
+        repaired.append(f"deleted for good {trash.purge_expired(lib, via='cli')} documents "
+                        "past the trash's retention")
     # last: a repair above may have deleted rows, and VACUUM rewrites the file
     reason = erase.pending(lib)
     record("deleted documents", not reason,
@@ -140,7 +147,7 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
     ok = all(x["ok"] for x in checks) or (repair and all(
         x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
                                  "second model", "interrupted uploads", "speaker notes",
-                                 "deleted documents", "stray files")
+                                 "deleted documents", "stray files", "trash")
         for x in checks))
     return {"ok": ok, "checks": checks, "repaired": repaired}
 
@@ -177,6 +184,9 @@ def stray_files(lib: Library, remove: bool = False) -> tuple[list[Path], list[Pa
         with lib.db.connect() as conn:
             named = {r[0] for r in conn.execute(select(store.documents.c.stored_name))
                      if r[0]}
+            # previous versions' originals (versions.py) are named too
+            named |= {r[0] for r in conn.execute(
+                select(store.document_versions.c.stored_name))}
         originals: list[Path] = []
         root = lib.files.root
         for sub in sorted(root.iterdir()) if root.is_dir() else []:
@@ -217,6 +227,9 @@ def backup(lib: Library, dest: str | Path) -> dict[str, int]:
     try:
         names = [r[0] for r in snap.execute(
             "SELECT stored_name FROM documents WHERE stored_name IS NOT NULL")]
+        # and the previous versions' (a backup from before them has no such table)
+        if snap.execute("SELECT 1 FROM sqlite_master WHERE name = 'document_versions'").fetchone():
+            names += [r[0] for r in snap.execute("SELECT stored_name FROM document_versions")]
     finally:
         snap.close()
     copied = 0

@@ -126,7 +126,30 @@ documents = Table(
     # the pages' structure for reading (JSON, doclib.extract.blocks); NULL
     # for documents extracted before it was kept
     Column("structure", Text, nullable=True),
+    # in the trash (status 'deleted') since, and by whom (trash.py)
+    Column("deleted_at", String(40), nullable=True),
+    Column("deleted_by", Integer, nullable=True),
     Index("ix_documents_access_status", "access", "status"),
+)
+
+# the originals a replacement made previous (versions.py)
+document_versions = Table(
+    "document_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("stored_name", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("original_filename", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    # when this file became the document's, and who gave it
+    Column("added_at", String(40), nullable=False),
+    Column("added_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    # when another file (a replacement, a restored version) took its place
+    Column("replaced_at", String(40), nullable=False),
+    Column("replaced_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sqlite_autoincrement=True,  # a restored (deleted) version's id is never given again
 )
 
 chunks = Table(
@@ -196,6 +219,12 @@ audit = Table(
     Column("action", String(40), nullable=False),
     Column("target", String(200), nullable=False, server_default=""),
     Column("detail", Text, nullable=False, server_default=""),
+    # the document concerned (its id only: no title outlives a deletion)
+    Column("document_id", Integer, nullable=True, index=True),
+    Column("via", String(10), nullable=False, server_default=""),  # web, api, cli
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_action", "action"),
+    Index("ix_audit_user_id", "user_id"),
 )
 
 

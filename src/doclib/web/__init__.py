@@ -58,6 +58,19 @@ def _warm_up(lib: Library) -> threading.Thread | None:
     return t
 
 
+def _purge_trash(lib: Library) -> None:
+    """Delete for good what stayed in the trash past ``storage.trash_days``
+    (also done by doclib compact and check --repair); a failure is logged."""
+    from ..trash import purge_expired
+
+    try:
+        n = purge_expired(lib, via="web")
+        if n:
+            log.info("deleted for good %d documents past the trash's retention", n)
+    except Exception as e:
+        log.warning("purging the trash failed: %s", e)
+
+
 def create_app(config: config_mod.Config | None = None, *,
                embedder: Embedder | None = None,
                overrides: dict[str, Any] | None = None) -> Flask:
@@ -83,6 +96,7 @@ def create_app(config: config_mod.Config | None = None, *,
     app.extensions["doclib_jobs"] = Runner(lib)
     if cfg.web.warm_up:
         app.extensions["doclib_backfill"] = _warm_up(lib)
+    _purge_trash(lib)
 
     if cfg.web.trusted_proxies:
         from .proxies import TrustedProxies

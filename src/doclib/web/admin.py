@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from .. import accounts
 from ..errors import N_, BadRequest
-from .security import SESSION_COOKIE, lib, requires, who
+from .security import SESSION_COOKIE, audit, lib, requires, who
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -31,7 +31,7 @@ def add_user() -> Any:
     with lib().db.begin() as conn:
         uid = accounts.add_user(conn, f.get("email", ""), f.get("password", ""),
                                 f.get("role", "member"), f.get("name", ""))
-        accounts.audit(conn, who().user_id, "user.add", str(uid))
+        audit(conn, "user.add", str(uid))
     flash(_("Account added."))
     return redirect("/admin/users")
 
@@ -54,7 +54,7 @@ def change_user(user_id: int) -> Any:
             accounts.set_active(conn, user_id, True)
         else:
             raise BadRequest(N_("unknown action"))
-        accounts.audit(conn, who().user_id, f"user.{action}", str(user_id), f.get("role", ""))
+        audit(conn, f"user.{action}", str(user_id), f.get("role", ""))
     flash(_("Account updated."))
     return redirect("/admin/users")
 
@@ -67,7 +67,7 @@ def _reset_password(user_id: int) -> Any:
         user = accounts.get_user(conn, user_id)
         accounts.set_password(conn, user_id, password,
                               keep_session=request.cookies.get(SESSION_COOKIE))
-        accounts.audit(conn, who().user_id, "user.reset-password", str(user_id))
+        audit(conn, "user.reset-password", str(user_id))
         rows = accounts.list_users(conn)
     return render_template("admin_users.html", users=rows, roles=accounts.ACCOUNT_ROLES,
                            reset={"email": user.email, "password": password})

@@ -10,16 +10,17 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from .. import accounts, validate
+from .. import audit as audit_log
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
+from .. import trash, validate
 from ..errors import BadRequest
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .openapi import SPEC
-from .pages import send_original
-from .security import lib, requires, who
+from .pages import send_original, send_version
+from .security import audit, lib, requires, via, who
 from .uploads import accept
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -92,23 +93,78 @@ def api_replace(doc_id: int) -> Any:
 @bp.patch("/documents/<int:doc_id>")
 @requires("edit")
 def api_patch(doc_id: int) -> Any:
-    docs_service.update(lib(), who(), doc_id, _json_body())
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
+    docs_service.update(lib(), who(), doc_id, _json_body(), via())
     return jsonify({"ok": True, "document": docs_service.detail(lib(), who(), doc_id)})
 
 
 @bp.delete("/documents/<int:doc_id>")
 @requires("delete")
 def api_delete(doc_id: int) -> Any:
-    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), [doc_id])})
+    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), [doc_id],
+                                                                    via())})
 
 
 @bp.post("/documents/delete")
 @requires("delete")
 def api_bulk_delete() -> Any:
     ids = docs_service.bulk_ids(_json_body().get("ids"))
-    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), ids)})
+    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), ids, via())})
+
+
+@bp.get("/documents/<int:doc_id>/versions")
+@requires("read")
+def api_versions(doc_id: int) -> Any:
+    """The present file and the previous versions (curators; 404 for others)."""
+    return jsonify({"ok": True, **docs_service.versions_of(lib(), who(), doc_id)})
+
+
+@bp.get("/documents/<int:doc_id>/versions/<int:version_id>/file")
+@requires("read")
+def api_version_file(doc_id: int, version_id: int) -> Any:
+    return send_version(doc_id, version_id)
+
+
+@bp.post("/documents/<int:doc_id>/versions/<int:version_id>/restore")
+@requires("edit")
+def api_restore_version(doc_id: int, version_id: int) -> Any:
+    report = docs_service.restore_version(lib(), who(), doc_id, version_id, via())
+    status = 200 if report["status"] == "ready" else 409
+    return jsonify({"ok": status == 200, "report": report,
+                    **({"error": report["error"], "status": status} if status != 200 else {})}
+                   ), status
+
+
+@bp.get("/trash")
+@requires("delete")
+def api_trash() -> Any:
+    return jsonify({"ok": True, "documents": trash.listing(lib(), who()),
+                    "trash_days": lib().config.storage.trash_days})
+
+
+@bp.post("/trash/<int:doc_id>/restore")
+@requires("delete")
+def api_trash_restore(doc_id: int) -> Any:
+    report = trash.restore(lib(), who(), doc_id, via())
+    return jsonify({"ok": True, "report": report})
+
+
+@bp.post("/trash/empty")
+@requires("delete")
+def api_trash_empty() -> Any:
+    """Delete for good every document in the trash, or those of ``ids``."""
+    raw = _json_body().get("ids") if request.get_data() else None
+    ids = None if raw is None else docs_service.bulk_ids(raw)
+    return jsonify({"ok": True, "deleted": trash.empty(lib(), who(), ids, via())})
+
+
+@bp.get("/audit")
+@requires("view_audit")
+def api_audit() -> Any:
+    limit = _int_arg("limit", 50, 1, audit_log.MAX_PAGE_SIZE)
+    offset = _int_arg("offset", 0, 0, validate.MAX_OFFSET)
+    f = audit_log.Filter.parse(request.args)
+    with lib().db.connect() as conn:
+        return jsonify({"ok": True, **audit_log.query(conn, f, limit, offset)})
 
 
 @bp.get("/documents/<int:doc_id>/related")
@@ -127,9 +183,7 @@ def api_job(job_id: int) -> Any:
 @bp.post("/jobs/<int:job_id>/cancel")
 @requires("upload")
 def api_cancel_job(job_id: int) -> Any:
-    job = jobs_service.cancel(lib(), who(), job_id)
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "job.cancel", str(job_id))
+    job = jobs_service.cancel(lib(), who(), job_id, via())
     return jsonify({"ok": True, "job": job})
 
 
@@ -157,7 +211,7 @@ def api_workshop(workshop_id: int) -> Any:
 def api_edit_workshop(workshop_id: int) -> Any:
     with lib().db.begin() as conn:
         workshop = events_service.edit_workshop(conn, workshop_id, _json_body())
-        accounts.audit(conn, who().user_id, "workshop.edit",
+        audit(conn, "workshop.edit",
                        f"{workshop['event']}/{workshop['number']}")
     return jsonify({"ok": True, "workshop": workshop})
 
@@ -176,7 +230,7 @@ def api_add_event() -> Any:
         eid = events_service.add_event(conn, _json_body())
         row = conn.execute(events_service.store.events.select()
                            .where(events_service.store.events.c.id == eid)).one()
-        accounts.audit(conn, who().user_id, "event.add", row.slug)
+        audit(conn, "event.add", row.slug)
     return jsonify({"ok": True, "event": events_service.event_dict(row)}), 201
 
 
@@ -196,7 +250,7 @@ def api_event(slug: str) -> Any:
 def api_edit_event(slug: str) -> Any:
     with lib().db.begin() as conn:
         row = events_service.edit_event(conn, slug, _json_body())
-        accounts.audit(conn, who().user_id, "event.edit", slug)
+        audit(conn, "event.edit", slug)
     return jsonify({"ok": True, "event": events_service.event_dict(row)})
 
 
@@ -214,7 +268,7 @@ def api_add_workshop(slug: str) -> Any:
     with lib().db.begin() as conn:
         wid = events_service.add_workshop(conn, slug, _json_body())
         workshop = events_service.get_workshop(conn, wid)
-        accounts.audit(conn, who().user_id, "workshop.add", f"{slug}/{workshop['number']}")
+        audit(conn, "workshop.add", f"{slug}/{workshop['number']}")
     return jsonify({"ok": True, "workshop": workshop}), 201
 
 

@@ -15,6 +15,7 @@ from .. import accounts
 from .redirects import safe_next
 from .security import (
     SESSION_COOKIE,
+    audit,
     clear_session_cookie,
     client_address,
     lib,
@@ -45,12 +46,16 @@ def login() -> Any:
         user = accounts.authenticate(conn, email, password)
         if user is None:
             throttle.failed(conn, email, client)
+            known = accounts.user_by_email(conn, email)
+            # the address typed is not kept: it may be a password typed in the wrong field
+            audit(conn, "login.failed", "", "" if known else "unknown account",
+                  user_id=known.id if known else None)
             return render_template("login.html", next=nxt, email=email,
                                    error=_("Wrong e-mail or password.")), 401
         throttle.succeeded(conn, email, client)
         accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
         sid = accounts.start_session(conn, user.id, accounts.SessionLifetime.of(cfg))
-        accounts.audit(conn, user.id, "login")
+        audit(conn, "login", user_id=user.id)
     session.clear()  # a new CSRF token with the new session
     session["csrf"] = secrets.token_urlsafe(32)
     resp = make_response(redirect(nxt))
@@ -63,7 +68,7 @@ def logout() -> Any:
     with lib().db.begin() as conn:
         accounts.end_session(conn, request.cookies.get(SESSION_COOKIE))
         if who().is_authenticated:
-            accounts.audit(conn, who().user_id, "logout")
+            audit(conn, "logout")
     session.clear()
     resp = make_response(redirect("/"))
     clear_session_cookie(resp)
@@ -98,6 +103,6 @@ def change_password() -> Any:
         throttle.succeeded(conn, me.email, client)
         accounts.set_password(conn, me.user_id, new,
                               keep_session=request.cookies.get(SESSION_COOKIE))
-        accounts.audit(conn, me.user_id, "password.change")
+        audit(conn, "password.change")
     flash(_("Your password was changed; your other sessions have ended."))
     return redirect("/")

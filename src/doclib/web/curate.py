@@ -7,23 +7,26 @@ fill a file field).  The upload page's script (static/upload.js) sends
 several files one request each to ``/curate/upload`` asking for JSON, shows
 each file's progress, then its report (``/curate/jobs/<id>/report``);
 without the script the same form sends them all at once and the reports
-are on ``/curate/uploads?jobs=...``."""
+are on ``/curate/uploads?jobs=...``.  Also a document's previous versions,
+the trash and the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 
-from .. import accounts, validate
+from .. import audit as audit_log
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
-from ..errors import N_, BadRequest, Conflict, DoclibError
+from .. import trash, validate
+from ..errors import N_, BadRequest, Conflict, DoclibError, NotFound
 from ..models import DOC_TYPES
 from .i18n import error_field, translate_error
-from .security import lib, requires, wants_json, who
+from .security import lib, requires, via, wants_json, who
 from .uploads import accept, check_form
 
 bp = Blueprint("curate", __name__, url_prefix="/curate")
@@ -153,6 +156,7 @@ def _document_page(doc_id: int, values: dict[str, Any] | None = None, status: in
     d = docs_service.detail(lib(), who(), doc_id)
     shown = _document_values(d)
     return render_template("curate_document.html", d=d, v=values or shown, was=was or shown,
+                           files=docs_service.versions_of(lib(), who(), doc_id),
                            **err, **_choices()), status
 
 
@@ -175,14 +179,12 @@ def save(doc_id: int) -> Any:
         if "workshop" in changes:  # the form's text; the service takes a number or null
             changes["workshop"] = validate.optional_integer(
                 changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)
-        docs_service.update(lib(), who(), doc_id, changes)
+        docs_service.update(lib(), who(), doc_id, changes, via())
     except (BadRequest, Conflict) as e:
         # the form again, as typed, still remembering what it was first shown with
         was = {k: f.get(f"was-{k}", "") for k in docs_service.EDITABLE}
         return _document_page(doc_id, f.to_dict(), e.status, was=was,
                               error=translate_error(e), error_field=error_field(e))
-    with lib().db.begin() as conn:
-        accounts.audit(conn, who().user_id, "document.edit", str(doc_id))
     flash(_("Saved."))
     return redirect(f"/curate/documents/{doc_id}")
 
@@ -204,6 +206,75 @@ def delete() -> Any:
     if request.form.get("confirm") != "yes":
         return render_template("curate_delete.html",
                                documents=docs_service.check_all(lib(), who(), ids))
-    docs_service.delete_many(lib(), who(), ids)
-    flash(_("Deleted %(n)d document(s).", n=len(ids)))
+    docs_service.delete_many(lib(), who(), ids, via())
+    flash(_("Moved %(n)d document(s) to the trash.", n=len(ids)))
     return redirect("/curate/")
+
+
+@bp.post("/documents/<int:doc_id>/versions/<int:version_id>/restore")
+@requires("edit")
+def restore_version(doc_id: int, version_id: int) -> Any:
+    """Make a previous version current again (content only; the access,
+    title and the rest stay)."""
+    report = docs_service.restore_version(lib(), who(), doc_id, version_id, via())
+    if report["status"] == "ready":
+        flash(_("The version was restored."))
+    else:
+        flash(_("The version could not be restored: %(error)s", error=report["error"]))
+    return redirect(f"/curate/documents/{doc_id}")
+
+
+@bp.get("/trash")
+@requires("delete")
+def trash_page() -> Any:
+    return render_template("curate_trash.html", documents=trash.listing(lib(), who()),
+                           days=lib().config.storage.trash_days)
+
+
+@bp.post("/trash/restore")
+@requires("delete")
+def trash_restore() -> Any:
+    doc_id = validate.ident(request.form.get("id", ""), "id")
+    report = trash.restore(lib(), who(), doc_id, via())
+    if report["status"] == "ready":
+        flash(_("The document was restored."))
+    else:
+        flash(_("The document left the trash but could not be read again: %(error)s",
+                error=report["error"]))
+    return redirect(f"/curate/documents/{doc_id}")
+
+
+@bp.post("/trash/empty")
+@requires("delete")
+def trash_empty() -> Any:
+    """Delete for good the documents chosen (or all): asks first."""
+    raw = request.form.getlist("ids")
+    ids = docs_service.bulk_ids(raw, form=True) if raw else None
+    if request.form.get("confirm") != "yes":
+        chosen = [d for d in trash.listing(lib(), who()) if ids is None or d["id"] in ids]
+        if ids is not None and len(chosen) != len(ids):
+            raise NotFound(trash.NOT_IN_TRASH)
+        return render_template("curate_trash_empty.html", documents=chosen, ids=ids)
+    done = trash.empty(lib(), who(), ids, via())
+    flash(_("Deleted %(n)d document(s) for good.", n=len(done)))
+    return redirect("/curate/trash")
+
+
+AUDIT_PAGE = 50
+
+
+@bp.get("/audit")
+@requires("view_audit")
+def audit_page() -> Any:
+    f = audit_log.Filter.parse(request.args)
+    page = validate.optional_integer(request.args.get("page"), "page", 1,
+                                     validate.MAX_PAGE) or 1
+    with lib().db.connect() as conn:
+        out = audit_log.query(conn, f, AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
+    pages = max(1, (out["total"] + AUDIT_PAGE - 1) // AUDIT_PAGE)
+
+    def page_url(n: int) -> str:
+        return "/curate/audit?" + urlencode({**f.args(), "page": n})
+
+    return render_template("curate_audit.html", f=f, page=page, pages=pages,
+                           page_url=page_url, actions=audit_log.ACTIONS, **out)

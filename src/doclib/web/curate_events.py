@@ -15,12 +15,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
-from .. import accounts, validate
 from .. import documents as docs_service
 from .. import events as events_service
+from .. import validate
 from ..errors import BadRequest, Conflict
 from .i18n import error_field, translate_error
-from .security import lib, requires, who
+from .security import audit, lib, requires, who
 
 bp = Blueprint("curate_events", __name__, url_prefix="/curate")
 
@@ -88,7 +88,7 @@ def add_event() -> Any:
             eid = events_service.add_event(conn, data)
             row = conn.execute(events_service.store.events.select()
                                .where(events_service.store.events.c.id == eid)).one()
-            accounts.audit(conn, who().user_id, "event.add", row.slug)
+            audit(conn, "event.add", row.slug)
     except (BadRequest, Conflict) as e:
         return _events_page(request.form.to_dict(), e.status, **_refused(e))
     flash(_("Event created."))
@@ -120,7 +120,7 @@ def save_event(slug: str) -> Any:
     try:
         with lib().db.begin() as conn:
             events_service.edit_event(conn, slug, _event_data(request.form))
-            accounts.audit(conn, who().user_id, "event.edit", slug)
+            audit(conn, "event.edit", slug)
     except (BadRequest, Conflict) as e:
         return _event_page(slug, form={**request.form.to_dict(), "slug": slug},
                            status=e.status, **_refused(e))
@@ -135,7 +135,7 @@ def add_workshop(slug: str) -> Any:
         with lib().db.begin() as conn:
             wid = events_service.add_workshop(conn, slug, _workshop_data(request.form))
             number = events_service.get_workshop(conn, wid)["number"]
-            accounts.audit(conn, who().user_id, "workshop.add", f"{slug}/{number}")
+            audit(conn, "workshop.add", f"{slug}/{number}")
     except (BadRequest, Conflict) as e:
         return _event_page(slug, ws_form=request.form.to_dict(), status=e.status,
                            ws_error=translate_error(e), **_ws_field(e))
@@ -200,7 +200,7 @@ def save_workshop(workshop_id: int) -> Any:
     try:
         with lib().db.begin() as conn:
             w = events_service.edit_workshop(conn, workshop_id, _workshop_data(request.form))
-            accounts.audit(conn, who().user_id, "workshop.edit", f"{w['event']}/{w['number']}")
+            audit(conn, "workshop.edit", f"{w['event']}/{w['number']}")
     except (BadRequest, Conflict) as e:
         return _workshop_page(workshop_id, request.form.to_dict(), e.status, **_refused(e))
     flash(_("Saved."))

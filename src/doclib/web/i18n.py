@@ -40,7 +40,9 @@ def init(app: Flask) -> None:
                 "pick": lambda d: pick(d, lang),
                 "lang_name": _namer("lang"), "type_name": _namer("type"),
                 "access_name": _namer("access"), "role_name": _namer("role"),
-                "status_name": _namer("status"), "notes_name": _namer("notes")}
+                "status_name": _namer("status"), "notes_name": _namer("notes"),
+                "action_name": _namer("action"), "via_name": _namer("via"),
+                "size_name": size_name}
 
 
 NAMES = {
@@ -55,11 +57,48 @@ NAMES = {
                "failed": _l("failed"), "encrypted": _l("encrypted"),
                "empty": _l("no text"), "unchanged": _l("unchanged"),
                "updated": _l("updated"), "cancelling": _l("cancelling"),
-               "cancelled": _l("cancelled")},
+               "cancelled": _l("cancelled"), "deleted": _l("in the trash")},
+    "action": {
+        "login": _l("logged in"), "login.failed": _l("login failed"),
+        "logout": _l("logged out"), "password.change": _l("changed their password"),
+        "token.use": _l("used an API token"), "document.upload": _l("uploaded a document"),
+        "document.replace": _l("replaced a document's file"),
+        "document.edit": _l("edited a document"),
+        "document.access": _l("changed who may read a document"),
+        "document.delete": _l("moved a document to the trash"),
+        "document.restore": _l("restored a document from the trash"),
+        "document.purge": _l("trash: deleted for good after the retention"),
+        "document.download": _l("downloaded a document that is not public"),
+        "version.restore": _l("restored a previous version"),
+        "version.download": _l("downloaded a previous version"),
+        "trash.empty": _l("emptied the trash (deleted for good)"),
+        "job.cancel": _l("cancelled an upload"), "event.add": _l("added an event"),
+        "event.import": _l("imported events"), "workshop.add": _l("added a workshop"),
+        "event.edit": _l("edited an event"), "workshop.edit": _l("edited a workshop"),
+        "event.attach": _l("put documents in an event"),
+        "event.detach": _l("took documents out of an event"),
+        "user.add": _l("added an account"), "user.role": _l("changed an account's role"),
+        "user.disable": _l("disabled an account"), "user.enable": _l("enabled an account"),
+        "user.reset-password": _l("reset an account's password"),
+        "user.password": _l("set an account's password"),
+        "user.token": _l("created an API token"),
+        "user.revoke-token": _l("revoked an API token")},
+    "via": {"web": _l("web"), "api": _l("API"), "cli": _l("command line")},
     "notes": {"default": _l("as the library's setting says"),
               "include": _l("include: shown to every reader"),
               "exclude": _l("leave out")},
 }
+
+
+SIZE_UNITS = (_l("bytes"), _l("kB"), _l("MB"), _l("GB"))
+
+
+def size_name(n: int | None) -> str:
+    """A file's size in the interface language (decimal units: 1 kB = 1,000 bytes)."""
+    x, i = float(n or 0), 0
+    while x >= 1000 and i < len(SIZE_UNITS) - 1:
+        x, i = x / 1000, i + 1
+    return f"{int(n or 0) if i == 0 else f'{x:.1f}'} {SIZE_UNITS[i]}"
 
 
 def _namer(kind: str) -> Any:

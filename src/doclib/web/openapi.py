@@ -166,8 +166,8 @@ SPEC: dict[str, Any] = {
                                    "415": {"$ref": "#/components/responses/Error"},
                                    **ERRORS}}},
         "/documents/delete": {"post": {
-            "summary": "Delete several documents (curators); every id is checked first, "
-                       "then all go at once",
+            "summary": "Move several documents to the trash (curators); every id is checked "
+                       "first, then all go at once",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ids"], "properties": {"ids": {
                     "type": "array", "items": ID, "minItems": 1, "maxItems": validate.MAX_IDS,
@@ -189,7 +189,7 @@ SPEC: dict[str, Any] = {
                                                 "clears it"},
                         "notes": NOTES}}}}},
                 "responses": {"200": _ok({"type": "object"}), **ERRORS}},
-            "delete": {"summary": "Delete (curators)",
+            "delete": {"summary": "Move to the trash (curators)",
                        "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/documents/{id}/file": {
             "parameters": [_path_id()],
@@ -197,6 +197,57 @@ SPEC: dict[str, Any] = {
                     "responses": {"200": {"description": "the file"}, **ERRORS}},
             "post": {"summary": "Replace the file (curators)", "requestBody": UPLOAD,
                      "responses": {"202": ACCEPTED, **ERRORS}}},
+        "/documents/{id}/versions": {"get": {
+            "summary": "The present file and the previous versions, newest first "
+                       "(curators; 404 for anyone else)",
+            "parameters": [_path_id()],
+            "responses": {"200": _ok({"type": "object", "properties": {
+                "current": {"type": "object"}, "versions": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "id": ID, "filename": {"type": "string"}, "size": {"type": "integer"},
+                        "kind": {"type": "string"}, "added_at": {"type": "string"},
+                        "uploader": {"type": ["string", "null"]},
+                        "replaced_at": {"type": "string"},
+                        "replaced_by": {"type": ["string", "null"]}}}}}}), **ERRORS}}},
+        "/documents/{id}/versions/{version_id}/file": {"get": {
+            "summary": "Download a previous version's original (curators; 404 for anyone "
+                       "else)",
+            "parameters": [_path_id(), _path_id("version_id")],
+            "responses": {"200": {"description": "the file"}, **ERRORS}}},
+        "/documents/{id}/versions/{version_id}/restore": {"post": {
+            "summary": "Make a previous version current again (curators): the content only, "
+                       "never the access, title or other metadata; 409 with the report when "
+                       "it could not be read (the document stays as it was)",
+            "parameters": [_path_id(), _path_id("version_id")],
+            "responses": {"200": _ok({"type": "object"}), "409": {
+                "$ref": "#/components/responses/Error"}, **ERRORS}}},
+        "/trash": {"get": {
+            "summary": "Documents in the trash, last deleted first (curators)",
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/trash/{id}/restore": {"post": {
+            "summary": "Bring a document back from the trash with the access it had (curators)",
+            "parameters": [_path_id()],
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/trash/empty": {"post": {
+            "summary": "Delete for good the documents of ids, or (no body) every document in "
+                       "the trash (curators)",
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"ids": {
+                    "type": "array", "items": ID, "minItems": 1, "maxItems": validate.MAX_IDS,
+                    "uniqueItems": True}}}}}},
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+        "/audit": {"get": {
+            "summary": "The audit log, newest first (curators and admins)",
+            "parameters": [
+                _q("action", {"type": "string"}, "one action, e.g. document.delete"),
+                _q("user", {"type": "string"}, "an account's e-mail, or cli"),
+                _q("document", ID, "a document id"),
+                _q("since", {"type": "string", "format": "date"}, "from this day"),
+                _q("until", {"type": "string", "format": "date"}, "through this day"),
+                _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+                _q("offset", {"type": "integer", "minimum": 0,
+                              "maximum": validate.MAX_OFFSET}, "offset")],
+            "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
         "/documents/{id}/related": {"get": {
             "summary": "Related visible documents (across languages)",
             "parameters": [_path_id(), _q("k", {"type": "integer", "minimum": 1,

@@ -18,7 +18,7 @@ from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .i18n import LANG_COOKIE, LOCALES
 from .redirects import safe_next
-from .security import lib, private_request, requires, who
+from .security import lib, private_request, requires, via, who
 
 bp = Blueprint("pages", __name__)
 
@@ -85,8 +85,22 @@ def download(doc_id: int) -> Any:
     return send_original(doc_id)
 
 
+@bp.get("/documents/<int:doc_id>/versions/<int:version_id>/file")
+@requires("read")
+def download_version(doc_id: int, version_id: int) -> Any:
+    """A previous version's original: curators only (404 for anyone else)."""
+    return send_version(doc_id, version_id)
+
+
+def send_version(doc_id: int, version_id: int) -> Any:
+    return _send(*docs_service.version_file(lib(), who(), doc_id, version_id, via()))
+
+
 def send_original(doc_id: int) -> Any:
-    path, name, kind = docs_service.file_for_download(lib(), who(), doc_id)
+    return _send(*docs_service.file_for_download(lib(), who(), doc_id, via()))
+
+
+def _send(path: Any, name: str, kind: str) -> Any:
     # a caller with credentials gets no validator (and no 304): nothing of a
     # member's download may be kept or reused by a cache
     public = not private_request()

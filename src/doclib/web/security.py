@@ -51,6 +51,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from .. import accounts, validate
+from .. import audit as audit_log
 from ..auth import VISITOR, Principal, can
 from ..errors import N_, DoclibError
 from ..jobs import Runner
@@ -83,6 +84,19 @@ def who() -> Principal:
 
 def is_api() -> bool:
     return request.path.startswith("/api/")
+
+
+def via() -> str:
+    """Where a change came from, for the audit log: the API or the pages."""
+    return "api" if is_api() else "web"
+
+
+def audit(conn: Any, action: str, target: str = "", detail: str = "", *,
+          document_id: int | None = None, user_id: int | None = None) -> None:
+    """An audit row for this request's caller (or ``user_id``), in the
+    caller's transaction (``audit.record``)."""
+    audit_log.record(conn, user_id if user_id is not None else who().user_id, action, target,
+                     detail, document_id=document_id, via=via())
 
 
 def csrf_token() -> str:
@@ -236,6 +250,7 @@ def _no_store(resp: Any) -> None:
 
 
 _PATH_IDS = {"doc_id": "document id", "job_id": "job id", "workshop_id": "workshop id",
+             "version_id": "version id",
              "user_id": "user id"}
 
 

@@ -17,7 +17,7 @@ from ..extract import sniff
 from ..ingest import IngestOptions, resolve_metadata
 from ..jobs import create, incoming_dir
 from ..text import strip_bidi
-from .security import lib, runner, who
+from .security import lib, runner, via, who
 
 
 def options_from(form: Any) -> IngestOptions:
@@ -88,7 +88,8 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
     # the job row commits with synchronous=FULL (store.py): once the 202 is
     # sent, the upload survives a crash or a power cut and resumes queued
     try:
-        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id, seen=seen)
+        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id, seen=seen,
+                        via=via())
     except OperationalError as e:  # the database cannot grow (disk full)
         os.unlink(tmp)
         raise storage_error("the upload could not be recorded", e) from None
