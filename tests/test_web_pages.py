@@ -249,3 +249,12 @@ def test_delete_asks_for_confirmation_first(tmp_path):
                                        "confirm": "yes"})
     assert r.status_code == 302 and AR_REPORT not in doc_ids(app)
     app.extensions["doclib_jobs"].shutdown()
+
+
+def test_recent_uploads_show_file_names_not_server_paths(web_app, client_for):
+    # the sample library was ingested from the command line, by absolute path
+    from conftest import SAMPLE
+
+    html = client_for("curator").get("/curate/").get_data(as_text=True)
+    assert "amman-2025-summary-report.pdf" in html
+    assert str(SAMPLE) not in html
