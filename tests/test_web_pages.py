@@ -258,3 +258,21 @@ def test_recent_uploads_show_file_names_not_server_paths(web_app, client_for):
     html = client_for("curator").get("/curate/").get_data(as_text=True)
     assert "amman-2025-summary-report.pdf" in html
     assert str(SAMPLE) not in html
+
+
+def test_a_document_moved_to_another_event_leaves_the_old_events_workshop(web_app):
+    c = web_app.test_client()
+    login(c, "curator")
+    ids = doc_ids(web_app)
+    h = {"X-CSRF-Token": csrf_of(c.get("/login").get_data(as_text=True))}
+    doc = f"/api/v1/documents/{ids[AR_REPORT]}"
+    before = c.get(doc).get_json()["document"]
+    assert before["workshop"] and before["event"] == "amman-2025"
+    c.post("/api/v1/events", headers=h, json={"slug": "tunis-2027", "title": {"en": "Tunis"}})
+    try:
+        moved = c.patch(doc, headers=h, json={"event": "tunis-2027"}).get_json()["document"]
+        assert moved["event"] == "tunis-2027" and moved["workshop"] is None
+    finally:
+        back = c.patch(doc, headers=h, json={"event": "amman-2025",
+                                             "workshop": before["workshop"]["number"]})
+        assert back.get_json()["document"]["workshop"] == before["workshop"]

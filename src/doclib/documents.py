@@ -250,6 +250,13 @@ def update(lib: Library, who: Principal, doc_id: int, changes: dict[str, Any],
             values.update(event_id=None, workshop_id=None)
         if "workshop" in unset:
             values["workshop_id"] = None
+        elif "workshop_id" not in values and values.get("event_id") and row.workshop_id:
+            # moved to another event without naming a workshop: the old
+            # event's workshop does not follow it there
+            w = store.workshops
+            if conn.execute(select(w.c.event_id).where(w.c.id == row.workshop_id)
+                            ).scalar() != values["event_id"]:
+                values["workshop_id"] = None
         if "date" in unset:
             e = store.events
             event = None if "event" in unset else (
