@@ -27,8 +27,8 @@ def test_check_reports_stray_files_and_repair_removes_them(tmp_path, cli_fake,
     (kept,) = [p for p in files.rglob("*") if p.is_file()]
     stray = files / "ab" / ("ab" + "0" * 30 + ".txt")  # a copy whose row never committed
     half = files / "cd" / (".cd" + "1" * 30 + ".pdf.k2x_9qaz")  # a copy cut short
-    stray.parent.mkdir()
-    half.parent.mkdir()
+    stray.parent.mkdir(exist_ok=True)  # the kept original may share the folder
+    half.parent.mkdir(exist_ok=True)
     shutil.copy(fixtures_dir / "ar_summit.txt", stray)
     half.write_bytes(b"%PDF-1.7 half")
     index_temps = [index / ".vectors.faiss.a1b2c3d4", index / ".manifest.json.zz9_x0yq"]
