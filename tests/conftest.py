@@ -122,12 +122,24 @@ def login(client, role: str) -> None:
     assert r.status_code == 302, r.get_data(as_text=True)
 
 
+def _close_web(app) -> None:
+    app.extensions["doclib_jobs"].shutdown()
+    app.extensions["doclib"].close()
+
+
 @pytest.fixture(scope="module")
 def web_app(tmp_path_factory):
     app = build_web(tmp_path_factory.mktemp("web"))
     yield app
-    app.extensions["doclib_jobs"].shutdown()
-    app.extensions["doclib"].close()
+    _close_web(app)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A web app of its own for one test (which may change its library)."""
+    application = build_web(tmp_path)
+    yield application
+    _close_web(application)
 
 
 @pytest.fixture

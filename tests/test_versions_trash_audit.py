@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from conftest import build_web, csrf_of, login
+from conftest import csrf_of, login
 from doclib import audit, store, trash
 from doclib.auth import principal_for_role
 from doclib.documents import restore_version, update, versions_of
@@ -210,14 +210,6 @@ def test_cli_delete_trash_versions_audit(cli_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------- web
-@pytest.fixture
-def app(tmp_path):
-    app = build_web(tmp_path)
-    yield app
-    app.extensions["doclib_jobs"].shutdown()
-    app.extensions["doclib"].close()
-
-
 def _client(app, role):
     c = app.test_client()
     if role != "visitor":

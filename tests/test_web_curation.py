@@ -14,20 +14,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from conftest import build_web, csrf_of, doc_ids, login
+from conftest import csrf_of, doc_ids, login
 from doclib import store
 
 REPORT = "amman-2025-summary-report.pdf"
 MINUTES = "steering-committee-minutes-2025-11.docx"
 ALREADY = "This file is already in the library as"
-
-
-@pytest.fixture
-def app(tmp_path):
-    app = build_web(tmp_path)
-    yield app
-    app.extensions["doclib_jobs"].shutdown()
-    app.extensions["doclib"].close()
 
 
 def curator(app, lang: str | None = None):
