@@ -5,11 +5,10 @@ statistics come from one lexical table per audience (migration 0004)."""
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from conftest import FakeEmbedder, make_config
-from doclib import audience, documents, store
+from doclib import audience, documents
 from doclib.auth import principal_for_role
 from doclib.index import lexical
 from doclib.ingest import IngestOptions, ingest_file
@@ -109,8 +108,7 @@ def test_access_changes_move_the_terms(tmp_path):
 def test_upgrade_fills_the_audience_tables(tmp_path):
     lib = _build(tmp_path, "lib", [(f, b, "public") for f, b in PUBLIC] +
                  [(*MEMBERS, "members"), (*CURATORS, "curators")])
-    with lib.db.engine.begin() as conn:
-        command.downgrade(store._alembic_config(conn), "0003")
+    lib.db.downgrade("0003")
     assert lib.db.current_revision() == "0003"
     lib.db.migrate()
     with lib.db.connect() as conn:

@@ -123,6 +123,38 @@ def test_backup_and_restore(run, fixtures_dir, tmp_path):
     assert res.exit_code == 2 and "--force" in res.output
 
 
+def test_restore_never_publishes_what_was_restricted_after_the_backup(run, fixtures_dir,
+                                                                      tmp_path):
+    """A backup holds a public report; a curator then makes it members-only;
+    restoring the backup over the library keeps it members-only (and says
+    so) unless --backup-access asks for the backup's levels."""
+    from doclib import config as config_mod
+    from doclib import documents
+    from doclib.auth import principal_for_role
+    from doclib.library import Library
+
+    run("ingest", str(fixtures_dir / "en_summit.txt"), "--access", "public")
+    assert json.loads(run("search", "Aarhus", "--json").output)["total"] == 1
+    assert run("backup", str(tmp_path / "bk")).exit_code == 0
+    lib = Library(config_mod.load(tmp_path / "config.yaml"), embedder=FakeEmbedder())
+    try:
+        (doc,) = [r["id"] for r in documents.listing(lib, principal_for_role("admin"))["documents"]]
+        documents.update(lib, principal_for_role("admin"), doc, {"access": "members"})
+    finally:
+        lib.close()
+    assert json.loads(run("search", "Aarhus", "--json").output)["total"] == 0
+    res = run("restore", str(tmp_path / "bk"), "--force")
+    assert res.exit_code == 0, res.output
+    assert "public in the backup, members in the replaced library: kept members" in res.output
+    assert json.loads(run("search", "Aarhus", "--json").output)["total"] == 0
+    assert json.loads(run("search", "Aarhus", "--json", "--as", "member").output)["total"] == 1
+    assert run("check").exit_code == 0
+    assert "restore kept the stricter access" in run("audit").output
+    res = run("restore", str(tmp_path / "bk"), "--force", "--backup-access")
+    assert res.exit_code == 0 and "now public" in res.output
+    assert json.loads(run("search", "Aarhus", "--json").output)["total"] == 1
+
+
 def test_config_command_lists_every_key(run):
     from doclib.config import iter_settings
 

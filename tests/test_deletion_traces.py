@@ -148,7 +148,6 @@ def test_library_from_before_is_compacted_by_doclib_compact(cli, fixtures_dir, t
     deleted, nothing overwritten, job reports kept): the upgrade marks the
     compaction pending, `doclib check` says so, `doclib compact` removes
     every trace (free pages, FTS5 segments, job reports, WAL)."""
-    from alembic import command
 
     data = tmp_path / "data"
     cfg = make_config(data)
@@ -158,8 +157,7 @@ def test_library_from_before_is_compacted_by_doclib_compact(cli, fixtures_dir, t
     with lib.db.connect() as conn:
         stored = conn.execute(select(store.documents.c.stored_name).where(
             store.documents.c.id == r.document_id)).scalar_one()
-    with lib.db.engine.begin() as conn:
-        command.downgrade(store._alembic_config(conn), "0007")
+    lib.db.downgrade("0007")
     lib.close()
     db = sqlite3.connect(cfg.library_dir / "doclib.db")
     db.execute("PRAGMA secure_delete=OFF")

@@ -196,19 +196,15 @@ def test_a_stricter_setting_removes_indexed_notes_when_the_library_opens(tmp_pat
 def test_presentations_from_before_the_split_are_extracted_again(tmp_path, fixtures_dir):
     """Migration 0006 lists the presentations whose passages hold their notes;
     ``doclib check --repair`` extracts them again."""
-    from alembic import command
 
     from doclib import maintenance
-    from doclib.store import _alembic_config
 
     lib = Library(make_config(tmp_path), embedder=FakeEmbedder())
     try:
         r = ingest_file(lib, fixtures_dir / "slides.pptx", IngestOptions(access="public"))
         other = ingest_file(lib, fixtures_dir / "en_summit.txt", IngestOptions(access="public"))
-        with lib.db.engine.begin() as conn:
-            command.downgrade(_alembic_config(conn), "0005")
-        with lib.db.engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), "head")
+        lib.db.downgrade("0005")
+        lib.db.migrate()
         from doclib.ingest import notes_pending
 
         assert notes_pending(lib) == [r.document_id] != [other.document_id]

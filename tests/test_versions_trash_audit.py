@@ -378,15 +378,12 @@ def test_migration_runs_on_an_existing_library(lib, tmp_path):
     audit log's columns), with a document and audit rows, upgrades in place:
     its document is kept, searchable, and can be replaced, trashed and
     restored."""
-    from alembic import command
 
-    from doclib.store import _alembic_config
 
     doc_id = _two_versions(lib, tmp_path)
     with lib.db.begin() as conn:
         conn.execute(store.document_versions.delete())
-        cfg = _alembic_config(conn)
-        command.downgrade(cfg, "0008")
+    lib.db.downgrade("0008")
     with lib.db.connect() as conn:
         cols = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(documents)")}
         assert "deleted_at" not in cols

@@ -70,6 +70,13 @@ class Ctx:
             self._lib = Library(self.config)
         return self._lib
 
+    def close(self) -> None:
+        """Release the library's database connections (a command in a
+        long-lived process, such as a test, leaves nothing open)."""
+        if self._lib is not None:
+            self._lib.close()
+            self._lib = None
+
 
 def _log(conn: Any, action: str, target: str = "", detail: str = "") -> None:
     """The audit row of a command-line change, in its transaction."""
@@ -98,6 +105,7 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, config_path: str | None) -> None:
     """doclib: a bilingual (Arabic/English) document library with semantic search."""
     ctx.obj = Ctx(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # ------------------------------------------------------------------ ingest
@@ -312,13 +320,24 @@ def backup(obj: Ctx, dest: str) -> None:
 @main.command()
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.option("--force", is_flag=True, help="Replace a library that is not empty.")
+@click.option("--backup-access", is_flag=True,
+              help="Take the backup's access levels even where the replaced library had "
+                   "restricted a document since (by default the stricter level stays).")
 @click.pass_obj
 @domain_errors
-def restore(obj: Ctx, src: str, force: bool) -> None:
-    """Restore a backup made by `doclib backup` into the configured library."""
+def restore(obj: Ctx, src: str, force: bool, backup_access: bool) -> None:
+    """Restore a backup made by `doclib backup` into the configured library.
+
+    A document that the replaced library held with a stricter access than
+    the backup (restricted after the backup was made) keeps the stricter
+    level: a restore never publishes what a curator restricted."""
     from .maintenance import restore as run
 
-    out = run(obj.config, src, force=force)
+    out = run(obj.config, src, force=force, backup_access=backup_access)
+    for m in out["access"]:
+        how = ("now " + m["backup"]) if backup_access else ("kept " + m["now"])
+        click.echo(f"document {m['id']} ({m['title'] or 'untitled'}): {m['backup']} in the "
+                   f"backup, {m['now']} in the replaced library: {how}")
     click.echo(f"restored {out['documents']} documents; run `doclib check` to verify")
 
 

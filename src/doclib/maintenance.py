@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from . import audience, erase, ingest, jobs, store, trash
+from . import audience, audit, erase, ingest, jobs, store, trash
 from .config import Config
 from .errors import BadRequest, Conflict, DoclibError
 from .index import lexical
@@ -248,7 +248,61 @@ def _copy_private(src: Path, target: Path) -> None:
     store.tighten(target)
 
 
-def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, int]:
+def _levels_now(db_path: Path) -> dict[str, int]:
+    """The access level of each document (by content hash) of the library
+    about to be replaced; empty when there is none."""
+    if not db_path.exists():
+        return {}
+    conn = sqlite3.connect(db_path)
+    try:
+        return {sha: int(level) for sha, level in
+                conn.execute("SELECT sha256, access FROM documents")}
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+
+
+def _keep_restrictions(config: Config, now: dict[str, int], backup_access: bool
+                       ) -> list[dict[str, Any]]:
+    """Documents of the restored library that the replaced one held with a
+    stricter access level (restricted after the backup was made).  The
+    restriction wins: their level goes back to the stricter one, their
+    passages move between the audiences' lexical tables, and the audit log
+    says so; with ``backup_access`` the backup's levels stay (listed all
+    the same)."""
+    if not now:
+        return []
+    db = store.Database(config.database_url)
+    try:
+        db.migrate()
+        d = store.documents
+        moved = []
+        with db.begin() as conn:
+            for doc_id, sha, title, level in conn.execute(
+                    select(d.c.id, d.c.sha256, d.c.title, d.c.access)).all():
+                stricter = now.get(sha)
+                if stricter is None or not audience.widens(stricter, level):
+                    continue
+                moved.append({"id": int(doc_id), "title": title,
+                              "backup": audience.Access(int(level)).name,
+                              "now": audience.Access(stricter).name})
+                if not backup_access:
+                    audience.update_row(conn, doc_id, {"access": stricter})
+                    audit.record(conn, None, "document.access", str(doc_id),
+                                 "restore kept the stricter access the library had",
+                                 document_id=int(doc_id), via="cli")
+        return moved
+    finally:
+        db.dispose()
+
+
+def restore(config: Config, src: str | Path, force: bool = False,
+            backup_access: bool = False) -> dict[str, Any]:
+    """Replace the configured library with a backup.  A document that the
+    replaced library held with a stricter access (restricted after the
+    backup) keeps the stricter level unless ``backup_access``: a restore
+    never publishes what a curator had restricted."""
     src = Path(src)
     if not (src / "doclib.db").exists():
         raise BadRequest(f"{src} is not a doclib backup (no doclib.db)")
@@ -265,6 +319,7 @@ def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, i
             conn.close()
         if n:
             raise Conflict(f"the library already holds {n} documents; use --force to replace it")
+    now = _levels_now(db_path)
     store.private_dir(db_path.parent)
     for suffix in ("-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
@@ -285,4 +340,4 @@ def restore(config: Config, src: str | Path, force: bool = False) -> dict[str, i
     # the vector index is rebuilt from the restored database on first use
     for f in ("vectors.faiss", "manifest.json"):
         (config.index_dir / f).unlink(missing_ok=True)
-    return {"documents": int(n)}
+    return {"documents": int(n), "access": _keep_restrictions(config, now, backup_access)}
