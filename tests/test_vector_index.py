@@ -117,3 +117,34 @@ def test_crash_during_save_keeps_previous_index(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vectors")]
     monkeypatch.undo()
     assert VectorIndex(tmp_path, 32, "test/1").try_load(fingerprint(ids)) is None
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), share=st.floats(0.0, 1.0), k=st.integers(1, 30),
+       nq=st.integers(1, 5))
+def test_search_many_matches_one_query_at_a_time(tmp_path_factory, seed, share, k, nq):
+    """Several queries in one pass (the echo's) give each query's own
+    top-k, with an allow-list made once and reused."""
+    from doclib.index.vector import Allowed
+
+    vi, ids, vecs, _ = random_index(tmp_path_factory.mktemp("vi"), seed=seed % 7)
+    rng = np.random.default_rng(seed)
+    allowed = Allowed(ids[rng.random(len(ids)) < share])
+    qs = rng.standard_normal((nq, vecs.shape[1])).astype(np.float32)
+    many_scores, many_ids = vi.search_many(qs, k, allowed)
+    for q, s, got in zip(qs, many_scores, many_ids, strict=True):
+        want_ids, want_scores = oracle(q, ids, vecs, allowed.ids, k)
+        assert sorted(got.tolist()) == sorted(want_ids.tolist())
+        np.testing.assert_allclose(np.sort(s), np.sort(want_scores), rtol=1e-5, atol=1e-5)
+
+
+def test_version_changes_with_every_change_of_contents(tmp_path):
+    vi, ids, vecs, docs = random_index(tmp_path, n=20)
+    seen = {vi.version}
+    vi.add(np.array([20_001]), vecs[:1], 7)
+    seen.add(vi.version)
+    vi.remove([20_001])
+    seen.add(vi.version)
+    vi.replace_all(ids, vecs, docs)
+    seen.add(vi.version)
+    assert len(seen) == 4

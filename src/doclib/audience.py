@@ -28,6 +28,8 @@ migration creating its lexical table); per-group access would be too.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -38,6 +40,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from . import store
+from .index.vector import Allowed
 from .models import ROLES
 
 
@@ -107,6 +110,8 @@ def public_sql(alias: str = "d") -> str:
 
 
 class _Owners(Protocol):
+    version: int
+
     def allowed_chunks(self, doc_ids: np.ndarray | list[int]) -> np.ndarray: ...
 
 
@@ -116,12 +121,44 @@ class Visible(dict[int, Any]):
     def __init__(self, audience: Audience, rows: Iterable[tuple[int, Any]] = ()) -> None:
         super().__init__(rows)
         self.audience = audience
+        # allow-lists made from this set, by index version and name
+        self._allowed: dict[tuple[int, int, str], Allowed] = {}
+        self._languages: dict[int, str] | None = None
+        self._others: dict[str, list[int]] = {}
 
-    def chunks(self, vectors: _Owners, among: Iterable[int] | None = None) -> np.ndarray:
+    def languages(self) -> dict[int, str]:
+        """Document id -> its language (made once per set)."""
+        if self._languages is None:
+            self._languages = {d: row.language for d, row in self.items()}
+        return self._languages
+
+    def not_in(self, language: str) -> list[int]:
+        """The documents whose language is not ``language`` (made once per
+        set and language)."""
+        kept = self._others.get(language)
+        if kept is None:
+            kept = [d for d, lang in self.languages().items() if lang != language]
+            self._others[language] = kept
+        return kept
+
+    def chunks(self, vectors: _Owners, among: Iterable[int] | None = None,
+               name: str | None = None) -> Allowed:
         """The chunk ids FAISS may return (its allow-list): those of these
-        documents, or of the ones in ``among`` that are among them."""
+        documents, or of the ones in ``among`` that are among them.  The
+        list of all of them, or of a subset the caller ``name``s (always
+        the same subset for a name), is made once per index version."""
+        key = (id(vectors), vectors.version, "" if among is None else (name or ""))
+        if among is None or name:
+            kept = self._allowed.get(key)
+            if kept is not None:
+                return kept
         docs = self.keys() if among is None else [d for d in among if d in self]
-        return vectors.allowed_chunks(np.fromiter(docs, dtype=np.int64))
+        allowed = Allowed(vectors.allowed_chunks(np.fromiter(docs, dtype=np.int64)))
+        if among is None or name:
+            if len(self._allowed) > 8:
+                self._allowed.clear()
+            self._allowed[key] = allowed
+        return allowed
 
 
 @dataclass(frozen=True)
@@ -177,6 +214,56 @@ class Audience:
     def lexical_table(self) -> str:
         """The lexical table holding exactly the chunks this audience may see."""
         return LEXICAL_TABLES[self.level]
+
+
+# ------------------------------------------------- visible sets, reused
+GENERATION_KEY = "documents_generation"
+
+
+def generation(conn: Connection) -> str | None:
+    """The documents' generation (migration 0013): a counter bumped in the
+    transaction of every change to a document, an event or a workshop."""
+    value = conn.execute(text("SELECT value FROM meta WHERE key = :k"),
+                         {"k": GENERATION_KEY}).scalar()
+    return None if value is None else str(value)
+
+
+class VisibleSets:
+    """The visible sets one process built, by audience and query, reused
+    while the documents' generation is the one they were built at (so a
+    change made by any process, or by hand in SQL, is in the next set
+    asked for).  At most ``size`` sets are kept, the least recently used
+    dropped first.  A set is shared: its users must not change it."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._sets: OrderedDict[Any, tuple[str, Visible]] = OrderedDict()
+
+    def documents(self, conn: Connection, audience: Audience, columns: str, source: str,
+                  where: tuple[str, dict[str, Any]] = ("", {})) -> Visible:
+        """``audience.documents(conn, columns, source, where)``, reused if
+        nothing changed since it was built."""
+        gen = generation(conn)
+        if gen is None:  # a database without the counter: nothing is reused
+            return audience.documents(conn, columns, source, where)
+        key = (audience, columns, source, where[0], tuple(sorted(where[1].items())))
+        with self._lock:
+            kept = self._sets.get(key)
+            if kept is not None and kept[0] == gen:
+                self._sets.move_to_end(key)
+                return kept[1]
+        visible = audience.documents(conn, columns, source, where)
+        with self._lock:
+            self._sets[key] = (gen, visible)
+            self._sets.move_to_end(key)
+            while len(self._sets) > self._size:
+                self._sets.popitem(last=False)
+        return visible
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
 
 
 # ------------------------------------------- the chunks of each audience table

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import select
 
 from . import events, store
+from .audience import VisibleSets
 from .config import Config
 from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
 from .errors import ConfigError
@@ -49,6 +50,8 @@ class Library:
         self._topics: Any = None
         self._lock = threading.RLock()
         self.index = Indexes(self.db, config.index_dir, lambda: self.embedder)
+        # the visible sets this process built, reused while nothing changed
+        self.visible_sets = VisibleSets()
         if migrate:
             self.index.ensure_lexical_version()
             self.enforce_speaker_notes()

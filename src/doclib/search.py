@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 
 from . import store, validate
-from .audience import Access, Visible
+from .audience import Access, Visible, VisibleSets
 from .auth import Principal
 from .errors import N_, BadRequest
 from .index import lexical
@@ -112,11 +112,15 @@ def document_summary(row: Any) -> dict[str, Any]:
 
 
 def visible_documents(conn: Any, who: Principal, filters: Filters | None = None,
-                      ids: list[int] | None = None) -> Visible:
+                      ids: list[int] | None = None, sets: VisibleSets | None = None
+                      ) -> Visible:
     """Rows of the documents the caller may see (optionally filtered): its
-    audience's visible set."""
-    return who.audience.documents(conn, DOC_COLUMNS, DOC_FROM, (filters or Filters()).sql(),
-                                  ids)
+    audience's visible set; with ``sets`` (a library's ``visible_sets``),
+    the one built before if nothing changed since (not with ``ids``)."""
+    where = (filters or Filters()).sql()
+    if sets is not None and ids is None:
+        return sets.documents(conn, who.audience, DOC_COLUMNS, DOC_FROM, where)
+    return who.audience.documents(conn, DOC_COLUMNS, DOC_FROM, where, ids)
 
 
 # ------------------------------------------------------------- highlighting
@@ -210,15 +214,17 @@ def candidates(lib: Library, who: Principal, q: Query, filters: Filters, n: int
     """Both legs, each restricted to the visible chunks before its top-n."""
     audience = who.audience
     with lib.db.connect() as conn:
-        visible = visible_documents(conn, who, filters)
+        visible = visible_documents(conn, who, filters, sets=lib.visible_sets)
         if not visible:
             return Candidates(visible, [], [], {}, {})
         # lexical leg: the visibility condition is inside the FTS query
         cond, params = audience.sql()
         fsql, fparams = filters.sql()
         table = audience.lexical_table
+        # without filters, the condition drops only the chunks of documents
+        # that are not ready: the best matches are tried first
         lex = lexical.search(conn, q.text, n, cond + fsql, {**params, **fparams}, table,
-                             terms=q.terms)
+                             terms=q.terms, prefix=0 if fsql else 2 * n)
         known, full = lexical.query_bounds(conn, q.text, table, terms=q.terms)
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
@@ -248,7 +254,7 @@ def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, st
         return [], cand.visible
     if strategy == "mixture":
         qlang = q.language
-        doc_lang = {d: row.language for d, row in cand.visible.items()}
+        doc_lang = cand.visible.languages()
         bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
         calibrated = {c.chunk_id: c.score for c in calibrated_sum(cfg, cand)}
         return fuse_mixture(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
@@ -354,7 +360,7 @@ def _renormalised(ranked: list[tuple[int, float, list[Any]]]
 
 def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
                  targets: list[int], visible: Visible, weight: float,
-                 strategy: str) -> dict[int, ChunkScore]:
+                 strategy: str, target_name: str | None = None) -> dict[int, ChunkScore]:
     """For each target document, the best (feedback score x similarity x
     weight) between a feedback document's best passage and the target's
     passages, found with the passage vector as the query (FAISS, restricted
@@ -365,15 +371,21 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
     cfg = lib.config.search
     lo, hi = cfg.echo_min_similarity, cfg.echo_full_similarity
     vi = lib.vectors
-    allowed = visible.chunks(vi, targets)
+    allowed = visible.chunks(vi, targets, name=target_name)
     echoes: dict[int, ChunkScore] = {}
     if allowed.size == 0:
         return echoes
+    sources = []
     for _doc, score, chunk_scores in feedback[: cfg.echo_documents]:
         v = vi.vector(chunk_scores[0].chunk_id)
-        if v is None:
-            continue
-        sims, ids = vi.search(v, cfg.echo_candidates, allowed)
+        if v is not None:
+            sources.append((score, v))
+    if not sources:
+        return echoes
+    # one pass over the index for every feedback passage
+    all_sims, all_ids = vi.search_many(np.stack([v for _, v in sources]), cfg.echo_candidates,
+                                       allowed)
+    for (score, _v), sims, ids in zip(sources, all_sims, all_ids, strict=True):
         owner = vi.owners(ids)
         for sim, cid in zip(sims, ids, strict=True):
             d = owner.get(int(cid))
@@ -398,7 +410,7 @@ def _echo(lib: Library, who: Principal, q: Query, filters: Filters,
     filters, with the language set to the query's)."""
     cfg = lib.config.search
     qlang = q.language
-    others = [d for d, row in visible.items() if row.language != qlang]
+    others = visible.not_in(qlang)
     if not others:
         return ranked
     if filters.language is None:
@@ -407,7 +419,10 @@ def _echo(lib: Library, who: Principal, q: Query, filters: Filters,
         fb_ranked, fb_visible = _ranked(lib, who, q, replace(filters, language=qlang), n,
                                         strategy)
         feedback = [r for r in fb_ranked if fb_visible[r[0]].language == qlang]
-    echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight, strategy)
+    # the targets are the visible documents not in the query's language: the
+    # same list while the visible set holds, named so it is made once
+    echoes = _echo_scores(lib, feedback, others, visible, cfg.echo_weight, strategy,
+                          target_name=f"language!={qlang}")
     return merge_echoes(ranked, echoes, cfg.passages_per_document)
 
 

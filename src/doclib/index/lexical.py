@@ -126,6 +126,21 @@ SEARCH_SQL = (
 )
 
 
+# The same, when the condition passes nearly every match (the audience's
+# table holds only chunks it may see; without filters the condition only
+# drops chunks of documents that are not ready): the best ``prefix`` matches
+# by BM25 first, in FTS5's order (score, then rowid), joined after.  If at
+# least k of them pass, they are the k best that pass (any match outside the
+# prefix scores lower or ties with a larger rowid); otherwise the full query
+# runs.  Measured at 100k chunks: 35 ms instead of 80 (an Arabic question
+# matches ~30k rows; the join then runs on the prefix only).
+PREFIX_SQL = (
+    "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25({table}) AS s FROM {table} "
+    "WHERE {table} MATCH :expr ORDER BY s, id LIMIT :prefix) "
+    "SELECT m.id, -m.s FROM m JOIN chunks c ON c.id = m.id "
+    "JOIN documents d ON d.id = c.document_id WHERE {condition} ORDER BY m.s, m.id LIMIT :k"
+)
+
 # FTS5's bm25() constants (k1 = 1.2); a term can add at most idf * (k1 + 1)
 BM25_K1 = 1.2
 
@@ -165,17 +180,25 @@ def query_bound(conn: Connection, query: str, table: str = ALL) -> float:
 
 def search(conn: Connection, query: str, k: int, condition: str,
            params: dict[str, object], table: str = ALL,
-           terms: Sequence[str] | None = None) -> list[tuple[int, float]]:
+           terms: Sequence[str] | None = None, prefix: int = 0) -> list[tuple[int, float]]:
     """Top-k (chunk id, BM25 score; higher is better) among chunks whose
     document (alias ``d``) satisfies ``condition`` (SQL with ``params``), in
     the audience's ``table`` (its statistics are the audience's).
 
     The condition is applied before ranking and LIMIT, so hidden chunks never
-    take a place and the caller still gets k visible hits.
+    take a place and the caller still gets k visible hits.  With ``prefix``
+    (for a condition that passes nearly every match), the best ``prefix``
+    matches are tried first (``PREFIX_SQL``): the same answer, faster.
     """
     expr, found = match_expression(query, terms)
     if not found:
         return []
+    values = {**params, "expr": expr, "k": k}
+    if prefix > k:
+        rows = conn.execute(text(PREFIX_SQL.format(table=table, condition=condition)),
+                            {**values, "prefix": prefix}).all()
+        if len(rows) >= k:
+            return [(int(r[0]), float(r[1])) for r in rows]
     sql = text(SEARCH_SQL.format(table=table, condition=condition))
-    rows = conn.execute(sql, {**params, "expr": expr, "k": k}).all()
+    rows = conn.execute(sql, values).all()
     return [(int(r[0]), float(r[1])) for r in rows]

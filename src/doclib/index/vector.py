@@ -32,6 +32,23 @@ def fingerprint(ids: np.ndarray) -> list[int]:
     return [int(ids.size), int(ids.max()), int(ids.sum() % (1 << 62))]
 
 
+class Allowed:
+    """An allow-list of chunk ids with the bitmap FAISS reads, made once
+    (a visible set's list is reused by every search while it holds)."""
+
+    def __init__(self, ids: np.ndarray | list[int]) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.size = int(self.ids.size)
+        self._bitmap: np.ndarray | None = None
+
+    def bitmap(self) -> np.ndarray:
+        if self._bitmap is None:
+            bits = np.zeros(int(self.ids.max()) + 1 if self.size else 1, dtype=bool)
+            bits[self.ids] = True
+            self._bitmap = np.packbits(bits, bitorder="little")
+        return self._bitmap
+
+
 class VectorIndex:
     """In-memory FAISS index plus its on-disk copy in ``index_dir``."""
 
@@ -49,11 +66,15 @@ class VectorIndex:
         # document set into allowed chunk ids without a database round trip
         self._owner_ids = np.zeros(0, np.int64)
         self._owner_docs = np.zeros(0, np.int64)
+        # bumped by every change of contents: an allow-list made at one
+        # version is only reused at that version
+        self.version = 0
 
     def set_owners(self, chunk_ids: np.ndarray, doc_ids: np.ndarray) -> None:
         with self._lock:
             self._owner_ids = np.asarray(chunk_ids, np.int64)
             self._owner_docs = np.asarray(doc_ids, np.int64)
+            self.version += 1
 
     def allowed_chunks(self, doc_ids: np.ndarray | list[int]) -> np.ndarray:
         """Chunk ids in the index that belong to the given documents."""
@@ -99,6 +120,7 @@ class VectorIndex:
             self._owner_ids = np.concatenate([self._owner_ids, np.asarray(ids, np.int64)])
             self._owner_docs = np.concatenate([self._owner_docs,
                                                np.full(len(ids), doc_id, np.int64)])
+            self.version += 1
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(ids, dtype=np.int64))
 
@@ -108,34 +130,43 @@ class VectorIndex:
         with self._lock:
             keep = ~np.isin(self._owner_ids, np.asarray(ids, np.int64))
             self._owner_ids, self._owner_docs = self._owner_ids[keep], self._owner_docs[keep]
+            self.version += 1
             sel = self._faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
             self.index.remove_ids(sel)
 
     # -------------------------------------------------------------- search
     def search(self, query: np.ndarray, k: int,
-               allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+               allowed: np.ndarray | Allowed | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, chunk ids) among ``allowed`` chunk ids (None = all)."""
+        d, i = self.search_many(query.reshape(1, -1), k, allowed)
+        return d[0], i[0]
+
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | Allowed | None
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Top-k (scores, chunk ids) of each query (a row of ``queries``)
+        among ``allowed`` chunk ids (None = all), in one pass over the
+        index."""
         faiss = self._faiss
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        empty = ([np.zeros(0, np.float32)] * len(q), [np.zeros(0, np.int64)] * len(q))
         with self._lock:
             n = int(self.index.ntotal)
-            if n == 0 or k <= 0:
-                return np.zeros(0, np.float32), np.zeros(0, np.int64)
+            if n == 0 or k <= 0 or len(q) == 0:
+                return empty
             if allowed is None:
                 d, i = self.index.search(q, min(k, n))
             else:
-                allowed = np.asarray(allowed, dtype=np.int64)
+                if not isinstance(allowed, Allowed):
+                    allowed = Allowed(allowed)
                 if allowed.size == 0:
-                    return np.zeros(0, np.float32), np.zeros(0, np.int64)
-                bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
-                bits[allowed] = True
-                bitmap = np.packbits(bits, bitorder="little")
+                    return empty
+                bitmap = allowed.bitmap()
                 # n is the size of the bitmap in BYTES; ids past it are not members
                 sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
                 params = faiss.SearchParameters(sel=sel)
-                d, i = self.index.search(q, min(k, n, int(allowed.size)), params=params)
-        keep = i[0] >= 0
-        return d[0][keep], i[0][keep]
+                d, i = self.index.search(q, min(k, n, allowed.size), params=params)
+        keep = i >= 0
+        return [d[r][keep[r]] for r in range(len(q))], [i[r][keep[r]] for r in range(len(q))]
 
     # ---------------------------------------------------------- persistence
     @property
@@ -199,5 +230,6 @@ class VectorIndex:
             return "index does not match the database"
         with self._lock:
             self.index = index
+            self.version += 1
         self.loaded_stamp = stamp
         return None
