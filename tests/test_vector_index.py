@@ -148,3 +148,23 @@ def test_version_changes_with_every_change_of_contents(tmp_path):
     vi.replace_all(ids, vecs, docs)
     seen.add(vi.version)
     assert len(seen) == 4
+
+
+def test_a_loaded_index_is_memory_mapped_and_copied_before_a_change(tmp_path):
+    """A saved index loads memory-mapped (shared between processes); adding
+    or removing then works on a copy (FAISS would abort the process if a
+    mapped index were written to), and the saved file is unchanged until
+    the next save."""
+    vi, ids, vecs, docs = random_index(tmp_path, n=50)
+    vi.save()
+    other = VectorIndex(tmp_path, vecs.shape[1], "test/1")
+    assert other.try_load(fingerprint(ids)) is None and other.mapped
+    other.set_owners(ids, docs)
+    q = vecs[3]
+    assert other.search(q, 1, None)[1][0] == ids[3]
+    other.add(np.array([99_999]), vecs[3:4] * 1.0, 999)
+    assert not other.mapped and len(other) == 51
+    other.remove([int(ids[3])])
+    assert other.search(q, 1, None)[1][0] == 99_999
+    again = VectorIndex(tmp_path, vecs.shape[1], "test/1")
+    assert again.try_load(fingerprint(ids)) is None and len(again) == 50

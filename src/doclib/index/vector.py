@@ -69,6 +69,18 @@ class VectorIndex:
         # bumped by every change of contents: an allow-list made at one
         # version is only reused at that version
         self.version = 0
+        # loaded memory-mapped from the saved file (read-only, its pages
+        # shared by every process that maps it): copied before a change
+        self.mapped = False
+
+    def _owned(self) -> None:
+        """Make the index an in-memory copy before it changes: FAISS aborts
+        the process (an assertion, not an exception) when a memory-mapped
+        index is written to."""
+        if self.mapped:
+            faiss = self._faiss
+            self.index = faiss.deserialize_index(faiss.serialize_index(self.index))
+            self.mapped = False
 
     def set_owners(self, chunk_ids: np.ndarray, doc_ids: np.ndarray) -> None:
         with self._lock:
@@ -112,11 +124,13 @@ class VectorIndex:
                 fresh.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                    np.asarray(ids, dtype=np.int64))
             self.index = fresh
+            self.mapped = False
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, doc_id: int) -> None:
         if len(ids) == 0:
             return
         with self._lock:
+            self._owned()
             self._owner_ids = np.concatenate([self._owner_ids, np.asarray(ids, np.int64)])
             self._owner_docs = np.concatenate([self._owner_docs,
                                                np.full(len(ids), doc_id, np.int64)])
@@ -128,6 +142,7 @@ class VectorIndex:
         if len(ids) == 0:
             return
         with self._lock:
+            self._owned()
             keep = ~np.isin(self._owner_ids, np.asarray(ids, np.int64))
             self._owner_ids, self._owner_docs = self._owner_ids[keep], self._owner_docs[keep]
             self.version += 1
@@ -217,7 +232,10 @@ class VectorIndex:
                 return f"manifest {key} is {manifest.get(key)!r}, expected {want!r}"
         stamp = self.stamp()
         try:
-            index = self._faiss.read_index(str(self.index_path))
+            # memory-mapped: loaded at once whatever its size, and the
+            # processes of one service share its pages (a rename by the
+            # next save leaves this mapping on the old file)
+            index = self._faiss.read_index(str(self.index_path), self._faiss.IO_FLAG_MMAP_IFC)
         except Exception:
             return "index file damaged or missing"
         if index.d != self.dim or not isinstance(index, self._faiss.IndexIDMap2):
@@ -230,6 +248,7 @@ class VectorIndex:
             return "index does not match the database"
         with self._lock:
             self.index = index
+            self.mapped = True
             self.version += 1
         self.loaded_stamp = stamp
         return None
