@@ -186,6 +186,12 @@ def main() -> None:
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="start the workers with web.warm_up: false")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--data-dir", default=None,
+                    help="search an existing library (e.g. one of bench/scale.py's) instead "
+                         "of building the sample + dev-set one")
+    ap.add_argument("--as", dest="role", choices=("visitor", "member"), default="visitor",
+                    help="search as a visitor (no token) or a member (an API token)")
+    ap.add_argument("--out", default=None, help="results file (default bench/results/load.json)")
     args = ap.parse_args()
     mixed = args.uploaders > 0
     docs, queries = load_dev(None)
@@ -194,15 +200,22 @@ def main() -> None:
     uploads: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="doclib-load-") as tmp:
         cfg_path = Path(tmp) / "config.yaml"
-        cfg_path.write_text(f"storage:\n  data_dir: data\nweb:\n  workers: {args.workers}\n"
+        data_dir = args.data_dir or "data"
+        cfg_path.write_text(f"storage:\n  data_dir: {data_dir}\nweb:\n  workers: {args.workers}\n"
                             f"  warm_up: {str(args.warm_up).lower()}\n", encoding="utf-8")
         cfg = config_mod.load(cfg_path)
         lib = Library(cfg)
-        list(ingest_paths(lib, [str(ROOT / "library" / "sample")], IngestOptions()))
-        src = Path(tmp) / "articles"
-        src.mkdir()
-        ingest_dev(lib, docs, src)
+        if not args.data_dir:
+            list(ingest_paths(lib, [str(ROOT / "library" / "sample")], IngestOptions()))
+            src = Path(tmp) / "articles"
+            src.mkdir()
+            ingest_dev(lib, docs, src)
         token = None
+        if args.role == "member":
+            with lib.db.begin() as conn:
+                uid = accounts.add_user(conn, f"load-{uuid.uuid4().hex[:8]}@example.org",
+                                        "load-member-pass-1", "member")
+                token = accounts.create_token(conn, uid, "load")
         if mixed:
             with lib.db.begin() as conn:
                 uid = accounts.add_user(conn, "load-curator@example.org", "load-curator-pass-1",
@@ -243,7 +256,7 @@ def main() -> None:
             deadline = time.time() + args.seconds
 
             def searcher(i: int) -> None:
-                client = Client(port)
+                client = Client(port, token if args.role == "member" else None)
                 while time.time() < deadline:
                     with count_lock:
                         if not mixed and counter[0] >= args.requests:
@@ -345,11 +358,13 @@ def main() -> None:
         print(f"{len(lat)} searches, {args.clients} clients, {args.workers} gunicorn workers: "
               f"{rps:.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors}; "
               f"worker RSS {', '.join(f'{x:.0f}' for x in rss_mb)} MB")
-        out = ROOT / "bench" / "results" / "load.json"
+        out = Path(args.out) if args.out else ROOT / "bench" / "results" / "load.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"requests": len(lat), "clients": args.clients,
                                    "workers": args.workers, "rps": rps, "p50_ms": p50,
-                                   "p99_ms": p99, "errors": errors, "documents": len(docs) + 4,
+                                   "p99_ms": p99, "errors": errors,
+                                   "library": args.data_dir or "sample + dev set",
+                                   "role": args.role, "documents": len(docs) + 4,
                                    "worker_rss_mb": rss_mb,
                                    "dev_set": str(DEV.name)}, indent=2), encoding="utf-8")
         return

@@ -135,9 +135,10 @@ os.fsync, os.replace, os.unlink = fsync, replace, unlink
 
 real_write_index = faiss.write_index
 
-def write_index(index, path):
-    step("faiss write")
-    return real_write_index(index, path)
+def write_index(index, path, *args):
+    if isinstance(path, str):  # a file (serialize_index writes to memory)
+        step("faiss write")
+    return real_write_index(index, path, *args)
 
 faiss.write_index = write_index
 
