@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -148,11 +149,16 @@ def _report_line(r: Any) -> str:
               help="Also change the title, type, access, event ... of documents the library "
                    "already holds (same content or same path); without it they keep theirs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON report per line.")
+@click.option("--workers", type=Whole("workers", 1, 64), default=1, show_default=True,
+              help="Files ingested at once, their passages embedded by as many worker "
+                   "processes (one BLAS thread each; each loads the models once). The "
+                   "machine's cores is a good number for a large folder.")
 @click.pass_obj
 @domain_errors
 def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | None,
            access: str | None, event: str | None, workshop: int | None, language: str,
-           date: str | None, notes: str | None, update_metadata: bool, as_json: bool) -> None:
+           date: str | None, notes: str | None, update_metadata: bool, as_json: bool,
+           workers: int) -> None:
     """Ingest files and folders (recursively; a folder's catalogue.yaml gives
     events, workshops and per-file metadata, which win over these options)."""
     from .ingest import IngestOptions, check_options, collect, ingest_paths
@@ -165,7 +171,9 @@ def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | 
     total = len(collect(list(paths)))
     failed = 0
     show_bar = not as_json and sys.stderr.isatty() and total > 1
-    reports = ingest_paths(lib, list(paths), opts)
+    started = time.perf_counter()
+    reports = ingest_paths(lib, list(paths), opts, workers=workers)
+    done: list[Any] = []
     if show_bar:
         with click.progressbar(reports, length=total, label="ingesting", file=sys.stderr,
                                item_show_func=lambda r: r.path if r else "") as bar:
@@ -175,9 +183,18 @@ def ingest(obj: Ctx, paths: tuple[str, ...], title: str | None, doc_type: str | 
             failed += r.status not in ("ready", "unchanged", "updated")
     else:
         for r in reports:
+            done.append(r)
             failed += r.status not in ("ready", "unchanged", "updated")
             click.echo(json.dumps(r.to_json(), ensure_ascii=False) if as_json
                        else _report_line(r))
+    if total > 1 and not as_json:
+        ready = [r for r in done if r.status in ("ready", "updated")]
+        pages, chunks = sum(r.pages for r in ready), sum(r.chunks for r in ready)
+        took = max(time.perf_counter() - started, 1e-9)
+        click.echo(f"{len(done)} files ({len(ready)} indexed: {pages} pages, {chunks} "
+                   f"passages) in {took:.1f} s: {pages / took:.1f} pages/s, "
+                   f"{chunks / took:.1f} passages/s ({workers} worker"
+                   f"{'s' if workers > 1 else ''})", err=True)
     if failed:
         sys.exit(1)
 

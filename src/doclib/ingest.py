@@ -508,9 +508,15 @@ def _embed(lib: Library, drafts: list[Any], check: Callable[[], None]
     step = max(1, lib.config.embed.batch_size)
     parts: list[np.ndarray] = []
     second: list[dict[str, Any]] = []
+    pool = lib.embed_pool  # worker processes of a batch ingestion (workers.py)
     for i in range(0, len(drafts), step):
         check()
         part = drafts[i:i + step]
+        if pool is not None:
+            vectors, more = pool.embed([(c.language, c.text) for c in part])
+            parts.append(vectors)
+            second.extend(more)
+            continue
         parts.append(lib.embedder.embed_passages([c.text for c in part]))
         second.extend(lib.second_vectors([(c.language, c.text) for c in part]))
     if not parts:
@@ -901,12 +907,17 @@ def _catalogues_under(root: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 
 def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
-                 uploader_id: int | None = None, via: str = "cli") -> Iterator[IngestReport]:
+                 uploader_id: int | None = None, via: str = "cli",
+                 workers: int = 1) -> Iterator[IngestReport]:
     """Ingest files and folders (recursively).  A folder's catalogue.yaml
     creates its events and workshops and gives per-file metadata: the
     catalogues of the folders given, of their subfolders, and of the folder
     of each file given.  Every catalogue is checked before anything is
-    ingested or any event created."""
+    ingested or any event created.
+
+    With ``workers`` > 1, that many files are ingested at once (threads),
+    their passages embedded by as many worker processes (``workers.py``);
+    the reports come in the files' order."""
     # root (a folder given, or a given file's folder) -> file path from it -> entry
     catalogues: dict[Path, dict[str, dict[str, Any]]] = {}
     read: set[tuple[Path, Path]] = set()
@@ -941,9 +952,11 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
         with lib.db.begin() as conn:
             ev.import_catalogue_events(conn, data)
             ev.embed_workshops(conn, lib.embedder)
+    # each file: its report already (an error), or the options to ingest it with
+    tasks: list[tuple[Path, IngestReport | IngestOptions]] = []
     for file, folder in collect(paths):
         if not file.exists():
-            yield IngestReport(path=str(file), error="no such file")
+            tasks.append((file, IngestReport(path=str(file), error="no such file")))
             continue
         file_opts = opts
         root = folder if folder is not None else file.parent
@@ -953,7 +966,29 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
                 try:
                     file_opts = opts.merged(entry)
                 except BadRequest as e:
-                    yield IngestReport(path=str(file), error=e.message)
+                    tasks.append((file, IngestReport(path=str(file), error=e.message)))
                     continue
-        yield ingest_file(lib, file, file_opts, source_path=str(file.resolve()),
-                          uploader_id=uploader_id, via=via)
+        tasks.append((file, file_opts))
+
+    def run(task: tuple[Path, IngestReport | IngestOptions]) -> IngestReport:
+        file, what = task
+        if isinstance(what, IngestReport):
+            return what
+        return ingest_file(lib, file, what, source_path=str(file.resolve()),
+                           uploader_id=uploader_id, via=via)
+
+    workers = min(max(1, workers), len(tasks) or 1)
+    if workers == 1 or lib.embed_pool is not None:
+        yield from map(run, tasks)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .workers import EmbedPool
+
+    lib.embed_pool = EmbedPool(lib.config, workers, lib.embedder.id)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as threads:
+            yield from threads.map(run, tasks)
+    finally:
+        pool, lib.embed_pool = lib.embed_pool, None
+        pool.close()

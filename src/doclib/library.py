@@ -52,6 +52,8 @@ class Library:
         self.index = Indexes(self.db, config.index_dir, lambda: self.embedder)
         # the visible sets this process built, reused while nothing changed
         self.visible_sets = VisibleSets()
+        # the embedding worker processes of a batch ingestion (workers.py)
+        self.embed_pool: Any = None
         if migrate:
             self.index.ensure_lexical_version()
             self.enforce_speaker_notes()
