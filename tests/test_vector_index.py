@@ -168,3 +168,74 @@ def test_a_loaded_index_is_memory_mapped_and_copied_before_a_change(tmp_path):
     assert other.search(q, 1, None)[1][0] == 99_999
     again = VectorIndex(tmp_path, vecs.shape[1], "test/1")
     assert again.try_load(fingerprint(ids)) is None and len(again) == 50
+
+
+def _hnsw(tmp_path, n=600, dim=32, seed=1, exact_max=50):
+    rng = np.random.default_rng(seed)
+    vecs = rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(n, dtype=np.int64) * 3 + 5
+    vi = VectorIndex(tmp_path, dim, "test/1", ef_search=64, exact_max=exact_max)
+    vi.replace_all(ids, vecs, ids // 30, kind="hnsw")
+    return vi, ids, vecs
+
+
+def test_hnsw_plans_exact_for_few_allowed_and_approximate_for_many(tmp_path):
+    """Few allowed chunks: exact over them (the oracle's answer); many: HNSW,
+    whose top 10 stays close to the oracle's on this small index."""
+    vi, ids, vecs = _hnsw(tmp_path)
+    rng = np.random.default_rng(3)
+    hits = total = 0
+    for trial in range(20):
+        q = rng.standard_normal(vecs.shape[1]).astype(np.float32)
+        few = ids[rng.random(len(ids)) < 0.05]  # ~30 allowed <= exact_max
+        scores, got = vi.search(q, 10, few)
+        want, want_scores = oracle(q, ids, vecs, few, 10)
+        assert got.tolist() == want.tolist()
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-5)
+        many = ids[rng.random(len(ids)) < 0.6]
+        _s, got = vi.search(q, 10, many)
+        assert np.isin(got, many).all()
+        want, _ = oracle(q, ids, vecs, many, 10)
+        hits += len(set(got.tolist()) & set(want.tolist()))
+        total += 10
+    assert hits / total >= 0.9
+
+
+def test_hnsw_removal_leaves_dead_vectors_never_returned_and_saved(tmp_path):
+    vi, ids, vecs = _hnsw(tmp_path)
+    gone = ids[:100]
+    vi.remove(gone)
+    assert vi.dead == 100 and len(vi) == len(ids) - 100
+    for i in range(5):
+        _s, got = vi.search(vecs[i], 10, None)
+        assert not np.isin(got, gone).any()
+    assert vi.vector(int(gone[0])) is None
+    vi.save()
+    again = VectorIndex(tmp_path, vecs.shape[1], "test/1")
+    assert again.try_load(fingerprint(ids[100:])) is None
+    assert again.kind == "hnsw" and again.dead == 100 and len(again) == len(ids) - 100
+    again.set_owners(ids[100:], ids[100:] // 30)
+    _s, got = again.search(vecs[0], 10, None)
+    assert not np.isin(got, gone).any()
+    # adding to a loaded (memory-mapped) HNSW index works on a copy
+    again.add(np.array([10**6]), vecs[:1], 999)
+    assert again.search(vecs[0], 1, None)[1][0] == 10**6
+
+
+def test_indexes_choose_the_kind_by_size_and_rebuild_when_outgrown(tmp_path):
+    from conftest import FakeEmbedder
+    from doclib.index.indexes import Indexes
+    from doclib.store import Database
+
+    idx = Indexes(Database(f"sqlite:///{tmp_path}/x.db"), tmp_path, FakeEmbedder,
+                  ann_above=1000)
+    assert idx.kind_for(999) == "flat" and idx.kind_for(1000) == "hnsw"
+    assert idx.kind_for(600, "hnsw") == "hnsw" and idx.kind_for(400, "hnsw") == "flat"
+    vi, ids, _ = _hnsw(tmp_path / "h")
+    assert not idx._outgrown(vi)  # 600 chunks in HNSW: it stays down to 500
+    idx.ann_above = 1300
+    assert idx._outgrown(vi)  # ... down to 650 only
+    idx.ann_above = 1000
+    vi.remove(ids[:130])  # a quarter of the live ones dead (470 live)
+    assert idx._outgrown(vi)

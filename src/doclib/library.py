@@ -49,7 +49,10 @@ class Library:
         self._second: Embedder | None = None
         self._topics: Any = None
         self._lock = threading.RLock()
-        self.index = Indexes(self.db, config.index_dir, lambda: self.embedder)
+        self.index = Indexes(self.db, config.index_dir, lambda: self.embedder,
+                             ann_above=config.search.ann_above,
+                             ef_search=config.search.ann_ef_search,
+                             exact_max=config.search.ann_exact_max)
         # the visible sets this process built, reused while nothing changed
         self.visible_sets = VisibleSets()
         # the embedding worker processes of a batch ingestion (workers.py)

@@ -60,8 +60,13 @@ class Indexes:
     """The lexical and vector indexes of one library (``db``; the FAISS
     file in ``index_dir``), for vectors of ``embedder()`` (made on first use)."""
 
-    def __init__(self, db: Database, index_dir: Path, embedder: Callable[[], Embedder]) -> None:
+    def __init__(self, db: Database, index_dir: Path, embedder: Callable[[], Embedder],
+                 ann_above: int = 0, ef_search: int = 128, exact_max: int = 20000) -> None:
         self.db = db
+        # the approximate (HNSW) index from this many chunks on (0: never)
+        self.ann_above = ann_above
+        self.ef_search = ef_search
+        self.exact_max = exact_max
         self.dir = Path(index_dir)
         self._embedder = embedder
         self._vectors: VectorIndex | None = None
@@ -149,7 +154,21 @@ class Indexes:
 
     def _new_index(self) -> VectorIndex:
         e = self._embedder()
-        return VectorIndex(self.dir, e.dim, e.id)
+        return VectorIndex(self.dir, e.dim, e.id, ef_search=self.ef_search,
+                           exact_max=self.exact_max)
+
+    def kind_for(self, chunks: int, current: str | None = None) -> str:
+        """The index kind for a library of ``chunks``: HNSW from ``ann_above``
+        on; one already HNSW stays so down to half of it (no flip-flop)."""
+        if not self.ann_above:
+            return "flat"
+        floor = self.ann_above // 2 if current == "hnsw" else self.ann_above
+        return "hnsw" if chunks >= floor else "flat"
+
+    def _outgrown(self, vi: VectorIndex) -> bool:
+        """Whether the loaded index should be rebuilt: its kind no longer
+        suits the library's size, or a quarter of its vectors are dead."""
+        return vi.kind != self.kind_for(len(vi), vi.kind) or vi.dead > len(vi) // 4
 
     @property
     def vectors(self) -> VectorIndex:
@@ -176,7 +195,7 @@ class Indexes:
             self._vectors.set_owners(*self.chunk_owners())
             return True
         ids, docs, vecs = self.stored_vectors()
-        self._vectors.replace_all(ids, vecs, docs)
+        self._vectors.replace_all(ids, vecs, docs, kind=self.kind_for(len(ids)))
         # until another process saves, this copy is the one to read
         self._vectors.loaded_stamp = stamp
         return False
@@ -190,6 +209,8 @@ class Indexes:
             if not self._load():
                 with self.write_lock():
                     self._vectors.save()
+            elif self._outgrown(self._vectors):
+                self.rebuild()
 
     def drop(self) -> None:
         """Forget the in-memory index; the next use reloads or rebuilds it."""
@@ -203,7 +224,7 @@ class Indexes:
             if self._vectors is None:
                 self._vectors = self._new_index()
             ids, docs, vecs = self.stored_vectors()
-            self._vectors.replace_all(ids, vecs, docs)
+            self._vectors.replace_all(ids, vecs, docs, kind=self.kind_for(len(ids)))
             with self.write_lock():
                 self._vectors.save()
 

@@ -1,5 +1,15 @@
-"""The dense index: FAISS IndexIDMap2 over an exact inner-product index,
+"""The dense index: FAISS IndexIDMap2 over an exact inner-product index
+(``flat``) or, for large libraries, an approximate one (``hnsw``: HNSW32),
 ids = chunk ids, with a manifest, atomic saves and rebuild from the database.
+
+HNSW cannot remove a vector: a removed chunk's vector stays in the graph,
+listed in the manifest as dead, and is never returned (a search always
+runs with an allow-list of live chunks); ``Indexes.open`` rebuilds the
+index when too many are dead.  A filtered HNSW search loses recall when
+few chunks are allowed, so the plan follows the caller's allow-list:
+exact (the allowed vectors gathered and scored) up to ``exact_max`` of
+them, HNSW above, with a search breadth that grows as the allowed share
+shrinks.
 
 The database is the source of truth (every chunk row carries its embedding);
 the FAISS file is a cache of it.  On load the manifest (schema version,
@@ -49,17 +59,32 @@ class Allowed:
         return self._bitmap
 
 
-class VectorIndex:
-    """In-memory FAISS index plus its on-disk copy in ``index_dir``."""
+KINDS = ("flat", "hnsw")
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
 
-    def __init__(self, index_dir: Path, dim: int, embedder_id: str) -> None:
+
+class VectorIndex:
+    """In-memory FAISS index plus its on-disk copy in ``index_dir``.
+    ``kind`` is the index made by ``replace_all`` (a loaded one keeps its
+    own); ``ef_search`` and ``exact_max``: the HNSW plan (module docstring)."""
+
+    def __init__(self, index_dir: Path, dim: int, embedder_id: str, kind: str = "flat",
+                 ef_search: int = 128, exact_max: int = 20000) -> None:
         import faiss
 
+        if kind not in KINDS:
+            raise ValueError(f"vector index kind must be one of {', '.join(KINDS)}")
         self._faiss = faiss
         self.dir = Path(index_dir)
         self.dim = dim
         self.embedder_id = embedder_id
-        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.kind = kind
+        self.ef_search = ef_search
+        self.exact_max = exact_max
+        # removed from an HNSW index: still in its graph, never returned
+        self._dead = np.zeros(0, np.int64)
+        self.index = self._empty(kind)
         self.loaded_stamp: float | None = None
         self._lock = threading.RLock()
         # chunk id -> document id, kept beside the index to turn a visible
@@ -72,6 +97,19 @@ class VectorIndex:
         # loaded memory-mapped from the saved file (read-only, its pages
         # shared by every process that maps it): copied before a change
         self.mapped = False
+
+    def _empty(self, kind: str) -> Any:
+        faiss = self._faiss
+        if kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            return faiss.IndexIDMap2(inner)
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    @property
+    def dead(self) -> int:
+        """Vectors of removed chunks still in the index (HNSW)."""
+        return int(self._dead.size)
 
     def _owned(self) -> None:
         """Make the index an in-memory copy before it changes: FAISS aborts
@@ -96,11 +134,15 @@ class VectorIndex:
 
     # ------------------------------------------------------------ contents
     def ids(self) -> np.ndarray:
-        return self._faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        """The live chunk ids in the index."""
+        ids = self._faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return ids[~np.isin(ids, self._dead)] if self._dead.size else ids
 
     def vector(self, chunk_id: int) -> np.ndarray | None:
         """The stored vector of one chunk (None if it is not in the index)."""
         with self._lock:
+            if self._dead.size and np.isin(int(chunk_id), self._dead):
+                return None
             try:
                 return np.asarray(self.index.reconstruct(int(chunk_id)), np.float32)
             except RuntimeError:
@@ -114,12 +156,17 @@ class VectorIndex:
                             strict=True))
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) - int(self._dead.size)
 
-    def replace_all(self, ids: np.ndarray, vectors: np.ndarray, doc_ids: np.ndarray) -> None:
+    def replace_all(self, ids: np.ndarray, vectors: np.ndarray, doc_ids: np.ndarray,
+                    kind: str | None = None) -> None:
+        """Make the index anew (of ``kind``, else this index's)."""
         with self._lock:
             self.set_owners(ids, doc_ids)
-            fresh = self._faiss.IndexIDMap2(self._faiss.IndexFlatIP(self.dim))
+            if kind is not None:
+                self.kind = kind
+            fresh = self._empty(self.kind)
+            self._dead = np.zeros(0, np.int64)
             if len(ids):
                 fresh.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                    np.asarray(ids, dtype=np.int64))
@@ -142,12 +189,16 @@ class VectorIndex:
         if len(ids) == 0:
             return
         with self._lock:
-            self._owned()
-            keep = ~np.isin(self._owner_ids, np.asarray(ids, np.int64))
+            gone = np.asarray(ids, np.int64)
+            keep = ~np.isin(self._owner_ids, gone)
+            if self.kind == "hnsw":  # the graph keeps them; they are never returned
+                present = self._faiss.vector_to_array(self.index.id_map).astype(np.int64)
+                self._dead = np.union1d(self._dead, gone[np.isin(gone, present)])
+            else:
+                self._owned()
+                self.index.remove_ids(self._faiss.IDSelectorBatch(gone))
             self._owner_ids, self._owner_docs = self._owner_ids[keep], self._owner_docs[keep]
             self.version += 1
-            sel = self._faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
-            self.index.remove_ids(sel)
 
     # -------------------------------------------------------------- search
     def search(self, query: np.ndarray, k: int,
@@ -165,23 +216,60 @@ class VectorIndex:
         q = np.ascontiguousarray(queries, dtype=np.float32)
         empty = ([np.zeros(0, np.float32)] * len(q), [np.zeros(0, np.int64)] * len(q))
         with self._lock:
-            n = int(self.index.ntotal)
+            n = len(self)
             if n == 0 or k <= 0 or len(q) == 0:
                 return empty
+            if allowed is None and self._dead.size:
+                allowed = Allowed(self._owner_ids)  # never a dead vector
             if allowed is None:
-                d, i = self.index.search(q, min(k, n))
+                params = None
+                if self.kind == "hnsw":
+                    params = faiss.SearchParametersHNSW()
+                    params.efSearch = max(self.ef_search, k)
+                d, i = self.index.search(q, min(k, n), params=params)
             else:
                 if not isinstance(allowed, Allowed):
                     allowed = Allowed(allowed)
                 if allowed.size == 0:
                     return empty
+                if self.kind == "hnsw" and allowed.size <= self.exact_max:
+                    return self._exact(q, k, allowed)
                 bitmap = allowed.bitmap()
                 # n is the size of the bitmap in BYTES; ids past it are not members
                 sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
-                params = faiss.SearchParameters(sel=sel)
+                if self.kind == "hnsw":
+                    # fewer allowed: a wider search finds as many of them
+                    share = allowed.size / max(n, 1)
+                    params = faiss.SearchParametersHNSW()
+                    params.efSearch = int(min(4096, max(self.ef_search, k,
+                                                        self.ef_search * 0.5 / share)))
+                    params.sel = sel
+                else:
+                    params = faiss.SearchParameters(sel=sel)
                 d, i = self.index.search(q, min(k, n, allowed.size), params=params)
         keep = i >= 0
         return [d[r][keep[r]] for r in range(len(q))], [i[r][keep[r]] for r in range(len(q))]
+
+    def _exact(self, q: np.ndarray, k: int, allowed: Allowed
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Exact top-k among a few allowed vectors, gathered from the index."""
+        present = allowed.ids
+        try:  # an allow-list made from the owners holds live chunks only
+            vecs = self.index.reconstruct_batch(present)
+        except RuntimeError:
+            present = present[np.isin(present, self._owner_ids)]
+            if present.size == 0:
+                return [np.zeros(0, np.float32)] * len(q), [np.zeros(0, np.int64)] * len(q)
+            vecs = self.index.reconstruct_batch(present)
+        scores = q @ vecs.T
+        out_d, out_i = [], []
+        for row in scores:
+            top = min(k, row.size)
+            part = np.argpartition(-row, top - 1)[:top]
+            order = part[np.lexsort((present[part], -row[part]))]
+            out_d.append(row[order].astype(np.float32))
+            out_i.append(present[order])
+        return out_d, out_i
 
     # ---------------------------------------------------------- persistence
     @property
@@ -199,7 +287,10 @@ class VectorIndex:
             "dim": self.dim,
             "count": len(self),
             "fingerprint": fingerprint(self.ids()),
-            "index_type": "IndexIDMap2(IndexFlatIP)",
+            "index_type": "IndexIDMap2(IndexHNSWFlat)" if self.kind == "hnsw"
+            else "IndexIDMap2(IndexFlatIP)",
+            "kind": self.kind,
+            "dead": self._dead.tolist(),
         }
 
     def save(self) -> None:
@@ -240,14 +331,22 @@ class VectorIndex:
             return "index file damaged or missing"
         if index.d != self.dim or not isinstance(index, self._faiss.IndexIDMap2):
             return "index type or dimension mismatch"
+        kind = "hnsw" if isinstance(self._faiss.downcast_index(index.index),
+                                    self._faiss.IndexHNSW) else "flat"
+        dead = np.asarray(manifest.get("dead") or [], np.int64)
         ids = self._faiss.vector_to_array(index.id_map).astype(np.int64)
+        if dead.size:
+            ids = ids[~np.isin(ids, dead)]
         fp = fingerprint(ids)
-        if fp != manifest.get("fingerprint") or index.ntotal != manifest.get("count"):
+        if fp != manifest.get("fingerprint") or index.ntotal - dead.size != manifest.get("count") \
+                or kind != manifest.get("kind", "flat"):
             return "index file does not match its manifest"
         if fp != expected_fingerprint:
             return "index does not match the database"
         with self._lock:
             self.index = index
+            self.kind = kind
+            self._dead = dead
             self.mapped = True
             self.version += 1
         self.loaded_stamp = stamp
