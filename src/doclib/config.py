@@ -137,9 +137,9 @@ class SearchConfig:
     floor_probability: float = _f(0.001, "Mixture fusion: documents under this probability "
                                   "are not counted as matches (they are listed as nearest "
                                   "documents after the last match).")
-    ann_above: int = _f(200000, "Passages from which the vector index is approximate (HNSW, "
+    ann_above: int = _f(0, "Passages from which the vector index is approximate (HNSW, "
                         "built when the service starts or by doclib check --repair) instead of "
-                        "exact; 0: always exact.")
+                        "exact; 0: always exact (the default: see README, Scale).")
     ann_ef_search: int = _f(128, "Approximate index: breadth of a search (HNSW efSearch) when "
                             "half the library is visible; more when less is.")
     ann_exact_max: int = _f(20000, "Approximate index: a caller who may see this many passages "

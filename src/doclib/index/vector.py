@@ -50,6 +50,16 @@ class Allowed:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.size = int(self.ids.size)
         self._bitmap: np.ndarray | None = None
+        self._positions: tuple[Any, np.ndarray] | None = None
+
+    def positions(self, by_position: np.ndarray, key: Any) -> np.ndarray:
+        """The bitmap of these chunks' positions in an index's storage
+        (``by_position``: its chunk ids in storage order), made once per
+        ``key`` (the index and its version)."""
+        if self._positions is None or self._positions[0] != key:
+            bits = np.isin(by_position, self.ids)
+            self._positions = (key, np.packbits(bits, bitorder="little"))
+        return self._positions[1]
 
     def bitmap(self) -> np.ndarray:
         if self._bitmap is None:
@@ -84,6 +94,8 @@ class VectorIndex:
         self.exact_max = exact_max
         # removed from an HNSW index: still in its graph, never returned
         self._dead = np.zeros(0, np.int64)
+        # an HNSW index's chunk ids by position in its storage (made when needed)
+        self._positions: np.ndarray | None = None
         self.index = self._empty(kind)
         self.loaded_stamp: float | None = None
         self._lock = threading.RLock()
@@ -125,6 +137,7 @@ class VectorIndex:
             self._owner_ids = np.asarray(chunk_ids, np.int64)
             self._owner_docs = np.asarray(doc_ids, np.int64)
             self.version += 1
+            self._positions = None
 
     def allowed_chunks(self, doc_ids: np.ndarray | list[int]) -> np.ndarray:
         """Chunk ids in the index that belong to the given documents."""
@@ -182,6 +195,7 @@ class VectorIndex:
             self._owner_docs = np.concatenate([self._owner_docs,
                                                np.full(len(ids), doc_id, np.int64)])
             self.version += 1
+            self._positions = None
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(ids, dtype=np.int64))
 
@@ -199,6 +213,7 @@ class VectorIndex:
                 self.index.remove_ids(self._faiss.IDSelectorBatch(gone))
             self._owner_ids, self._owner_docs = self._owner_ids[keep], self._owner_docs[keep]
             self.version += 1
+            self._positions = None
 
     # -------------------------------------------------------------- search
     def search(self, query: np.ndarray, k: int,
@@ -252,24 +267,19 @@ class VectorIndex:
 
     def _exact(self, q: np.ndarray, k: int, allowed: Allowed
                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Exact top-k among a few allowed vectors, gathered from the index."""
-        present = allowed.ids
-        try:  # an allow-list made from the owners holds live chunks only
-            vecs = self.index.reconstruct_batch(present)
-        except RuntimeError:
-            present = present[np.isin(present, self._owner_ids)]
-            if present.size == 0:
-                return [np.zeros(0, np.float32)] * len(q), [np.zeros(0, np.int64)] * len(q)
-            vecs = self.index.reconstruct_batch(present)
-        scores = q @ vecs.T
-        out_d, out_i = [], []
-        for row in scores:
-            top = min(k, row.size)
-            part = np.argpartition(-row, top - 1)[:top]
-            order = part[np.lexsort((present[part], -row[part]))]
-            out_d.append(row[order].astype(np.float32))
-            out_i.append(present[order])
-        return out_d, out_i
+        """Exact top-k among a few allowed vectors: the HNSW index's own
+        flat storage searched with a bitmap of their positions in it (the
+        filtered scan of a flat index costs in proportion to the allowed)."""
+        faiss = self._faiss
+        if self._positions is None:  # position in the storage -> chunk id
+            self._positions = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        bitmap = allowed.positions(self._positions, (id(self), self.version))
+        storage = faiss.downcast_index(self.index.index).storage
+        sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        d, i = storage.search(q, min(k, allowed.size), params=faiss.SearchParameters(sel=sel))
+        keep = i >= 0
+        return ([d[r][keep[r]] for r in range(len(q))],
+                [self._positions[i[r][keep[r]]] for r in range(len(q))])
 
     # ---------------------------------------------------------- persistence
     @property
@@ -349,5 +359,6 @@ class VectorIndex:
             self._dead = dead
             self.mapped = True
             self.version += 1
+            self._positions = None
         self.loaded_stamp = stamp
         return None
