@@ -202,6 +202,36 @@ def startup(data: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def service_startup(data: Path) -> float:
+    """Seconds from `doclib serve` (one worker) to its first answered search."""
+    import http.client
+    import socket
+    import urllib.parse
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = data.parent / f"{data.name}-serve.yaml"
+    cfg.write_text(f"storage:\n  data_dir: {data}\n", encoding="utf-8")
+    t = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "doclib", "serve", "--port", str(port),
+                               "--workers", "1"], env={**os.environ, "DOCLIB_CONFIG": str(cfg)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t < 120:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": "youth workers"}))
+                if c.getresponse().status == 200:
+                    return time.perf_counter() - t
+            except OSError:
+                time.sleep(0.05)
+        return float("nan")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def measure(data: Path, qs: list[str], warmup: int, profile: bool) -> dict[str, Any]:
     t = time.perf_counter()
     lib = Library(config_for(data))
@@ -266,17 +296,20 @@ def main() -> None:
               file=sys.stderr)
         res = measure(target, qs[args.warmup:], args.warmup, args.profile)
         res["startup_seconds"] = startup(target)
+        res["service_startup_seconds"] = service_startup(target)
         rows.append({"size": size, **made, **res})
         print(json.dumps(rows[-1], indent=1))
     RESULTS.mkdir(exist_ok=True)
     lines = ["| chunks | documents | visitor p50 / p99 ms | member p50 / p99 ms | RSS MB | "
-             "DB KB/chunk | FAISS KB/chunk | start-up s |", "|---|---|---|---|---|---|---|---|"]
+             "DB KB/chunk | FAISS KB/chunk | first search, new process s | service answers s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['chunks']:,} | {r['documents']:,} | {r['visitor']['p50']:.1f} / "
             f"{r['visitor']['p99']:.1f} | {r['member']['p50']:.1f} / {r['member']['p99']:.1f} "
             f"| {r['rss_mb']:.0f} | {r['db_mb'] * 1024 / r['chunks']:.1f} | "
-            f"{r['faiss_mb'] * 1024 / r['chunks']:.2f} | {r['startup_seconds']:.1f} |")
+            f"{r['faiss_mb'] * 1024 / r['chunks']:.2f} | {r['startup_seconds']:.1f} | "
+            f"{r['service_startup_seconds']:.1f} |")
     md = "\n".join(lines)
     print(md)
     Path(args.out).write_text(json.dumps({"rows": rows, "cpu": os.cpu_count(),

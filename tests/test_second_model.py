@@ -136,8 +136,9 @@ def test_warm_up_fills_missing_vectors_in_the_background(tmp_path):
     app = create_app(make_config(tmp_path, **{"embed.second_model": "bundled"}),
                      embedder=FakeEmbedder())
     again = app.extensions["doclib"]
-    assert again._second is not None and again.index._vectors is not None  # loaded before serving
-    app.extensions["doclib_backfill"].join(timeout=120)
+    assert again.index._vectors is not None  # loaded before serving
+    app.extensions["doclib_backfill"].join(timeout=120)  # the second model, then the backfill
+    assert again._second is not None and again.second_ready() is again._second
     assert again.lacking_second_vectors() == [] and again.index._vectors is not None
     assert all(blob is not None for lang, blob, _ in _vectors(again).values() if lang == "en")
     app.extensions["doclib_jobs"].shutdown()
@@ -252,3 +253,30 @@ def test_serve_refuses_a_second_model_it_cannot_find(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["serve", "--port", "1"])
     assert res.exit_code == 2
     assert "no model folder" in res.output and "second_model: ''" in res.output
+
+
+def test_searches_go_on_without_the_second_model_while_it_loads_in_the_background(tmp_path):
+    """A web worker answers before the second model is loaded (issue 12:
+    it was 5 of the 8 s a start took): until it is there, a search skips
+    its re-scoring; a library not warmed that way loads it on first use."""
+    from doclib.auth import principal_for_role
+    from doclib.search import search
+
+    lib = _library(tmp_path)
+    _ingest(lib, tmp_path, "youth.txt", EN_YOUTH, "en")
+    lib.close()
+    lib = _library(tmp_path)
+    try:
+        lib.warm_up(second=False)
+        assert lib._second is None and lib.second_ready() is None
+        res = search(lib, principal_for_role("visitor"), "youth mentoring")
+        assert res["results"] and lib._second is None  # answered without it
+        lib.warm_up_second()
+        assert lib.second_ready() is lib._second is not None
+    finally:
+        lib.close()
+    cold = _library(tmp_path)
+    try:
+        assert cold.second_ready() is not None  # not in the background: loaded on first use
+    finally:
+        cold.close()

@@ -47,6 +47,7 @@ class Library:
         self.files = FileStore(config.library_dir)
         self._embedder = embedder
         self._second: Embedder | None = None
+        self._second_in_background = False
         self._topics: Any = None
         self._lock = threading.RLock()
         self.index = Indexes(self.db, config.index_dir, lambda: self.embedder,
@@ -73,6 +74,15 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         return self._loaded("_embedder", lambda: make_embedder(self.config.embed))
+
+    def second_ready(self) -> Embedder | None:
+        """The second model for a search: loaded now if need be, except
+        while a web worker loads it in the background (``warm_up`` with
+        ``second=False``): None until it is there, and the search goes on
+        without its re-scoring (the worker answers seconds sooner)."""
+        if self._second is None and self._second_in_background:
+            return None
+        return self.second_embedder
 
     @property
     def second_embedder(self) -> Embedder | None:
@@ -161,18 +171,27 @@ class Library:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def warm_up(self) -> None:
+    def warm_up(self, second: bool = True) -> None:
         """Open the index (loaded, or rebuilt and saved: a search never
         writes it), load the models the first search needs and run each
-        once, so that no user waits for them."""
+        once, so that no user waits for them.  With ``second`` False the
+        second model is left to ``warm_up_second`` (in the background:
+        searches skip it until it is there, see ``second_ready``)."""
         self.index.open()
         with self.db.begin() as conn:  # workshops added while it was stopped
             events.embed_workshops(conn, self.embedder)
         self.embedder.embed_queries(["warm up"])
         _ = self.topics
-        second = self.second_embedder
-        if second is not None:
-            second.embed_queries(["warm up"])
+        if second:
+            self.warm_up_second()
+        else:
+            self._second_in_background = True
+
+    def warm_up_second(self) -> None:
+        """Load the second model and run it once."""
+        model = self.second_embedder
+        if model is not None:
+            model.embed_queries(["warm up"])
 
     def enforce_speaker_notes(self) -> int:
         """Remove the speaker-notes passages that ``extract.speaker_notes``

@@ -280,7 +280,7 @@ def _second_query(lib: Library, query: str, language: str | None = None) -> np.n
     if lib.config.search.second_weight <= 0 or \
             (language or detect_language(query)) not in lib.config.embed.second_language_list:
         return None
-    second = lib.second_embedder
+    second = lib.second_ready()
     return None if second is None else second.embed_queries([query])[0]
 
 

@@ -34,13 +34,15 @@ def _secret_key(cfg: config_mod.Config) -> str:
 
 
 def _warm_up(lib: Library) -> threading.Thread | None:
-    """Load the index and the models now, before the worker takes requests
-    (its first search would otherwise wait seconds for them).  Chunks that
-    lack a second-model vector are then embedded in the background; that
-    thread is returned.  A failure is logged: the search path reports it to
-    whoever asks."""
+    """Load the index, the first model and the thesaurus now, before the
+    worker takes requests (its first search would otherwise wait seconds
+    for them); the second model (5 s of the 8 a start took at 100k
+    passages, issue 12) loads in a background thread, and searches go on
+    without its re-scoring until it is there.  That thread then embeds the
+    chunks that lack a second-model vector; it is returned.  A failure is
+    logged: the search path reports it to whoever asks."""
     try:
-        lib.warm_up()
+        lib.warm_up(second=False)
     except Exception as e:
         log.warning("warm-up failed: %s", e)
         return None
@@ -49,17 +51,19 @@ def _warm_up(lib: Library) -> threading.Thread | None:
     # searches by up to 300 ms at 100k chunks (issue 12)
     gc.collect()
     gc.freeze()
-    if lib.second_embedder is None or not lib.lacking_second_vectors(limit=1):
-        return None
 
-    def backfill() -> None:
+    def second() -> None:
         try:
+            lib.warm_up_second()
+            gc.freeze()
+            if lib.second_embedder is None or not lib.lacking_second_vectors(limit=1):
+                return
             n = lib.ensure_second_vectors(wait=False)
             log.info("embedded %d chunks with the second model", n)
         except Exception as e:
-            log.warning("second-model backfill failed: %s", e)
+            log.warning("second model: %s", e)
 
-    t = threading.Thread(target=backfill, name="doclib-second-backfill", daemon=True)
+    t = threading.Thread(target=second, name="doclib-second-model", daemon=True)
     t.start()
     return t
 

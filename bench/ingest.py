@@ -1,0 +1,73 @@
+"""Batch ingestion throughput: `doclib ingest FOLDER --workers N`, end to end.
+
+The articles of the quality pool (bench/pools.py: the XQuAD-R dev articles
+in English and Arabic, ARCD's Arabic articles; real text), written as text
+files into one folder, are ingested by the real command line into a new
+library for each number of workers, both models on (the default
+configuration).  Prints and writes bench/results/ingest.json: per run the
+files, words, passages, seconds, passages/s and words/s.
+
+Usage: .venv/bin/python bench/ingest.py [--workers 1,2] [--limit 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def main() -> None:
+    from pools import load_pool
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--limit", type=int, default=120, help="articles")
+    ap.add_argument("--out", default=str(RESULTS / "ingest.json"))
+    args = ap.parse_args()
+    pool = load_pool()
+    docs = pool["dev_docs"][: args.limit // 2] + pool["arcd_docs"][: args.limit - args.limit // 2]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="doclib-ingest-") as tmp:
+        folder = Path(tmp) / "articles"
+        folder.mkdir()
+        words = 0
+        for d in docs:
+            body = "\n\n".join(d["paragraphs"])
+            words += len(body.split())
+            (folder / f"{d['doc_id']}.txt").write_text(body + "\n", encoding="utf-8")
+        for n in [int(x) for x in args.workers.split(",")]:
+            data = Path(tmp) / f"lib-{n}"
+            cfg = Path(tmp) / f"config-{n}.yaml"
+            cfg.write_text(f"storage:\n  data_dir: {data}\n", encoding="utf-8")
+            env = {**os.environ, "DOCLIB_CONFIG": str(cfg), "OMP_NUM_THREADS": "1",
+                   "OPENBLAS_NUM_THREADS": "1"}
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "doclib", "ingest", str(folder),
+                                  "--access", "public", "--workers", str(n)],
+                                 capture_output=True, text=True, env=env, check=True)
+            took = time.perf_counter() - t
+            line = out.stderr.strip().splitlines()[-1]
+            passages = int(re.search(r"(\d+) passages\)", line).group(1))
+            row = {"workers": n, "files": len(docs), "words": words, "passages": passages,
+                   "seconds": took, "passages_per_s": passages / took,
+                   "words_per_s": words / took, "cli_line": line}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    Path(args.out).write_text(json.dumps({"rows": rows, "cpu": os.cpu_count()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
