@@ -186,7 +186,7 @@ def test_hnsw_plans_exact_for_few_allowed_and_approximate_for_many(tmp_path):
     vi, ids, vecs = _hnsw(tmp_path)
     rng = np.random.default_rng(3)
     hits = total = 0
-    for trial in range(20):
+    for _trial in range(20):
         q = rng.standard_normal(vecs.shape[1]).astype(np.float32)
         few = ids[rng.random(len(ids)) < 0.05]  # ~30 allowed <= exact_max
         scores, got = vi.search(q, 10, few)
