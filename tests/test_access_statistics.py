@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from conftest import FakeEmbedder, make_config
-from doclib import audience, documents
+from doclib import audience, curation
 from doclib.auth import principal_for_role
 from doclib.index import lexical
 from doclib.ingest import IngestOptions, ingest_file
@@ -92,10 +92,10 @@ def test_access_changes_move_the_terms(tmp_path):
     chunks = counts()[2]
     assert counts() == (0, chunks, chunks)
     assert _seen(lib, "visitor", "steering committee") == []
-    documents.update(lib, curator, 1, {"access": "public"})  # edited by a curator
+    curation.update(lib, curator, 1, {"access": "public"})  # edited by a curator
     assert counts() == (chunks, chunks, chunks)
     assert len(_seen(lib, "visitor", "steering committee")) == 1
-    documents.update(lib, curator, 1, {"access": "curators"})
+    curation.update(lib, curator, 1, {"access": "curators"})
     assert counts() == (0, 0, chunks)
     assert _seen(lib, "member", "steering committee") == []
     # re-ingesting the same file with other metadata, when asked to change

@@ -129,7 +129,7 @@ def test_restore_never_publishes_what_was_restricted_after_the_backup(run, fixtu
     restoring the backup over the library keeps it members-only (and says
     so) unless --backup-access asks for the backup's levels."""
     from doclib import config as config_mod
-    from doclib import documents
+    from doclib import curation, documents
     from doclib.auth import principal_for_role
     from doclib.library import Library
 
@@ -139,7 +139,7 @@ def test_restore_never_publishes_what_was_restricted_after_the_backup(run, fixtu
     lib = Library(config_mod.load(tmp_path / "config.yaml"), embedder=FakeEmbedder())
     try:
         (doc,) = [r["id"] for r in documents.listing(lib, principal_for_role("admin"))["documents"]]
-        documents.update(lib, principal_for_role("admin"), doc, {"access": "members"})
+        curation.update(lib, principal_for_role("admin"), doc, {"access": "members"})
     finally:
         lib.close()
     assert json.loads(run("search", "Aarhus", "--json").output)["total"] == 0

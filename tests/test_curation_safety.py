@@ -478,7 +478,7 @@ def test_an_edit_that_restricts_a_document_during_its_replacement_wins(lib, tmp_
     """A new version uploaded as public; while it is being embedded a
     curator makes the document curators-only: the replacement, committing
     after, made it public again."""
-    from doclib import documents
+    from doclib import curation
 
     curator = principal_for_role("curator")
     p = tmp_path / "minutes.txt"
@@ -491,7 +491,7 @@ def test_an_edit_that_restricts_a_document_during_its_replacement_wins(lib, tmp_
     def stop():  # the last step before the replacement commits
         calls.append(1)
         if len(calls) == 3:
-            documents.update(lib, curator, first.document_id, {"access": "curators"})
+            curation.update(lib, curator, first.document_id, {"access": "curators"})
 
     new = ingest_file(lib, q, IngestOptions(access="public"), replace_id=first.document_id,
                       stop=stop)

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from conftest import csrf_of, login
 from doclib import audit, store, trash
 from doclib.auth import principal_for_role
-from doclib.documents import restore_version, update, versions_of
+from doclib.curation import restore_version, update
+from doclib.documents import versions_of
 from doclib.errors import Conflict, NotFound
 from doclib.ingest import IngestOptions, ingest_file
 from doclib.maintenance import check

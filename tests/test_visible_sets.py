@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from conftest import FakeEmbedder, make_config
-from doclib import audience, documents, events
+from doclib import audience, curation, events
 from doclib.auth import principal_for_role
 from doclib.ingest import IngestOptions, ingest_file
 from doclib.library import Library
@@ -39,7 +39,7 @@ def test_a_restriction_by_another_process_hides_the_document_at_once(two):
     a, b, doc, _ = two
     assert found(a, VISITOR, "marimbaphone") == [doc]
     assert found(a, VISITOR, "marimbaphone") == [doc]  # the set is reused
-    documents.update(b, ADMIN, doc, {"access": "members"})
+    curation.update(b, ADMIN, doc, {"access": "members"})
     assert found(a, VISITOR, "marimbaphone") == []
     assert found(a, principal_for_role("member"), "marimbaphone") == [doc]
 
@@ -58,7 +58,7 @@ def test_an_event_renamed_elsewhere_shows_its_new_title(two):
     a, b, doc, _ = two
     with b.db.begin() as conn:
         events.add_event(conn, {"slug": "tunis-2027", "title": {"en": "Tunis summit"}})
-    documents.update(b, ADMIN, doc, {"event": "tunis-2027"})
+    curation.update(b, ADMIN, doc, {"event": "tunis-2027"})
     (r,) = search(a, VISITOR, "marimbaphone")["results"]
     assert r["document"]["event_title"]["en"] == "Tunis summit"
     with b.db.begin() as conn:
@@ -71,7 +71,7 @@ def test_the_generation_moves_with_each_change_and_sets_are_bounded(two):
     a, _b, doc, _ = two
     with a.db.connect() as conn:
         g0 = audience.generation(conn)
-    documents.update(a, ADMIN, doc, {"title": "Renamed"})
+    curation.update(a, ADMIN, doc, {"title": "Renamed"})
     with a.db.connect() as conn:
         assert audience.generation(conn) != g0
     sets = audience.VisibleSets(size=2)

@@ -378,14 +378,14 @@ def events() -> None:
 def events_add(obj: Ctx, slug: str, title_en: str, title_ar: str, city: str, start: str | None,
                end: str | None, description_en: str, description_ar: str) -> None:
     """Add an event."""
-    from .events import add_event
+    from .auth import principal_for_role
+    from .events import create_event
 
-    with obj.lib.db.begin() as conn:
-        eid = add_event(conn, {"slug": slug, "title": {"en": title_en, "ar": title_ar},
-                               "city": city, "start": start, "end": end,
-                               "description": {"en": description_en, "ar": description_ar}})
-        _log(conn, "event.add", slug)
-    click.echo(f"event {slug} added (id {eid})")
+    ev = create_event(obj.lib, principal_for_role(_ADMIN),
+                      {"slug": slug, "title": {"en": title_en, "ar": title_ar}, "city": city,
+                       "start": start, "end": end,
+                       "description": {"en": description_en, "ar": description_ar}}, via="cli")
+    click.echo(f"event {slug} added (id {ev['id']})")
 
 
 @events.command("list")
@@ -409,13 +409,12 @@ def events_list(obj: Ctx) -> None:
 @domain_errors
 def events_import(obj: Ctx, catalogue: str) -> None:
     """Create or update the events and workshops of a YAML catalogue."""
-    from .events import import_catalogue_events, read_catalogue
+    from .auth import principal_for_role
+    from .events import import_catalogue, read_catalogue
 
-    data = read_catalogue(catalogue)
-    with obj.lib.db.begin() as conn:
-        import_catalogue_events(conn, data)
-        _log(conn, "event.import", "", f"{len(data.get('events') or [])} events")
-    click.echo(f"imported {len(data.get('events') or [])} events")
+    n = import_catalogue(obj.lib, principal_for_role(_ADMIN), read_catalogue(catalogue),
+                         via="cli")
+    click.echo(f"imported {n} events")
 
 
 @main.group()
@@ -435,15 +434,14 @@ def workshops() -> None:
 def workshops_add(obj: Ctx, event: str, number: int, title_en: str, title_ar: str,
                   description_en: str, description_ar: str) -> None:
     """Add workshop NUMBER to EVENT."""
-    from .events import add_workshop
+    from .auth import principal_for_role
+    from .events import create_workshop
 
-    with obj.lib.db.begin() as conn:
-        wid = add_workshop(conn, event, {"number": number,
-                                         "title": {"en": title_en, "ar": title_ar},
-                                         "description": {"en": description_en,
-                                                         "ar": description_ar}})
-        _log(conn, "workshop.add", f"{event}/{number}")
-    click.echo(f"workshop {number} of {event} added (id {wid})")
+    w = create_workshop(obj.lib, principal_for_role(_ADMIN), event,
+                        {"number": number, "title": {"en": title_en, "ar": title_ar},
+                         "description": {"en": description_en, "ar": description_ar}},
+                        via="cli")
+    click.echo(f"workshop {number} of {event} added (id {w['id']})")
 
 
 @main.command()
@@ -720,7 +718,7 @@ def delete(obj: Ctx, ids: tuple[int, ...]) -> None:
     them any more; `doclib trash restore` brings one back, `doclib trash
     empty` deletes for good (so does storage.trash_days)."""
     from .auth import principal_for_role
-    from .documents import bulk_ids, delete_many
+    from .curation import bulk_ids, delete_many
 
     done = delete_many(obj.lib, principal_for_role(_ADMIN), bulk_ids(list(ids)), via="cli")
     click.echo(f"moved {len(done)} document(s) to the trash: {', '.join(map(str, done))}")
@@ -778,7 +776,7 @@ def trash_empty(obj: Ctx, ids: tuple[int, ...], yes: bool) -> None:
     """Delete for good the documents IDS in the trash (default: all of them):
     files, previous versions, rows, both indexes; it cannot be undone."""
     from .auth import principal_for_role
-    from .documents import bulk_ids
+    from .curation import bulk_ids
     from .trash import empty
 
     chosen = bulk_ids(list(ids)) if ids else None
@@ -830,7 +828,7 @@ def versions_restore(obj: Ctx, doc_id: int, version_id: int) -> None:
     content only: access, title and the rest stay); the present file
     becomes a previous version."""
     from .auth import principal_for_role
-    from .documents import restore_version
+    from .curation import restore_version
 
     report = restore_version(obj.lib, principal_for_role(_ADMIN), doc_id, version_id,
                              via="cli")

@@ -1,6 +1,9 @@
 """Events and their workshops: creation, lookup, listing, the workshops'
 profile vectors, and the YAML catalogue that describes events, workshops
-and documents of a folder."""
+and documents of a folder.  The use-cases at the end (``create_event``,
+``change_event``, ``create_workshop``, ``change_workshop``,
+``import_catalogue``) check the caller and own their transaction and audit
+row: the API, the curation pages and the command line call them."""
 
 from __future__ import annotations
 
@@ -12,12 +15,14 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from . import store, validate
-from .errors import N_, BadRequest, Conflict, NotFound
+from . import audit, store, validate
+from .auth import Principal, can
+from .errors import N_, BadRequest, Conflict, Forbidden, NotFound
 from .text import strip_bidi
 
 if TYPE_CHECKING:
     from .embed import Embedder
+    from .library import Library
 
 
 def _bilingual(value: Any, what: str, max_chars: int) -> dict[str, str]:
@@ -255,6 +260,66 @@ def import_catalogue_events(conn: Connection, data: dict[str, Any]) -> None:
             raise BadRequest(f"workshops of '{ev['slug']}' must be a list of workshops")
         for ws in workshops:
             add_workshop(conn, ev["slug"], ws, update=True)
+
+
+# ------------------------------------------------------------ use-cases
+def _may_manage(who: Principal) -> None:
+    if not can(who, "manage_events"):
+        raise Forbidden(N_("curators only"))
+
+
+def create_event(lib: Library, who: Principal, data: dict[str, Any],
+                 via: str = "") -> dict[str, Any]:
+    """A new event (``add_event``'s checks), audited: the event."""
+    _may_manage(who)
+    with lib.db.begin() as conn:
+        eid = add_event(conn, data)
+        row = conn.execute(select(store.events).where(store.events.c.id == eid)).one()
+        audit.record(conn, who.user_id, "event.add", row.slug, via=via)
+    return event_dict(row)
+
+
+def change_event(lib: Library, who: Principal, slug: str, data: dict[str, Any],
+                 via: str = "") -> dict[str, Any]:
+    """``edit_event``, audited: the event after the change."""
+    _may_manage(who)
+    with lib.db.begin() as conn:
+        row = edit_event(conn, slug, data)
+        audit.record(conn, who.user_id, "event.edit", slug, via=via)
+    return event_dict(row)
+
+
+def create_workshop(lib: Library, who: Principal, event_slug: str, data: dict[str, Any],
+                    via: str = "") -> dict[str, Any]:
+    """A new workshop of an event, audited: the workshop."""
+    _may_manage(who)
+    with lib.db.begin() as conn:
+        workshop = get_workshop(conn, add_workshop(conn, event_slug, data))
+        audit.record(conn, who.user_id, "workshop.add", f"{event_slug}/{workshop['number']}",
+                     via=via)
+    return workshop
+
+
+def change_workshop(lib: Library, who: Principal, workshop_id: int, data: dict[str, Any],
+                    via: str = "") -> dict[str, Any]:
+    """``edit_workshop``, audited: the workshop after the change."""
+    _may_manage(who)
+    with lib.db.begin() as conn:
+        workshop = edit_workshop(conn, workshop_id, data)
+        audit.record(conn, who.user_id, "workshop.edit",
+                     f"{workshop['event']}/{workshop['number']}", via=via)
+    return workshop
+
+
+def import_catalogue(lib: Library, who: Principal, data: dict[str, Any], via: str = "") -> int:
+    """``import_catalogue_events`` in one transaction, audited: the number
+    of events the catalogue declares."""
+    _may_manage(who)
+    n = len(data.get("events") or [])
+    with lib.db.begin() as conn:
+        import_catalogue_events(conn, data)
+        audit.record(conn, who.user_id, "event.import", "", f"{n} events", via=via)
+    return n
 
 
 class _CatalogueLoader(yaml.SafeLoader):

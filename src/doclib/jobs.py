@@ -25,18 +25,22 @@ import dataclasses
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from . import audit, store
 from .auth import Principal, can
-from .errors import N_, Cancelled, Conflict, DoclibError, NotFound
-from .ingest import IngestOptions, ingest_file
+from .errors import N_, Cancelled, Conflict, DoclibError, NotFound, UnsupportedFormat, storage_error
+from .extract import sniff
+from .ingest import IngestOptions, ingest_file, resolve_metadata
 from .library import Library
 
 
@@ -94,6 +98,57 @@ JOB_NOT_FOUND = N_("job not found")
 CANCELLED_BY_CURATOR = "cancelled by a curator; nothing of it was indexed"
 STOPPING = ("doclib stopped before this upload was indexed; it is queued again and "
             "resumes when doclib starts")
+
+
+def check_options(lib: Library, opts: IngestOptions) -> None:
+    """An upload's description checked against the library (its event and
+    workshop exist ...): a 400 naming the field, before any file is stored."""
+    with lib.db.connect() as conn:
+        resolve_metadata(conn, opts)
+
+
+def accept_upload(lib: Library, who: Principal, save: Callable[[IO[bytes]], None], name: str,
+                  opts: IngestOptions, replace_id: int | None = None, via: str = "") -> int:
+    """An upload (the web's and the API's): ``save`` writes its bytes under
+    ``incoming_dir``, durably; its type is sniffed (refused here, before
+    anything is stored), then its job row is recorded, queued.  The job id
+    (the caller hands it to its ``Runner``).  A full disk is a 507 and
+    keeps nothing."""
+    seen = None
+    if replace_id is not None:
+        # who may read it now: an edit that restricts it while the new
+        # version waits or is processed wins over this request's access
+        d = store.documents
+        with lib.db.connect() as conn:
+            row = conn.execute(select(d.c.access, d.c.speaker_notes)
+                               .where(d.c.id == replace_id)).first()
+        seen = {"access": row.access, "speaker_notes": row.speaker_notes} if row else None
+    incoming = incoming_dir(lib)
+    suffix = os.path.splitext(name)[1].lower()[:10]
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
+        with os.fdopen(fd, "wb") as out:
+            save(out)
+            # durable before the job row commits and the curator is answered:
+            # the file, then its name in the folder
+            out.flush()
+            os.fsync(out.fileno())
+        store.fsync_dir(incoming)
+        sniff(tmp, name)  # refuses here, before anything is stored
+    except (UnsupportedFormat, OSError) as e:
+        if tmp is not None:
+            os.unlink(tmp)
+        if isinstance(e, OSError):  # the disk is full: 507, and nothing is kept
+            raise storage_error("the upload could not be stored", e) from None
+        raise
+    # the job row commits with synchronous=FULL (store.py): once the 202 is
+    # sent, the upload survives a crash or a power cut and resumes queued
+    try:
+        return create(lib, who.user_id, Path(tmp), opts, name, replace_id, seen=seen, via=via)
+    except OperationalError as e:  # the database cannot grow (disk full)
+        os.unlink(tmp)
+        raise storage_error("the upload could not be recorded", e) from None
 
 
 def claim(lib: Library, job_id: int) -> bool:

@@ -20,8 +20,8 @@ from .documents import get_visible
 from .errors import N_, BadRequest
 from .events import profile_texts, profile_vectors, stored_profile_vectors, workshop_dict
 from .library import Library
-from .search import document_summary, highlight, visible_documents
-from .text import stem_terms
+from .summaries import document_summary, visible_documents
+from .text import highlight, stem_terms
 from .topics import TopicVectors, softmax
 
 

@@ -8,6 +8,7 @@ on both sides.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -235,3 +236,49 @@ def sentences(paragraph: str) -> list[str]:
     """Split a paragraph into sentences (Latin and Arabic punctuation)."""
     parts = [p.strip() for p in _SENTENCE_END.split(paragraph)]
     return [p for p in parts if p]
+
+
+# ------------------------------------------------------------- highlighting
+_WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u0640]+")
+
+
+# after html.escape, an entity is one token, so no word is found inside one
+_ESCAPED_TOKEN = re.compile(f"&(?:amp|lt|gt|quot|#x27);|({_WORD.pattern})")
+
+
+def highlight(passage: str, terms: set[str]) -> str:
+    """HTML-escaped passage with <mark> around words whose stem is a query term."""
+    escaped = html.escape(passage)
+    if not terms:
+        return escaped
+
+    def mark(m: re.Match[str]) -> str:
+        word = m.group(1)
+        if word is None or word_stem(word) not in terms:
+            return m.group(0)
+        return f"<mark>{word}</mark>"
+
+    return _ESCAPED_TOKEN.sub(mark, escaped)
+
+
+def snippet(passage: str, terms: set[str], size: int) -> str:
+    """A window of about ``size`` characters around the first matched word,
+    cut at word boundaries, with ellipses; the whole passage if short."""
+    if len(passage) <= size:
+        return passage
+    start = 0
+    for m in _WORD.finditer(passage):
+        if terms and word_stem(m.group(0)) in terms:
+            start = max(0, m.start() - size // 4)
+            break
+    end = min(len(passage), start + size)
+    if end == len(passage):
+        start = max(0, end - size)
+    if start > 0:
+        cut = passage.find(" ", start)
+        start = cut + 1 if 0 <= cut < start + 40 else start
+    if end < len(passage):
+        cut = passage.rfind(" ", start, end)
+        end = cut if cut > start else end
+    return ("… " if start > 0 else "") + passage[start:end].strip() + \
+        (" …" if end < len(passage) else "")

@@ -11,16 +11,16 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from .. import audit as audit_log
+from .. import curation, trash, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
-from .. import trash, validate
 from ..errors import BadRequest
 from ..related import related_documents, related_workshops
 from ..search import Filters, search
 from .openapi import SPEC
 from .pages import send_original, send_version
-from .security import audit, lib, requires, via, who
+from .security import lib, requires, via, who
 from .uploads import accept
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -93,22 +93,22 @@ def api_replace(doc_id: int) -> Any:
 @bp.patch("/documents/<int:doc_id>")
 @requires("edit")
 def api_patch(doc_id: int) -> Any:
-    docs_service.update(lib(), who(), doc_id, _json_body(), via())
+    curation.update(lib(), who(), doc_id, _json_body(), via())
     return jsonify({"ok": True, "document": docs_service.detail(lib(), who(), doc_id)})
 
 
 @bp.delete("/documents/<int:doc_id>")
 @requires("delete")
 def api_delete(doc_id: int) -> Any:
-    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), [doc_id],
+    return jsonify({"ok": True, "deleted": curation.delete_many(lib(), who(), [doc_id],
                                                                     via())})
 
 
 @bp.post("/documents/delete")
 @requires("delete")
 def api_bulk_delete() -> Any:
-    ids = docs_service.bulk_ids(_json_body().get("ids"))
-    return jsonify({"ok": True, "deleted": docs_service.delete_many(lib(), who(), ids, via())})
+    ids = curation.bulk_ids(_json_body().get("ids"))
+    return jsonify({"ok": True, "deleted": curation.delete_many(lib(), who(), ids, via())})
 
 
 @bp.get("/documents/<int:doc_id>/versions")
@@ -127,7 +127,7 @@ def api_version_file(doc_id: int, version_id: int) -> Any:
 @bp.post("/documents/<int:doc_id>/versions/<int:version_id>/restore")
 @requires("edit")
 def api_restore_version(doc_id: int, version_id: int) -> Any:
-    report = docs_service.restore_version(lib(), who(), doc_id, version_id, via())
+    report = curation.restore_version(lib(), who(), doc_id, version_id, via())
     status = 200 if report["status"] == "ready" else 409
     return jsonify({"ok": status == 200, "report": report,
                     **({"error": report["error"], "status": status} if status != 200 else {})}
@@ -153,7 +153,7 @@ def api_trash_restore(doc_id: int) -> Any:
 def api_trash_empty() -> Any:
     """Delete for good every document in the trash, or those of ``ids``."""
     raw = _json_body().get("ids") if request.get_data() else None
-    ids = None if raw is None else docs_service.bulk_ids(raw)
+    ids = None if raw is None else curation.bulk_ids(raw)
     return jsonify({"ok": True, "deleted": trash.empty(lib(), who(), ids, via())})
 
 
@@ -209,10 +209,7 @@ def api_workshop(workshop_id: int) -> Any:
 @bp.patch("/workshops/<int:workshop_id>")
 @requires("manage_events")
 def api_edit_workshop(workshop_id: int) -> Any:
-    with lib().db.begin() as conn:
-        workshop = events_service.edit_workshop(conn, workshop_id, _json_body())
-        audit(conn, "workshop.edit",
-                       f"{workshop['event']}/{workshop['number']}")
+    workshop = events_service.change_workshop(lib(), who(), workshop_id, _json_body(), via())
     return jsonify({"ok": True, "workshop": workshop})
 
 
@@ -226,12 +223,8 @@ def api_events() -> Any:
 @bp.post("/events")
 @requires("manage_events")
 def api_add_event() -> Any:
-    with lib().db.begin() as conn:
-        eid = events_service.add_event(conn, _json_body())
-        row = conn.execute(events_service.store.events.select()
-                           .where(events_service.store.events.c.id == eid)).one()
-        audit(conn, "event.add", row.slug)
-    return jsonify({"ok": True, "event": events_service.event_dict(row)}), 201
+    event = events_service.create_event(lib(), who(), _json_body(), via())
+    return jsonify({"ok": True, "event": event}), 201
 
 
 @bp.get("/events/<slug>")
@@ -248,10 +241,8 @@ def api_event(slug: str) -> Any:
 @bp.patch("/events/<slug>")
 @requires("manage_events")
 def api_edit_event(slug: str) -> Any:
-    with lib().db.begin() as conn:
-        row = events_service.edit_event(conn, slug, _json_body())
-        audit(conn, "event.edit", slug)
-    return jsonify({"ok": True, "event": events_service.event_dict(row)})
+    event = events_service.change_event(lib(), who(), slug, _json_body(), via())
+    return jsonify({"ok": True, "event": event})
 
 
 @bp.get("/events/<slug>/workshops")
@@ -265,10 +256,7 @@ def api_event_workshops(slug: str) -> Any:
 @bp.post("/events/<slug>/workshops")
 @requires("manage_events")
 def api_add_workshop(slug: str) -> Any:
-    with lib().db.begin() as conn:
-        wid = events_service.add_workshop(conn, slug, _json_body())
-        workshop = events_service.get_workshop(conn, wid)
-        audit(conn, "workshop.add", f"{slug}/{workshop['number']}")
+    workshop = events_service.create_workshop(lib(), who(), slug, _json_body(), via())
     return jsonify({"ok": True, "workshop": workshop}), 201
 
 

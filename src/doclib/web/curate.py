@@ -19,10 +19,10 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 
 from .. import audit as audit_log
+from .. import curation, trash, validate
 from .. import documents as docs_service
 from .. import events as events_service
 from .. import jobs as jobs_service
-from .. import trash, validate
 from ..errors import N_, BadRequest, Conflict, DoclibError, NotFound
 from ..models import DOC_TYPES
 from .i18n import error_field, translate_error
@@ -173,16 +173,16 @@ def save(doc_id: int) -> Any:
     # a field left as the form showed it (was-<field>) is not written: the
     # page may be older than another curator's edit (an access restricted
     # since must not be undone by a title fix)
-    changes: dict[str, Any] = {k: f.get(k, "") for k in docs_service.EDITABLE
+    changes: dict[str, Any] = {k: f.get(k, "") for k in curation.EDITABLE
                                if k in f and f.get(k) != f.get(f"was-{k}")}
     try:
         if "workshop" in changes:  # the form's text; the service takes a number or null
             changes["workshop"] = validate.optional_integer(
                 changes["workshop"].strip(), "workshop", 1, validate.MAX_WORKSHOP_NUMBER)
-        docs_service.update(lib(), who(), doc_id, changes, via())
+        curation.update(lib(), who(), doc_id, changes, via())
     except (BadRequest, Conflict) as e:
         # the form again, as typed, still remembering what it was first shown with
-        was = {k: f.get(f"was-{k}", "") for k in docs_service.EDITABLE}
+        was = {k: f.get(f"was-{k}", "") for k in curation.EDITABLE}
         return _document_page(doc_id, f.to_dict(), e.status, was=was,
                               error=translate_error(e), error_field=error_field(e))
     flash(_("Saved."))
@@ -202,11 +202,11 @@ def replace(doc_id: int) -> Any:
 def delete() -> Any:
     """Delete one or many documents (the API's service): every id is
     checked first; the first step only asks for confirmation."""
-    ids = docs_service.bulk_ids(request.form.getlist("ids"), form=True)
+    ids = curation.bulk_ids(request.form.getlist("ids"), form=True)
     if request.form.get("confirm") != "yes":
         return render_template("curate_delete.html",
-                               documents=docs_service.check_all(lib(), who(), ids))
-    docs_service.delete_many(lib(), who(), ids, via())
+                               documents=curation.check_all(lib(), who(), ids))
+    curation.delete_many(lib(), who(), ids, via())
     flash(_("Moved %(n)d document(s) to the trash.", n=len(ids)))
     return redirect("/curate/")
 
@@ -216,7 +216,7 @@ def delete() -> Any:
 def restore_version(doc_id: int, version_id: int) -> Any:
     """Make a previous version current again (content only; the access,
     title and the rest stay)."""
-    report = docs_service.restore_version(lib(), who(), doc_id, version_id, via())
+    report = curation.restore_version(lib(), who(), doc_id, version_id, via())
     if report["status"] == "ready":
         flash(_("The version was restored."))
     else:
@@ -249,7 +249,7 @@ def trash_restore() -> Any:
 def trash_empty() -> Any:
     """Delete for good the documents chosen (or all): asks first."""
     raw = request.form.getlist("ids")
-    ids = docs_service.bulk_ids(raw, form=True) if raw else None
+    ids = curation.bulk_ids(raw, form=True) if raw else None
     if request.form.get("confirm") != "yes":
         chosen = [d for d in trash.listing(lib(), who()) if ids is None or d["id"] in ids]
         if ids is not None and len(chosen) != len(ids):

@@ -2,7 +2,7 @@
 descriptions per language), put documents in them and take them out.
 
 The views call the services the CLI and the JSON API use (``events``,
-``documents.attach`` / ``detach``) and render.  A refused form comes back
+``curation.attach`` / ``detach``) and render.  A refused form comes back
 with the error, in the interface language, and with what the curator typed.
 Every change is audited like the API's (``event.add``, ``event.edit``,
 ``workshop.add``, ``workshop.edit``; ``event.attach`` and ``event.detach``
@@ -15,12 +15,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
+from .. import curation, validate
 from .. import documents as docs_service
 from .. import events as events_service
-from .. import validate
 from ..errors import BadRequest, Conflict
 from .i18n import error_field, translate_error
-from .security import audit, lib, requires, who
+from .security import lib, requires, via, who
 
 bp = Blueprint("curate_events", __name__, url_prefix="/curate")
 
@@ -83,16 +83,12 @@ def events() -> Any:
 @requires("manage_events")
 def add_event() -> Any:
     try:
-        with lib().db.begin() as conn:
-            data = {"slug": request.form.get("slug", ""), **_event_data(request.form)}
-            eid = events_service.add_event(conn, data)
-            row = conn.execute(events_service.store.events.select()
-                               .where(events_service.store.events.c.id == eid)).one()
-            audit(conn, "event.add", row.slug)
+        data = {"slug": request.form.get("slug", ""), **_event_data(request.form)}
+        ev = events_service.create_event(lib(), who(), data, via())
     except (BadRequest, Conflict) as e:
         return _events_page(request.form.to_dict(), e.status, **_refused(e))
     flash(_("Event created."))
-    return redirect(f"/curate/events/{row.slug}")
+    return redirect(f"/curate/events/{ev['slug']}")
 
 
 def _event_page(slug: str, form: dict[str, str] | None = None,
@@ -118,9 +114,7 @@ def event(slug: str) -> Any:
 @requires("manage_events")
 def save_event(slug: str) -> Any:
     try:
-        with lib().db.begin() as conn:
-            events_service.edit_event(conn, slug, _event_data(request.form))
-            audit(conn, "event.edit", slug)
+        events_service.change_event(lib(), who(), slug, _event_data(request.form), via())
     except (BadRequest, Conflict) as e:
         return _event_page(slug, form={**request.form.to_dict(), "slug": slug},
                            status=e.status, **_refused(e))
@@ -132,10 +126,8 @@ def save_event(slug: str) -> Any:
 @requires("manage_events")
 def add_workshop(slug: str) -> Any:
     try:
-        with lib().db.begin() as conn:
-            wid = events_service.add_workshop(conn, slug, _workshop_data(request.form))
-            number = events_service.get_workshop(conn, wid)["number"]
-            audit(conn, "workshop.add", f"{slug}/{number}")
+        wid = events_service.create_workshop(lib(), who(), slug, _workshop_data(request.form),
+                                             via())["id"]
     except (BadRequest, Conflict) as e:
         return _event_page(slug, ws_form=request.form.to_dict(), status=e.status,
                            ws_error=translate_error(e), **_ws_field(e))
@@ -148,7 +140,7 @@ def _ws_field(e: BadRequest | Conflict) -> dict[str, str]:
 
 
 def _ids() -> list[int]:
-    return docs_service.bulk_ids(request.form.getlist("ids"), form=True)
+    return curation.bulk_ids(request.form.getlist("ids"), form=True)
 
 
 @bp.post("/events/<slug>/documents")
@@ -161,10 +153,10 @@ def event_documents(slug: str) -> Any:
     try:
         ids = _ids()
         if request.form.get("action") == "detach":
-            docs_service.detach(lib(), who(), ids, slug)
+            curation.detach(lib(), who(), ids, slug)
             flash(_("Removed %(n)d document(s) from the event.", n=len(ids)))
         else:
-            docs_service.attach(lib(), who(), ids, slug)
+            curation.attach(lib(), who(), ids, slug)
             flash(_("Added %(n)d document(s) to the event.", n=len(ids)))
     except BadRequest as e:
         return _event_page(slug, status=e.status, docs_error=translate_error(e))
@@ -198,9 +190,8 @@ def workshop(workshop_id: int) -> Any:
 @requires("manage_events")
 def save_workshop(workshop_id: int) -> Any:
     try:
-        with lib().db.begin() as conn:
-            w = events_service.edit_workshop(conn, workshop_id, _workshop_data(request.form))
-            audit(conn, "workshop.edit", f"{w['event']}/{w['number']}")
+        events_service.change_workshop(lib(), who(), workshop_id,
+                                       _workshop_data(request.form), via())
     except (BadRequest, Conflict) as e:
         return _workshop_page(workshop_id, request.form.to_dict(), e.status, **_refused(e))
     flash(_("Saved."))
@@ -215,10 +206,10 @@ def workshop_documents(workshop_id: int) -> Any:
     try:
         ids = _ids()
         if request.form.get("action") == "detach":
-            docs_service.detach(lib(), who(), ids, w["event"], w["number"])
+            curation.detach(lib(), who(), ids, w["event"], w["number"])
             flash(_("Removed %(n)d document(s) from the workshop.", n=len(ids)))
         else:
-            docs_service.attach(lib(), who(), ids, w["event"], w["number"])
+            curation.attach(lib(), who(), ids, w["event"], w["number"])
             flash(_("Added %(n)d document(s) to the workshop.", n=len(ids)))
     except BadRequest as e:
         return _workshop_page(workshop_id, status=e.status, docs_error=translate_error(e))

@@ -4,18 +4,12 @@ extension and content, size), ingest in the background."""
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-
-from .. import store, validate
-from ..errors import N_, BadRequest, UnsupportedFormat, storage_error
-from ..extract import sniff
-from ..ingest import IngestOptions, resolve_metadata
-from ..jobs import create, incoming_dir
+from .. import validate
+from ..errors import N_, BadRequest
+from ..ingest import IngestOptions
+from ..jobs import accept_upload, check_options
 from ..text import strip_bidi
 from .security import lib, runner, via, who
 
@@ -39,8 +33,7 @@ def check_form(form: Any) -> IngestOptions:
     """An upload's description, checked (400 naming the field) before any
     file is stored."""
     opts = options_from(form)
-    with lib().db.connect() as conn:
-        resolve_metadata(conn, opts)
+    check_options(lib(), opts)
     return opts
 
 
@@ -57,41 +50,6 @@ def accept(file: Any, form: Any, replace_id: int | None = None) -> int:
                             "(%(n)s); rename the file and upload it again"),
                          max=validate.MAX_FILENAME_CHARS, n=len(name))
     opts = check_form(form)  # 400 naming the field, before anything is stored
-    seen = None
-    if replace_id is not None:
-        # who may read it now: an edit that restricts it while the new
-        # version waits or is processed wins over this request's access
-        d = store.documents
-        with lib().db.connect() as conn:
-            row = conn.execute(select(d.c.access, d.c.speaker_notes)
-                               .where(d.c.id == replace_id)).first()
-        seen = {"access": row.access, "speaker_notes": row.speaker_notes} if row else None
-    incoming = incoming_dir(lib())
-    suffix = os.path.splitext(name)[1].lower()[:10]
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=incoming, suffix=suffix)
-        with os.fdopen(fd, "wb") as out:
-            file.save(out)
-            # durable before the job row commits and the curator is answered:
-            # the file, then its name in the folder
-            out.flush()
-            os.fsync(out.fileno())
-        store.fsync_dir(incoming)
-        sniff(tmp, name)  # refuses here, before anything is stored
-    except (UnsupportedFormat, OSError) as e:
-        if tmp is not None:
-            os.unlink(tmp)
-        if isinstance(e, OSError):  # the disk is full: 507, and nothing is kept
-            raise storage_error("the upload could not be stored", e) from None
-        raise
-    # the job row commits with synchronous=FULL (store.py): once the 202 is
-    # sent, the upload survives a crash or a power cut and resumes queued
-    try:
-        job_id = create(lib(), who().user_id, Path(tmp), opts, name, replace_id, seen=seen,
-                        via=via())
-    except OperationalError as e:  # the database cannot grow (disk full)
-        os.unlink(tmp)
-        raise storage_error("the upload could not be recorded", e) from None
+    job_id = accept_upload(lib(), who(), file.save, name, opts, replace_id, via())
     runner().submit(job_id)
     return job_id
