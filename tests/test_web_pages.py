@@ -276,3 +276,39 @@ def test_a_document_moved_to_another_event_leaves_the_old_events_workshop(web_ap
         back = c.patch(doc, headers=h, json={"event": "amman-2025",
                                              "workshop": before["workshop"]["number"]})
         assert back.get_json()["document"]["workshop"] == before["workshop"]
+
+
+def test_event_and_workshop_pages_and_api_list_the_same_documents(app):
+    """An event's and a workshop's page and their API answer are one data
+    dict (``documents.event_view`` / ``workshop_view``): the same documents,
+    past the HTML page's old limit of 200 (the API's was 500)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from doclib import store
+    from doclib.audience import Access
+
+    lib = app.extensions["doclib"]
+    now = datetime.now(UTC).isoformat()
+    with lib.db.begin() as conn:
+        ev = conn.execute(select(store.events.c.id).where(store.events.c.slug == "amman-2025")
+                          ).scalar_one()
+        wid = conn.execute(select(store.workshops.c.id).where(store.workshops.c.event_id == ev)
+                           .order_by(store.workshops.c.number)).scalars().first()
+        conn.execute(store.documents.insert(), [
+            {"sha256": f"{i:064x}", "original_filename": f"note-{i}.txt", "size": 1,
+             "kind": "txt", "title": f"Note {i}", "event_id": ev, "workshop_id": wid,
+             "access": Access.public.value, "status": "ready", "year": 2025,
+             "created_at": now, "updated_at": now} for i in range(210)])
+    c = app.test_client()
+
+    def listed(html: str) -> set[int]:
+        return {int(x) for x in re.findall(r'href="/documents/(\d+)"', html)}
+
+    for page, api in [("/events/amman-2025", "/api/v1/events/amman-2025"),
+                      (f"/workshops/{wid}", f"/api/v1/workshops/{wid}")]:
+        data = c.get(api).get_json()
+        assert data["total"] == len(data["documents"]) >= 210
+        assert listed(c.get(page).get_data(as_text=True)) == {d["id"] for d in data["documents"]}
+    assert c.get(f"/api/v1/workshops/{wid}").get_json()["event"]["slug"] == "amman-2025"

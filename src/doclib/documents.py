@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import audience, audit, notes, store, versions
+from . import audience, audit, events, notes, store, versions
 from .auth import Principal, can
 from .errors import N_, BadRequest, Forbidden, NotFound
 from .extract.blocks import loads as blocks_of
@@ -170,6 +170,33 @@ def listing(lib: Library, who: Principal, filters: Filters | None = None,
         rows.sort(key=lambda r: (-(r.year or 0), -r.id))
     return {"total": len(rows), "documents": [document_summary(r)
                                               for r in rows[offset: offset + limit]]}
+
+
+# the documents an event's or a workshop's page lists (HTML and JSON alike)
+EVENT_DOCUMENTS = 500
+
+
+def event_view(lib: Library, who: Principal, slug: str) -> dict[str, Any]:
+    """An event's page, the one data dict the HTML page renders and the
+    API returns: the event, its workshops and the documents of it the
+    caller may see (``total`` of them; the first ``EVENT_DOCUMENTS``)."""
+    with lib.db.connect() as conn:
+        row = events.get_event(conn, slug)
+        workshops = events.list_workshops(conn, row.id)
+    listed = listing(lib, who, Filters(event=slug), limit=EVENT_DOCUMENTS)
+    return {"event": events.event_dict(row), "workshops": workshops,
+            "documents": listed["documents"], "total": listed["total"]}
+
+
+def workshop_view(lib: Library, who: Principal, workshop_id: int) -> dict[str, Any]:
+    """A workshop's page (HTML and JSON): the workshop, its event and the
+    documents of it the caller may see."""
+    with lib.db.connect() as conn:
+        workshop = events.get_workshop(conn, workshop_id)
+        event = events.event_dict(events.get_event(conn, workshop["event"]))
+    listed = listing(lib, who, Filters(workshop=workshop_id), limit=EVENT_DOCUMENTS)
+    return {"workshop": workshop, "event": event, "documents": listed["documents"],
+            "total": listed["total"]}
 
 
 # the curation table's columns that sort, and the SQL each sorts by

@@ -200,10 +200,7 @@ def api_related_workshops() -> Any:
 @bp.get("/workshops/<int:workshop_id>")
 @requires("read")
 def api_workshop(workshop_id: int) -> Any:
-    with lib().db.connect() as conn:
-        workshop = events_service.get_workshop(conn, workshop_id)
-    listing = docs_service.listing(lib(), who(), Filters(workshop=workshop_id), limit=500)
-    return jsonify({"ok": True, "workshop": workshop, "documents": listing["documents"]})
+    return jsonify({"ok": True, **docs_service.workshop_view(lib(), who(), workshop_id)})
 
 
 @bp.patch("/workshops/<int:workshop_id>")
@@ -230,12 +227,7 @@ def api_add_event() -> Any:
 @bp.get("/events/<slug>")
 @requires("read")
 def api_event(slug: str) -> Any:
-    with lib().db.connect() as conn:
-        row = events_service.get_event(conn, slug)
-        workshops = events_service.list_workshops(conn, row.id)
-    listing = docs_service.listing(lib(), who(), Filters(event=slug), limit=500)
-    return jsonify({"ok": True, "event": events_service.event_dict(row),
-                    "workshops": workshops, "documents": listing["documents"]})
+    return jsonify({"ok": True, **docs_service.event_view(lib(), who(), slug)})
 
 
 @bp.patch("/events/<slug>")

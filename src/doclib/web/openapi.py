@@ -285,7 +285,8 @@ SPEC: dict[str, Any] = {
                 **ERRORS}}},
         "/workshops/{id}": {
             "parameters": [_path_id()],
-            "get": {"summary": "A workshop and its visible documents",
+            "get": {"summary": "A workshop, its event and its visible documents (the first "
+                               "500; total: how many)",
                     "responses": {"200": _ok({"type": "object"}), **ERRORS}},
             "patch": {"summary": "Change a workshop (curators): the fields given (number, "
                                  "title, description) replace theirs",
@@ -302,7 +303,8 @@ SPEC: dict[str, Any] = {
         "/events/{slug}": {
             "parameters": [{"name": "slug", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
-            "get": {"summary": "An event with its workshops and visible documents",
+            "get": {"summary": "An event with its workshops and visible documents (the first "
+                               "500; total: how many)",
                     "responses": {"200": _ok({"type": "object"}), **ERRORS}},
             "patch": {"summary": "Change an event (curators): the fields given (title, city, "
                                  "start, end, description) replace theirs; the slug stays",

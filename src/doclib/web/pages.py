@@ -122,13 +122,9 @@ def events() -> Any:
 @bp.get("/events/<slug>")
 @requires("read")
 def event(slug: str) -> Any:
-    with lib().db.connect() as conn:
-        row = events_service.get_event(conn, slug)
-        ev = events_service.event_dict(row)
-        workshops = events_service.list_workshops(conn, row.id)
-    listing = docs_service.listing(lib(), who(), Filters(event=slug), limit=200)
-    return render_template("event.html", ev=ev, workshops=workshops,
-                           documents=listing["documents"])
+    view = docs_service.event_view(lib(), who(), slug)
+    return render_template("event.html", ev=view["event"], workshops=view["workshops"],
+                           documents=view["documents"])
 
 
 @bp.get("/workshops")
@@ -144,11 +140,9 @@ def workshops() -> Any:
 @bp.get("/workshops/<int:workshop_id>")
 @requires("read")
 def workshop(workshop_id: int) -> Any:
-    with lib().db.connect() as conn:
-        w = events_service.get_workshop(conn, workshop_id)
-        ev = events_service.event_dict(events_service.get_event(conn, w["event"]))
-    listing = docs_service.listing(lib(), who(), Filters(workshop=workshop_id), limit=200)
-    return render_template("workshop.html", w=w, ev=ev, documents=listing["documents"])
+    view = docs_service.workshop_view(lib(), who(), workshop_id)
+    return render_template("workshop.html", w=view["workshop"], ev=view["event"],
+                           documents=view["documents"])
 
 
 @bp.post("/lang")
