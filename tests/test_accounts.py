@@ -308,3 +308,46 @@ def test_upgrade_keeps_tokens_and_revokes_those_of_disabled_accounts(tmp_path):
     assert accounts.token_status(listed["d@example.org"]) == "revoked"
     app.extensions["doclib_jobs"].shutdown()
     app.extensions["doclib"].close()
+
+
+def test_account_use_cases_own_the_rules_audit_and_the_transaction(lib, tmp_path):
+    """``accounts.create_account`` / ``change_account`` (the admin pages'
+    and the CLI's one call each): only admins; nobody disables their own
+    account or changes their own role, from any edge; each change audited
+    in its transaction, a refused one leaves nothing."""
+    from sqlalchemy import select
+
+    from doclib import accounts
+    from doclib.auth import principal_for_role
+    from doclib.errors import BadRequest, Forbidden
+
+    cli = principal_for_role("admin")  # the command line: every right, no account
+    admin_id = accounts.create_account(lib, cli, "boss@example.org", "boss-pass-123", "admin",
+                                       via="cli")
+    with lib.db.connect() as conn:
+        boss = accounts.principal(accounts.get_user(conn, admin_id))
+    uid = accounts.create_account(lib, boss, "m@example.org", "member-pass-1", "member",
+                                  via="web")
+    with pytest.raises(Forbidden):
+        accounts.create_account(lib, principal_for_role("curator"), "x@example.org",
+                                "xxxx-pass-1", "member")
+    for action, role in [("disable", ""), ("role", "member")]:
+        with pytest.raises(BadRequest, match="your own"):
+            accounts.change_account(lib, boss, admin_id, action, role, via="web")
+    with pytest.raises(BadRequest, match="unknown action"):
+        accounts.change_account(lib, boss, uid, "delete", via="web")
+    accounts.change_account(lib, boss, uid, "role", "curator", via="web")
+    accounts.change_account(lib, boss, uid, "disable", via="web")
+    with lib.db.connect() as conn:
+        assert accounts.get_user(conn, admin_id).role == "admin"
+        assert accounts.get_user(conn, admin_id).active
+        user = accounts.get_user(conn, uid)
+        assert (user.role, user.active) == ("curator", 0)
+        a = store.audit
+        rows = conn.execute(select(a.c.user_id, a.c.action, a.c.target, a.c.detail, a.c.via)
+                            .order_by(a.c.id)).all()
+    assert [tuple(r) for r in rows] == [
+        (None, "user.add", str(admin_id), "admin", "cli"),
+        (admin_id, "user.add", str(uid), "member", "web"),
+        (admin_id, "user.role", str(uid), "curator", "web"),
+        (admin_id, "user.disable", str(uid), "", "web")]

@@ -18,15 +18,18 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.engine import Connection
 
 from . import audit as audit_log
 from . import store
-from .auth import Principal, hash_password, new_token, token_hash, verify_password
-from .errors import N_, BadRequest, Conflict, NotFound
+from .auth import Principal, can, hash_password, new_token, token_hash, verify_password
+from .errors import N_, BadRequest, Conflict, Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from .library import Library
 
 _EMAIL = re.compile(r"[^@\s]{1,200}@[^@\s]{1,200}\.[^@\s]{1,50}")
 ACCOUNT_ROLES = ("member", "curator", "admin")
@@ -106,6 +109,60 @@ def set_password(conn: Connection, user_id: int, password: str,
     s = store.sessions
     keep = _sid_hash(keep_session) if keep_session else ""
     conn.execute(delete(s).where(s.c.user_id == user_id, s.c.id != keep))
+
+
+# ------------------------------------------------------------ use-cases
+# Each checks the caller, owns its transaction and writes its audit row: the
+# admin pages and the command line (which acts as no account) call them.
+ACCOUNT_ACTIONS = ("role", "disable", "enable")
+
+
+def _may_manage(who: Principal) -> None:
+    if not can(who, "manage_users"):
+        raise Forbidden(N_("admins only"))
+
+
+def create_account(lib: Library, who: Principal, email: str, password: str, role: str,
+                   name: str = "", via: str = "") -> int:
+    """A new account (``add_user``'s checks), audited: its id."""
+    _may_manage(who)
+    with lib.db.begin() as conn:
+        uid = add_user(conn, email, password, role, name)
+        audit_log.record(conn, who.user_id, "user.add", str(uid), role, via=via)
+    return uid
+
+
+def change_account(lib: Library, who: Principal, user_id: int, action: str, role: str = "",
+                   via: str = "") -> None:
+    """Change an account's role, or disable or enable it, audited
+    (``user.role`` with the new role, ``user.disable``, ``user.enable``).
+    Nobody disables their own account or changes their own role: the last
+    admin cannot lock everyone out."""
+    _may_manage(who)
+    if action not in ACCOUNT_ACTIONS:
+        raise BadRequest(N_("unknown action"))
+    if who.user_id is not None and user_id == who.user_id and action in ("disable", "role"):
+        raise BadRequest(N_("you cannot disable your own account or change your own role"))
+    with lib.db.begin() as conn:
+        if action == "role":
+            set_role(conn, user_id, role)
+        else:
+            set_active(conn, user_id, action == "enable")
+        audit_log.record(conn, who.user_id, f"user.{action}", str(user_id), role, via=via)
+
+
+def reset_password(lib: Library, who: Principal, user_id: int, keep_session: str | None = None,
+                   via: str = "") -> tuple[Any, str]:
+    """A generated password for an admin to hand over (never stored in
+    clear); the account's sessions end but ``keep_session``.  Audited: the
+    account's row and the password."""
+    _may_manage(who)
+    password = generated_password()
+    with lib.db.begin() as conn:
+        user = get_user(conn, user_id)
+        set_password(conn, user_id, password, keep_session=keep_session)
+        audit_log.record(conn, who.user_id, "user.reset-password", str(user_id), via=via)
+    return user, password
 
 
 def generated_password() -> str:

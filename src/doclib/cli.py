@@ -492,12 +492,12 @@ _PASSWORD_OPTION = click.option("--password", envvar="DOCLIB_PASSWORD", help="De
 @domain_errors
 def users_add(obj: Ctx, email: str, role: str, name: str, password: str | None) -> None:
     """Add an account; the password comes from stdin or a prompt."""
-    from .accounts import add_user
+    from .accounts import create_account
+    from .auth import principal_for_role
 
     password = _read_password(password)
-    with obj.lib.db.begin() as conn:
-        uid = add_user(conn, email, password, role, name)
-        _log(conn, "user.add", str(uid), role)
+    uid = create_account(obj.lib, principal_for_role(_ADMIN), email, password, role, name,
+                         via="cli")
     click.echo(f"account {email} added ({role}, id {uid})")
 
 
@@ -646,12 +646,13 @@ def users_disable(obj: Ctx, email: str) -> None:
 
 
 def _set_active(obj: Ctx, email: str, active: bool) -> None:
-    from .accounts import require_user_by_email, set_active
+    from .accounts import change_account, require_user_by_email
+    from .auth import principal_for_role
 
-    with obj.lib.db.begin() as conn:
+    with obj.lib.db.connect() as conn:
         uid = require_user_by_email(conn, email).id
-        set_active(conn, uid, active)
-        _log(conn, f"user.{'enable' if active else 'disable'}", str(uid))
+    change_account(obj.lib, principal_for_role(_ADMIN), uid,
+                   "enable" if active else "disable", via="cli")
 
 
 @users.command("enable")

@@ -9,8 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from .. import accounts
-from ..errors import N_, BadRequest
-from .security import SESSION_COOKIE, audit, lib, requires, who
+from .security import SESSION_COOKIE, lib, requires, via, who
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,10 +27,8 @@ def users() -> Any:
 @requires("manage_users")
 def add_user() -> Any:
     f = request.form
-    with lib().db.begin() as conn:
-        uid = accounts.add_user(conn, f.get("email", ""), f.get("password", ""),
-                                f.get("role", "member"), f.get("name", ""))
-        audit(conn, "user.add", str(uid))
+    accounts.create_account(lib(), who(), f.get("email", ""), f.get("password", ""),
+                            f.get("role", "member"), f.get("name", ""), via())
     flash(_("Account added."))
     return redirect("/admin/users")
 
@@ -40,21 +37,11 @@ def add_user() -> Any:
 @requires("manage_users")
 def change_user(user_id: int) -> Any:
     f = request.form
-    action = f.get("action")
-    if user_id == who().user_id and action in ("disable", "role"):
-        raise BadRequest(N_("you cannot disable your own account or change your own role"))
+    action = f.get("action", "")
     if action == "reset-password":
         return _reset_password(user_id)
-    with lib().db.begin() as conn:
-        if action == "role":
-            accounts.set_role(conn, user_id, f.get("role", ""))
-        elif action == "disable":
-            accounts.set_active(conn, user_id, False)
-        elif action == "enable":
-            accounts.set_active(conn, user_id, True)
-        else:
-            raise BadRequest(N_("unknown action"))
-        audit(conn, f"user.{action}", str(user_id), f.get("role", ""))
+    accounts.change_account(lib(), who(), user_id, action,
+                            f.get("role", "") if action == "role" else "", via())
     flash(_("Account updated."))
     return redirect("/admin/users")
 
@@ -62,12 +49,9 @@ def change_user(user_id: int) -> Any:
 def _reset_password(user_id: int) -> Any:
     """A generated password, shown in this answer only (never stored in
     clear, never flashed into a cookie); the account's sessions end."""
-    password = accounts.generated_password()
-    with lib().db.begin() as conn:
-        user = accounts.get_user(conn, user_id)
-        accounts.set_password(conn, user_id, password,
-                              keep_session=request.cookies.get(SESSION_COOKIE))
-        audit(conn, "user.reset-password", str(user_id))
+    user, password = accounts.reset_password(lib(), who(), user_id,
+                                             request.cookies.get(SESSION_COOKIE), via())
+    with lib().db.connect() as conn:
         rows = accounts.list_users(conn)
     return render_template("admin_users.html", users=rows, roles=accounts.ACCOUNT_ROLES,
                            reset={"email": user.email, "password": password})
