@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from doclib.config import ExtractConfig
-from doclib.errors import ExtractError, UnsupportedFormat
+from doclib.errors import (
+    ArchiveRefused,
+    Encrypted,
+    ExtractError,
+    OverLimits,
+    TooManyPages,
+    UnsupportedFormat,
+)
 from doclib.extract import extract as run_extract
 from doclib.extract import ocr, sniff
 from doclib.text import has_presentation_forms, normalise, reversal_guard, tokens
@@ -160,7 +167,7 @@ def test_zip_bomb_refused_before_parsing(tmp_path, fixtures_dir):
     shutil.copy(fixtures_dir / "ar_summit.docx", bomb)
     with zipfile.ZipFile(bomb, "a", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("word/media/zeros.bin", b"\0" * (30 * 1024 * 1024))
-    with pytest.raises(ExtractError, match="compression ratio"):
+    with pytest.raises(ArchiveRefused, match="compression ratio"):
         extract(bomb)
 
 
@@ -182,8 +189,9 @@ def test_encrypted_pdf(tmp_path, fixtures_dir):
     w.encrypt(user_password="secret", owner_password="owner")
     path = tmp_path / "locked.pdf"
     w.write(path)
-    with pytest.raises(ExtractError, match="^encrypted$"):
+    with pytest.raises(Encrypted, match="^encrypted$") as e:
         extract(path)
+    assert e.value.outcome == "encrypted"  # the ingestion report's status
 
 
 def test_blank_pdf_has_no_text(tmp_path):
@@ -196,8 +204,9 @@ def test_blank_pdf_has_no_text(tmp_path):
 def test_too_many_pages(tmp_path):
     path = tmp_path / "long.pdf"
     _pdf_with_pages(path, 30)
-    with pytest.raises(ExtractError, match="too many pages"):
+    with pytest.raises(TooManyPages, match="too many pages") as e:
         extract(path, max_pages=20)
+    assert e.value.outcome == "failed"
 
 
 def test_corrupt_pdf_is_an_error_not_a_crash(tmp_path, fixtures_dir):
@@ -213,8 +222,10 @@ def test_corrupt_pdf_is_an_error_not_a_crash(tmp_path, fixtures_dir):
 
 
 def test_memory_limit_is_enforced(tmp_path, fixtures_dir):
-    with pytest.raises(ExtractError, match="memory|crashed|parsed"):
+    with pytest.raises(ExtractError, match="memory|crashed|parsed") as e:
         extract(fixtures_dir / "ar_summit_writer.pdf", memory_mb=40)
+    assert type(e.value).__name__ in ("OverLimits", "Unreadable")
+    assert isinstance(e.value, OverLimits) or "parsed" in e.value.message
 
 
 @pytest.mark.skipif(not ocr.available(), reason="tesseract/pdftoppm not installed")
@@ -227,7 +238,44 @@ def test_scanned_pdf_is_ocred(fixtures_dir):
     assert recall("\n".join(truth[:12]), result.pages[0].text) >= 0.4
 
 
-def test_scanned_pdf_without_ocr_reports_image_pages(fixtures_dir):
+def test_scanned_pdf_without_ocr_reports_image_pages(fixtures_dir, tmp_path):
     result = extract(fixtures_dir / "scan_ar_en.pdf", ocr="off")
-    assert result.ocr_pages == 0
+    assert result.ocr_pages == 0 and result.unread_image_pages == 2
     assert any("image-only" in w for w in result.warnings)
+    # ingested, it is "empty" (NoText) and says why, from the count, not a warning's words
+    from conftest import FakeEmbedder, make_config
+    from doclib.ingest import IngestOptions, ingest_file
+    from doclib.library import Library
+
+    lib = Library(make_config(tmp_path, **{"extract.ocr": "off"}), embedder=FakeEmbedder())
+    try:
+        r = ingest_file(lib, fixtures_dir / "scan_ar_en.pdf", IngestOptions(access="public"))
+    finally:
+        lib.close()
+    assert r.status == "empty"
+    assert r.error == "no extractable text (image-only pages; install tesseract for OCR)"
+
+
+def test_every_kind_is_one_registered_format(tmp_path, fixtures_dir):
+    """One registry (``extract.FORMATS``), PDF registered like every other
+    kind: each kind ``sniff`` gives has its extensions and extractor there,
+    and ``extract_in_process`` runs the format's precheck and extractor."""
+    from doclib import extract as ex
+    from doclib.config import ExtractConfig
+
+    samples = {"pdf": "en_summit_writer.pdf", "docx": "ar_summit.docx",
+               "pptx": "slides.pptx"}
+    for kind, name in samples.items():
+        assert sniff(fixtures_dir / name) == kind
+    (tmp_path / "a.md").write_text("# Title\n\ntext")
+    (tmp_path / "a.html").write_text("<html><body><p>text</p></body></html>")
+    (tmp_path / "a.txt").write_text("text")
+    assert [sniff(tmp_path / n) for n in ("a.md", "a.html", "a.txt")] == ["md", "html", "txt"]
+    assert set(ex.FORMATS) == {"pdf", "docx", "pptx", "txt", "md", "html"}
+    assert ex.EXTENSIONS == {k: f.extensions for k, f in ex.FORMATS.items()}
+    assert ex.FORMATS["docx"].precheck is ex.check_zip is ex.FORMATS["pptx"].precheck
+    assert ex.FORMATS["pdf"].precheck is None
+    cfg = ExtractConfig(ocr="off")
+    for kind, name in samples.items():
+        result = ex.extract_in_process(str(fixtures_dir / name), kind, cfg)
+        assert result.kind == kind and result.pages

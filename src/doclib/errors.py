@@ -83,9 +83,55 @@ class UnsupportedFormat(DoclibError):
 
 
 class ExtractError(DoclibError):
-    """The text of the file could not be extracted."""
+    """The text of the file could not be extracted.  ``outcome``: the
+    ingestion report's status it gives (``failed`` unless a subclass says
+    otherwise); the subclasses name why, so no caller reads the message."""
 
     status = 422
+    outcome = "failed"
+
+
+class Encrypted(ExtractError):
+    """The file is encrypted and opens with no empty password."""
+
+    outcome = "encrypted"
+
+
+class NoText(ExtractError):
+    """The file holds no extractable text (image-only pages without OCR ...)."""
+
+    outcome = "empty"
+
+
+class TooManyPages(ExtractError):
+    """More pages than ``extract.max_pages``."""
+
+
+class TooLong(ExtractError):
+    """More words (``extract.max_words``) or passages (``chunk.max_chunks``)
+    than can be indexed in bounded time."""
+
+
+class Unreadable(ExtractError):
+    """The file is damaged, or not what its type says (not a readable PDF,
+    not UTF-8/UTF-16/Windows-1256 text, a parser's error)."""
+
+
+class ArchiveRefused(ExtractError):
+    """A DOCX/PPTX archive that would inflate too much (a zip bomb)."""
+
+
+class OverLimits(ExtractError):
+    """The extraction ran past its time or memory limit, or its process died."""
+
+
+def extract_error(name: str, message: str) -> ExtractError:
+    """The ExtractError subclass called ``name`` (an error that crossed the
+    extraction child's pipe by name) with ``message``; ExtractError itself
+    for any other name."""
+    known = {c.__name__: c for c in (Encrypted, NoText, TooManyPages, TooLong, Unreadable,
+                                     ArchiveRefused, OverLimits)}
+    return known.get(name, ExtractError)(message)
 
 
 class IndexStale(DoclibError):

@@ -32,7 +32,9 @@ from .errors import (
     Cancelled,
     DoclibError,
     ExtractError,
+    NoText,
     NotFound,
+    TooLong,
     UnsupportedFormat,
     storage_error,
 )
@@ -423,15 +425,15 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         report.ocr = extracted.ocr_pages
         every = chunk_pages(extracted.pages, lib.config.chunk, notes=True)
         if len(every) > lib.config.chunk.max_chunks:
-            raise ExtractError(f"too large: {len(every):,} passages, limit "
+            raise TooLong(f"too large: {len(every):,} passages, limit "
                                f"{lib.config.chunk.max_chunks:,} (chunk.max_chunks)")
         body = [c for c in every if c.source != "notes"]
         with_notes = notes.row_included(doc, lib.config.extract.speaker_notes, staged)
         drafts = every if with_notes else body
         if not drafts:
-            image_note = any("image-only" in w for w in extracted.warnings)
-            raise ExtractError("no extractable text" + (
-                " (image-only pages; install tesseract for OCR)" if image_note else ""))
+            raise NoText("no extractable text" + (
+                " (image-only pages; install tesseract for OCR)"
+                if extracted.unread_image_pages else ""))
         texts = [c.text for c in drafts]
         vectors, second = _embed(lib, drafts, check)
         # the document's languages are those of its text, never of its notes
@@ -465,9 +467,7 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
         stopped = e
         status, message = "failed", e.message
     except ExtractError as e:
-        status = {"encrypted": "encrypted"}.get(e.message, "empty" if e.message.startswith(
-            "no extractable text") else "failed")
-        message = e.message
+        status, message = e.outcome, e.message
     except DoclibError as e:
         status, message = "failed", e.message
     except IntegrityError:

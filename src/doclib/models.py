@@ -33,6 +33,7 @@ class Extracted:
     warnings: list[str] = field(default_factory=list)
     title: str = ""
     ocr_pages: int = 0
+    unread_image_pages: int = 0  # image-only pages not read: no OCR here
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,8 +1,13 @@
 """Extraction: sniff the type from content, check containers, and run the
 format's extractor in a child process with a time and memory limit.
 
-The registry maps a sniffed kind to its extractor; the file name's extension
-must agree with the sniffed kind (allow-list by extension AND content).
+``FORMATS`` is the registry: one ``Format`` a kind (its extensions, the
+check before parsing, the extractor), PDF like every other.  ``sniff``
+decides the kind from the bytes (the name only tells text flavours apart)
+and the file name's extension must agree with it (allow-list by extension
+AND content).  Every failure is an ``ExtractError`` subclass naming why
+(``Encrypted``, ``NoText``, ``TooManyPages``, ``TooLong``, ``Unreadable``,
+``ArchiveRefused``, ``OverLimits``), also across the child's pipe.
 """
 
 from __future__ import annotations
@@ -16,37 +21,101 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import ExtractConfig
-from ..errors import N_, ExtractError, UnsupportedFormat
+from ..errors import (
+    N_,
+    ArchiveRefused,
+    ExtractError,
+    OverLimits,
+    TooLong,
+    UnsupportedFormat,
+    extract_error,
+)
 from ..models import Extracted
 
-# kind -> accepted extensions
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "pdf": (".pdf",),
-    "docx": (".docx",),
-    "pptx": (".pptx",),
-    "txt": (".txt", ".text"),
-    "md": (".md", ".markdown", ".txt"),
-    "html": (".html", ".htm"),
-}
-ALLOWED_EXTENSIONS = sorted({e for exts in EXTENSIONS.values() for e in exts})
+
+@dataclass(frozen=True)
+class Format:
+    """One kind of file: the extensions its name may have, a check of the
+    file before any parser reads it (``precheck``; a zip bomb is refused
+    there), and ``extract`` (path, limits) -> pages, run in the child
+    process.  The parsers are imported when a file is extracted, not when
+    a file is sniffed."""
+    kind: str
+    extensions: tuple[str, ...]
+    extract: Callable[[str, ExtractConfig], Extracted]
+    precheck: Callable[[str, ExtractConfig], None] | None = None
 
 
-def _registry() -> dict[str, Callable[..., Extracted]]:
+def _pdf(path: str, cfg: ExtractConfig) -> Extracted:
+    from .pdf import extract_pdf
+
+    result = extract_pdf(path, cfg.max_pages)
+    _ocr_empty_pages(path, result, cfg)
+    return result
+
+
+def _docx(path: str, cfg: ExtractConfig) -> Extracted:
     from .office import extract_docx
-    from .plain import extract_html, extract_md, extract_txt
+
+    return extract_docx(path)
+
+
+def _pptx(path: str, cfg: ExtractConfig) -> Extracted:
     from .slides import extract_pptx
 
-    return {
-        "docx": extract_docx,
-        "pptx": extract_pptx,
-        "txt": extract_txt,
-        "md": extract_md,
-        "html": extract_html,
-    }
+    return extract_pptx(path)
+
+
+def _txt(path: str, cfg: ExtractConfig) -> Extracted:
+    from .plain import extract_txt
+
+    return extract_txt(path)
+
+
+def _md(path: str, cfg: ExtractConfig) -> Extracted:
+    from .plain import extract_md
+
+    return extract_md(path)
+
+
+def _html(path: str, cfg: ExtractConfig) -> Extracted:
+    from .plain import extract_html
+
+    return extract_html(path)
+
+
+def check_zip(path: str | Path, cfg: ExtractConfig) -> None:
+    """Refuse zip bombs before a DOCX/PPTX parser inflates anything."""
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if len(infos) > cfg.max_zip_entries:
+            raise ArchiveRefused(f"archive has too many entries ({len(infos)})")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.compress_size and info.file_size / info.compress_size > cfg.max_zip_ratio \
+                    and info.file_size > 1_000_000:
+                raise ArchiveRefused(f"archive entry {info.filename!r} has a suspicious "
+                                     "compression ratio")
+        if total > cfg.max_zip_uncompressed_mb * 1024 * 1024:
+            raise ArchiveRefused("archive declares too much uncompressed data")
+
+
+FORMATS: dict[str, Format] = {f.kind: f for f in (
+    Format("pdf", (".pdf",), _pdf),
+    Format("docx", (".docx",), _docx, check_zip),
+    Format("pptx", (".pptx",), _pptx, check_zip),
+    Format("txt", (".txt", ".text"), _txt),
+    Format("md", (".md", ".markdown", ".txt"), _md),
+    Format("html", (".html", ".htm"), _html),
+)}
+# kind -> accepted extensions
+EXTENSIONS: dict[str, tuple[str, ...]] = {k: f.extensions for k, f in FORMATS.items()}
+ALLOWED_EXTENSIONS = sorted({e for exts in EXTENSIONS.values() for e in exts})
 
 
 def sniff(path: str | Path, filename: str | None = None) -> str:
@@ -95,34 +164,13 @@ def sniff(path: str | Path, filename: str | None = None) -> str:
     return kind
 
 
-def check_zip(path: str | Path, cfg: ExtractConfig) -> None:
-    """Refuse zip bombs before a DOCX/PPTX parser inflates anything."""
-    with zipfile.ZipFile(path) as z:
-        infos = z.infolist()
-        if len(infos) > cfg.max_zip_entries:
-            raise ExtractError(f"archive has too many entries ({len(infos)})")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            if info.compress_size and info.file_size / info.compress_size > cfg.max_zip_ratio \
-                    and info.file_size > 1_000_000:
-                raise ExtractError(f"archive entry {info.filename!r} has a suspicious "
-                                   "compression ratio")
-        if total > cfg.max_zip_uncompressed_mb * 1024 * 1024:
-            raise ExtractError("archive declares too much uncompressed data")
-
-
 def extract_in_process(path: str, kind: str, cfg: ExtractConfig) -> Extracted:
-    """Run the extractor here (the child process calls this)."""
-    if kind in ("docx", "pptx"):
-        check_zip(path, cfg)
-    if kind == "pdf":
-        from .pdf import extract_pdf
-
-        result = extract_pdf(path, cfg.max_pages)
-        _ocr_empty_pages(path, result, cfg)
-    else:
-        result = _registry()[kind](path)
+    """Run the format's check and extractor here (the child process calls
+    this), then refuse a text too long to index."""
+    fmt = FORMATS[kind]
+    if fmt.precheck is not None:
+        fmt.precheck(path, cfg)
+    result = fmt.extract(path, cfg)
     check_words(result, cfg)
     return result
 
@@ -137,7 +185,7 @@ def check_words(result: Extracted, cfg: ExtractConfig) -> None:
     sent to the parent."""
     n = count_words(result)
     if n > cfg.max_words:
-        raise ExtractError(f"too large: {n:,} words, limit {cfg.max_words:,} "
+        raise TooLong(f"too large: {n:,} words, limit {cfg.max_words:,} "
                            "(extract.max_words)")
 
 
@@ -164,6 +212,7 @@ def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
     if not candidates:
         return
     if not _ocr_enabled(cfg):
+        result.unread_image_pages = len(candidates)
         result.warnings.append(f"{len(candidates)} image-only page(s) not read: OCR unavailable")
         return
     for page in candidates[: cfg.ocr_max_pages]:
@@ -225,7 +274,7 @@ def extract(path: str | Path, kind: str, cfg: ExtractConfig,
         except subprocess.TimeoutExpired:
             if time.monotonic() >= deadline:
                 _kill(proc)
-                raise ExtractError(f"extraction took longer than {cfg.timeout_s} s") from None
+                raise OverLimits(f"extraction took longer than {cfg.timeout_s} s") from None
             if stop is not None:
                 try:
                     stop()
@@ -238,15 +287,15 @@ def extract(path: str | Path, kind: str, cfg: ExtractConfig,
     if proc.returncode != 0:
         try:
             err = json.loads(stdout.decode("utf-8"))
-            raise ExtractError(err["error"])
+            raise extract_error(err.get("type", ""), err["error"])
         except (ValueError, KeyError):
             pass
         stderr = stderr_bytes.decode("utf-8", "replace")
         if "MemoryError" in stderr or proc.returncode in (-9, -6):
-            raise ExtractError(f"extraction exceeded the {cfg.memory_mb} MiB memory limit "
+            raise OverLimits(f"extraction exceeded the {cfg.memory_mb} MiB memory limit "
                                "or was killed") from None
         if proc.returncode == -24:  # SIGXCPU
-            raise ExtractError(f"extraction used more than {cfg.timeout_s} s of CPU") from None
-        raise ExtractError("the extractor crashed") from None
+            raise OverLimits(f"extraction used more than {cfg.timeout_s} s of CPU") from None
+        raise OverLimits("the extractor crashed") from None
     data = json.loads(stdout.decode("utf-8"))
     return Extracted.from_json(data["result"])

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ExtractError
+from ..errors import Encrypted, TooManyPages, Unreadable
 from ..models import Extracted, Page
 from ..text import clean_display, reversal_guard, script_counts
 from . import blocks as blk
@@ -202,7 +202,7 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
     try:
         reader = PdfReader(path)
     except PdfReadError as e:
-        raise ExtractError(f"not a readable PDF: {e}") from None
+        raise Unreadable(f"not a readable PDF: {e}") from None
     if reader.is_encrypted:
         try:
             # an empty user password is common ("owner-password only" PDFs)
@@ -210,10 +210,10 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
         except (FileNotDecryptedError, NotImplementedError, PdfReadError, ValueError):
             opened = False
         if not opened:
-            raise ExtractError("encrypted")
+            raise Encrypted("encrypted")
     n = len(reader.pages)
     if n > max_pages:
-        raise ExtractError(f"too many pages ({n} > {max_pages})")
+        raise TooManyPages(f"too many pages ({n} > {max_pages})")
     result = Extracted(kind="pdf")
     try:
         meta_title = (reader.metadata.title or "") if reader.metadata else ""

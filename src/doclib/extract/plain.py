@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from ..errors import ExtractError
+from ..errors import Unreadable
 from ..models import Extracted, Page
 from ..text import clean_display
 from . import blocks as blk
@@ -23,7 +23,7 @@ def read_text_file(path: str) -> str:
     try:
         return data.decode("cp1256")  # legacy Arabic Windows encoding
     except UnicodeDecodeError:
-        raise ExtractError("text file is not UTF-8, UTF-16 or Windows-1256") from None
+        raise Unreadable("text file is not UTF-8, UTF-16 or Windows-1256") from None
 
 
 def _pages_from_text(text: str, kind: str, title: str = "", lines: bool = False) -> Extracted:

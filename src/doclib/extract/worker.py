@@ -20,15 +20,16 @@ def main() -> int:
     cfg = ExtractConfig(**json.loads(cfg_json))
     try:
         result = extract_in_process(path, kind, cfg)
-    except DoclibError as e:
-        print(json.dumps({"error": e.message}))
+    except DoclibError as e:  # an ExtractError's class crosses by name
+        print(json.dumps({"error": e.message, "type": type(e).__name__}))
         return 3
     except MemoryError:
-        print(json.dumps({"error": f"extraction exceeded the {cfg.memory_mb} MiB memory limit"}))
+        print(json.dumps({"error": f"extraction exceeded the {cfg.memory_mb} MiB memory limit",
+                          "type": "OverLimits"}))
         return 3
     except Exception as e:  # a parser bug or a malformed file: report, never crash the parent
         print(json.dumps({"error": f"the {kind.upper()} file could not be parsed "
-                                   f"({type(e).__name__})"}))
+                                   f"({type(e).__name__})", "type": "Unreadable"}))
         print(repr(e), file=sys.stderr)
         return 3
     print(json.dumps({"result": result.to_json()}, ensure_ascii=False))
