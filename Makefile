@@ -11,6 +11,7 @@ demo-search: setup
 
 test: setup-test
 	.venv/bin/ruff check src tests bench scripts
+	.venv/bin/python -m mypy src/doclib
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -m pytest
 
 setup:

@@ -51,10 +51,10 @@ def add_user(conn: Connection, email: str, password: str, role: str, name: str =
     u = store.users
     if conn.execute(select(u.c.id).where(u.c.email == email)).first():
         raise Conflict(N_("an account for %(email)s exists"), email=email)
-    return int(conn.execute(u.insert().values(
+    return store.inserted_id(conn.execute(u.insert().values(
         email=email, name=(name or "").strip()[:200], role=role,
         password_hash=hash_password(password), active=1, session_version=1,
-        created_at=store.now())).inserted_primary_key[0])
+        created_at=store.now())))
 
 
 def get_user(conn: Connection, user_id: int) -> Any:

@@ -85,7 +85,7 @@ def add_event(conn: Connection, data: dict[str, Any], update: bool = False) -> i
         conn.execute(store.events.update().where(store.events.c.id == existing.id)
                      .values(**values))
         return int(existing.id)
-    return int(conn.execute(store.events.insert().values(**values)).inserted_primary_key[0])
+    return store.inserted_id(conn.execute(store.events.insert().values(**values)))
 
 
 EVENT_FIELDS = ("title", "city", "start", "end", "description")
@@ -152,7 +152,7 @@ def add_workshop(conn: Connection, event_slug: str, data: dict[str, Any],
                            number=number, event=event_slug)
         conn.execute(w.update().where(w.c.id == existing.id).values(**values))
         return int(existing.id)
-    return int(conn.execute(w.insert().values(**values)).inserted_primary_key[0])
+    return store.inserted_id(conn.execute(w.insert().values(**values)))
 
 
 def edit_workshop(conn: Connection, workshop_id: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -267,14 +267,14 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
                           stored_name=stored_name, size=size, kind=kind,
                           source_path=source_path, **meta)
-            staged = None
+            staged, previous = None, None
             if target is None:
                 values.setdefault("title", "")
                 values.setdefault("access", int(audience.DEFAULT_ACCESS))
-                doc_id = int(conn.execute(d.insert().values(
+                doc_id = store.inserted_id(conn.execute(d.insert().values(
                     id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
                     status="processing", error=None, updated_at=store.now(),
-                    **values)).inserted_primary_key[0])
+                    **values)))
             elif target.status == "ready":
                 # a new version of a published document: staged until it is ready
                 doc_id = target.id
@@ -284,7 +284,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
                         values.pop(k)
                     if kept:
                         report.warnings.append(_kept_note(kept))
-                staged = values
+                staged, previous = values, target.stored_name
             else:
                 # a document that never became ready (failed, cancelled, or
                 # still being ingested by another upload): its text is
@@ -310,7 +310,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             report.existing = True
             # the replaced file is kept as a previous version (versions.py)
             _process(lib, doc_id, opts, report, uploader_id, job_id, staged=staged,
-                     previous=target.stored_name, stop=stop, seen=seen, also=versions.Commit(
+                     previous=previous, stop=stop, seen=seen, also=versions.Commit(
                          uploader_id, via, "document.replace", keep_previous=True))
         else:
             _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop,
@@ -954,17 +954,17 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
             ev.embed_workshops(conn, lib.embedder)
     # each file: its report already (an error), or the options to ingest it with
     tasks: list[tuple[Path, IngestReport | IngestOptions]] = []
-    for file, folder in collect(paths):
+    for file, under in collect(paths):
         if not file.exists():
             tasks.append((file, IngestReport(path=str(file), error="no such file")))
             continue
         file_opts = opts
-        root = folder if folder is not None else file.parent
-        if catalogues.get(root):
-            entry = catalogues[root].get(_entry_key(file.relative_to(root).as_posix()))
-            if entry:
+        base = under if under is not None else file.parent
+        if catalogues.get(base):
+            described = catalogues[base].get(_entry_key(file.relative_to(base).as_posix()))
+            if described:
                 try:
-                    file_opts = opts.merged(entry)
+                    file_opts = opts.merged(described)
                 except BadRequest as e:
                     tasks.append((file, IngestReport(path=str(file), error=e.message)))
                     continue

@@ -88,9 +88,9 @@ def create(lib: Library, user_id: int | None, upload: Path | None = None,
                               "name": original_name or upload.name, "replace_id": replace_id,
                               "seen": seen, "via": via}, ensure_ascii=False)
     with lib.db.begin() as conn:
-        return int(conn.execute(store.jobs.insert().values(
+        return store.inserted_id(conn.execute(store.jobs.insert().values(
             kind=kind, status="queued", report="{}", user_id=user_id, payload=payload,
-            created_at=store.now())).inserted_primary_key[0])
+            created_at=store.now())))
 
 
 RUNNING = ("processing", "cancelling")  # a process works on it (or did, and died)

@@ -334,9 +334,10 @@ def restore(config: Config, src: str | Path, force: bool = False,
         t.close()
         b.close()
     files_src = src / "files"
-    for f in sorted(files_src.rglob("*")) if files_src.exists() else []:
-        if f.is_file():
-            _copy_private(f, config.library_dir / "files" / f.relative_to(files_src))
+    for original in sorted(files_src.rglob("*")) if files_src.exists() else []:
+        if original.is_file():
+            _copy_private(original,
+                          config.library_dir / "files" / original.relative_to(files_src))
     # the vector index is rebuilt from the restored database on first use
     for f in ("vectors.faiss", "manifest.json"):
         (config.index_dir / f).unlink(missing_ok=True)

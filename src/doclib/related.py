@@ -164,7 +164,7 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
         score = softmax(direct[None, :], cfg.title_temperature)[0]
     if topics is not None and closest < cfg.floor:
         return []
-    results = []
+    results: list[dict[str, Any]] = []
     for i, (row, _, texts) in enumerate(workshops):
         ev = evidence.get(row.id, [])
         reason = []

@@ -343,6 +343,14 @@ def new_id(table: Table) -> Any:
     return select(func.max(func.coalesce(top, 0), func.coalesce(mark, 0)) + 1).scalar_subquery()
 
 
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT (``conn.execute``'s result) added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise DoclibError("the INSERT added no row")
+    return int(key[0])
+
+
 def _alembic_config(conn: Connection | None) -> Any:
     from alembic.config import Config as AlembicConfig
 

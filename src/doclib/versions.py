@@ -74,11 +74,11 @@ def archive(conn: Connection, doc: Any, replaced_by: int | None) -> int:
     """Keep the document's present file as a previous version (its row as
     it was before the swap); the version's id."""
     added_at, added_by = _current_since(conn, doc)
-    return int(conn.execute(store.document_versions.insert().values(
+    return store.inserted_id(conn.execute(store.document_versions.insert().values(
         document_id=doc.id, stored_name=doc.stored_name, sha256=doc.sha256,
         original_filename=doc.original_filename, size=doc.size, kind=doc.kind,
         added_at=added_at, added_by=added_by, replaced_at=store.now(),
-        replaced_by=replaced_by)).inserted_primary_key[0])
+        replaced_by=replaced_by)))
 
 
 def listing(conn: Connection, doc: Any) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def add_workshop(slug: str) -> Any:
     return redirect(f"/curate/workshops/{wid}")
 
 
-def _ws_field(e: BadRequest | Conflict) -> dict[str, str]:
+def _ws_field(e: BadRequest | Conflict) -> dict[str, Any]:
     return {"ws_error_field": _refused(e)["error_field"]}
 
 
