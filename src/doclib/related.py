@@ -120,31 +120,66 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
     best visible passage's).  A question that nothing (no workshop, passage
     or sentence of the thesaurus) comes as close to as ``related.floor`` has
     no close match: no results."""
-    if (query is None or not query.strip()) and doc_id is None:
-        raise BadRequest(N_("give a question (q) or a document"))
-    if doc_id is not None:
-        get_visible(lib, who, doc_id)
-        qv = _document_vector(lib, doc_id)
-        terms: set[str] = set()
-    else:
-        assert query is not None
-        if len(query) > validate.MAX_QUERY_CHARS:
-            raise BadRequest(N_("the question (q) is longer than %(max)s characters"),
-                             max=validate.MAX_QUERY_CHARS)
-        qv = lib.embedder.embed_queries([query])[0]
-        terms = set(stem_terms(query))
+    qv, terms = _question(lib, who, query, doc_id)
     workshops = _workshop_vectors(lib)
     if not workshops:
         return []
     with lib.db.connect() as conn:
         visible = visible_documents(conn, who)
     evidence = _document_evidence(lib, qv, visible, doc_id)
-    cfg = lib.config.related
     own = [(vecs @ qv) if len(vecs) else np.zeros(0) for _, vecs, _ in workshops]
     own_best = np.array([float(o.max()) if len(o) else -1.0 for o in own])
     doc_best = np.array([evidence[r.id][0][0] if evidence.get(r.id) else -1.0
                          for r, _, _ in workshops])
-    direct = np.maximum(own_best, doc_best)
+    scored = _workshop_scores(lib, qv, workshops, np.maximum(own_best, doc_best))
+    if scored is None:
+        return []
+    score, shared = scored
+    topics = lib.topics
+    results: list[dict[str, Any]] = []
+    for i, (row, _, texts) in enumerate(workshops):
+        reason = [{"text": r.text, "page": r.page_start, "score": round(s, 4),
+                   "document": document_summary(visible[r.document_id]),
+                   "highlighted": highlight(r.text, terms)}
+                  for s, r in evidence.get(row.id, [])[:2]]
+        if len(own[i]) and (not reason or own_best[i] >= doc_best[i]):
+            shown = _display_text(texts, int(np.argmax(own[i])))
+            reason.insert(0, {"text": shown, "page": None, "document": None,
+                              "score": round(float(own_best[i]), 4),
+                              "highlighted": highlight(shown, terms)})
+        topic = None
+        if shared is not None and topics is not None and shared[i].max() > 0:
+            j = int(np.argmax(shared[i]))
+            topic = {**topics.describe(j), "situation": topics.closest_situation(qv, j)}
+        results.append({"workshop": workshop_dict(row, row.slug),
+                        "score": round(float(score[i]), 4), "reason": reason[:2],
+                        "topic": topic})
+    results.sort(key=lambda x: -x["score"])
+    return results[:k]
+
+
+def _question(lib: Library, who: Principal, query: str | None, doc_id: int | None
+              ) -> tuple[np.ndarray, set[str]]:
+    """The vector asked with (the question's, or the visible document's)
+    and the stems its reasons' highlights mark (none for a document)."""
+    if (query is None or not query.strip()) and doc_id is None:
+        raise BadRequest(N_("give a question (q) or a document"))
+    if doc_id is not None:
+        get_visible(lib, who, doc_id)
+        return _document_vector(lib, doc_id), set()
+    assert query is not None
+    if len(query) > validate.MAX_QUERY_CHARS:
+        raise BadRequest(N_("the question (q) is longer than %(max)s characters"),
+                         max=validate.MAX_QUERY_CHARS)
+    return lib.embedder.embed_queries([query])[0], set(stem_terms(query))
+
+
+def _workshop_scores(lib: Library, qv: np.ndarray, workshops: list[Any], direct: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Each workshop's score (see ``related_workshops``) and, with a
+    thesaurus, the topics it shares with the question (workshops x topics);
+    None when nothing comes as close to the question as ``related.floor``."""
+    cfg = lib.config.related
     topics = lib.topics
     shared: np.ndarray | None = None
     closest = float(direct.max())
@@ -163,29 +198,8 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
     else:
         score = softmax(direct[None, :], cfg.title_temperature)[0]
     if topics is not None and closest < cfg.floor:
-        return []
-    results: list[dict[str, Any]] = []
-    for i, (row, _, texts) in enumerate(workshops):
-        ev = evidence.get(row.id, [])
-        reason = []
-        for s, r in ev[:2]:
-            reason.append({"text": r.text, "page": r.page_start, "score": round(s, 4),
-                           "document": document_summary(visible[r.document_id]),
-                           "highlighted": highlight(r.text, terms)})
-        if len(own[i]) and (not reason or own_best[i] >= doc_best[i]):
-            shown = _display_text(texts, int(np.argmax(own[i])))
-            reason.insert(0, {"text": shown, "page": None, "document": None,
-                              "score": round(float(own_best[i]), 4),
-                              "highlighted": highlight(shown, terms)})
-        topic = None
-        if shared is not None and topics is not None and shared[i].max() > 0:
-            j = int(np.argmax(shared[i]))
-            topic = {**topics.describe(j), "situation": topics.closest_situation(qv, j)}
-        results.append({"workshop": workshop_dict(row, row.slug),
-                        "score": round(float(score[i]), 4), "reason": reason[:2],
-                        "topic": topic})
-    results.sort(key=lambda x: -x["score"])
-    return results[:k]
+        return None
+    return score, shared
 
 
 def _workshop_topics(topics: TopicVectors, vecs: np.ndarray, temperature: float
