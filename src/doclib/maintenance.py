@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +20,32 @@ from .index.vector import INDEX_FILE, MANIFEST_FILE, fingerprint
 from .library import Library
 
 
+@dataclass
+class _Report:
+    """What ``check`` finds, each check {name, ok, detail}, and (with
+    ``repair``) the fixes made."""
+    repair: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    def record(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append({"name": name, "ok": ok, "detail": detail})
+
+
+# the checks a repair fixes: with --repair they do not make the check fail
+_REPAIRABLE = ("lexical index", "stuck ingestions", "vector index", "second model",
+               "interrupted uploads", "speaker notes", "deleted documents", "stray files",
+               "trash")
+
+
 def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, Any]:
     """Every consistency check, each {name, ok, detail}; with ``repair``,
     the fixes made.  ``quick`` compares the originals' sizes instead of
     their SHA-256 (reads no file)."""
-    checks: list[dict[str, Any]] = []
-    repaired: list[str] = []
-
-    def record(name: str, ok: bool, detail: str) -> None:
-        checks.append({"name": name, "ok": ok, "detail": detail})
-
+    out = _Report(repair)
     cur, head = lib.db.current_revision(), lib.db.head_revision()
-    record("schema", cur == head, f"revision {cur} (newest {head})")
-
-    left = jobs.interrupted(lib)
-    record("interrupted uploads", not left,
-           f"upload jobs with no live process: {left or 'none'}")
-    if left and repair:
-        resumed = [job_id for job_id in left if jobs.claim(lib, job_id)]
-        for job_id in resumed:
-            jobs.run(lib, job_id)
-        repaired.append(f"resumed {len(resumed)} interrupted upload jobs")
-
+    out.record("schema", cur == head, f"revision {cur} (newest {head})")
+    _interrupted_uploads(lib, out)
     d, c = store.documents, store.chunks
     with lib.db.connect() as conn:
         docs = conn.execute(select(d.c.id, d.c.stored_name, d.c.sha256, d.c.size,
@@ -49,10 +55,42 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
         # each audience's table holds exactly the chunks it may see
         level_gaps = {table: (lexical.count(conn, table), audience.expected_count(conn, table))
                       for table in audience.PARTIAL_TABLES}
-        stuck = [r.id for r in docs if r.status in ("processing", "queued")]
         orphan_terms = conn.execute(text(
             f"SELECT count(*) FROM {lexical.ALL} WHERE rowid NOT IN (SELECT id FROM chunks)"))\
             .scalar_one()
+    _originals(lib, out, docs, quick)
+    _stray_files(lib, out)
+    lex_ok = n_terms == n_chunks and orphan_terms == 0 and all(
+        have == want for have, want in level_gaps.values())
+    out.record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks; "
+               + "; ".join(f"{table}: {have} of {want}"
+                           for table, (have, want) in level_gaps.items()))
+    if not lex_ok and repair:
+        lib.index.rebuild_lexical()
+        out.repaired.append("rebuilt the lexical index from the chunks")
+    _stuck(lib, out, [r.id for r in docs if r.status in ("processing", "queued")])
+    _speaker_notes(lib, out)
+    _vectors(lib, out)
+    _trash(lib, out)
+    # last: a repair above may have deleted rows, and VACUUM rewrites the file
+    _deleted_documents(lib, out)
+    ok = all(x["ok"] for x in out.checks) or (repair and all(
+        x["ok"] or x["name"] in _REPAIRABLE for x in out.checks))
+    return {"ok": ok, "checks": out.checks, "repaired": out.repaired}
+
+
+def _interrupted_uploads(lib: Library, out: _Report) -> None:
+    left = jobs.interrupted(lib)
+    out.record("interrupted uploads", not left,
+               f"upload jobs with no live process: {left or 'none'}")
+    if left and out.repair:
+        resumed = [job_id for job_id in left if jobs.claim(lib, job_id)]
+        for job_id in resumed:
+            jobs.run(lib, job_id)
+        out.repaired.append(f"resumed {len(resumed)} interrupted upload jobs")
+
+
+def _originals(lib: Library, out: _Report, docs: Sequence[Any], quick: bool) -> None:
     missing, corrupt = [], []
     for r in docs:
         if not r.stored_name:
@@ -62,94 +100,103 @@ def check(lib: Library, repair: bool = False, quick: bool = False) -> dict[str, 
             missing.append(r.id)
         elif (p.stat().st_size != r.size) if quick else (store.sha256_file(p) != r.sha256):
             corrupt.append(r.id)
-    record("files", not missing and not corrupt,
-           f"{len(docs)} documents; missing originals: {missing or 'none'}; "
-           f"changed originals: {corrupt or 'none'}"
-           + (" (sizes compared, not hashes)" if quick else ""))
-    strays = stray_files(lib, remove=repair)
+    out.record("files", not missing and not corrupt,
+               f"{len(docs)} documents; missing originals: {missing or 'none'}; "
+               f"changed originals: {corrupt or 'none'}"
+               + (" (sizes compared, not hashes)" if quick else ""))
+
+
+def _stray_files(lib: Library, out: _Report) -> None:
+    strays = stray_files(lib, remove=out.repair)
     if strays is None:
-        record("stray files", True, "originals not looked at: an ingestion is storing one "
-               "(run the check again when it has finished)")
-    else:
-        originals, unfinished = strays
-        record("stray files", not originals and not unfinished,
+        out.record("stray files", True, "originals not looked at: an ingestion is storing "
+                   "one (run the check again when it has finished)")
+        return
+    originals, unfinished = strays
+    out.record("stray files", not originals and not unfinished,
                f"originals no document names: {len(originals)}; files of writes cut short "
                f"(temp files of a copy or an index save): {len(unfinished)}")
-        if (originals or unfinished) and repair:
-            repaired.append(f"removed {len(originals)} originals no document names and "
+    if (originals or unfinished) and out.repair:
+        out.repaired.append(f"removed {len(originals)} originals no document names and "
                             f"{len(unfinished)} files of writes cut short")
-    lex_ok = n_terms == n_chunks and orphan_terms == 0 and all(
-        have == want for have, want in level_gaps.values())
-    record("lexical index", lex_ok, f"{n_terms} entries for {n_chunks} chunks; " + "; ".join(
-        f"{table}: {have} of {want}" for table, (have, want) in level_gaps.items()))
-    if not lex_ok and repair:
-        lib.index.rebuild_lexical()
-        repaired.append("rebuilt the lexical index from the chunks")
-    record("stuck ingestions", not stuck, f"documents still processing: {stuck or 'none'}")
-    if stuck and repair:
+
+
+def _stuck(lib: Library, out: _Report, stuck: list[int]) -> None:
+    out.record("stuck ingestions", not stuck, f"documents still processing: {stuck or 'none'}")
+    if stuck and out.repair:
+        d = store.documents
         with lib.db.begin() as conn:
             conn.execute(d.update().where(d.c.id.in_(stuck)).values(
                 status="failed", error="ingestion was interrupted; upload again",
                 updated_at=store.now()))
-        repaired.append(f"marked {len(stuck)} interrupted ingestions failed")
+        out.repaired.append(f"marked {len(stuck)} interrupted ingestions failed")
+
+
+def _speaker_notes(lib: Library, out: _Report) -> None:
     pending = ingest.notes_pending(lib)
-    record("speaker notes", not pending,
-           f"presentations whose passages still hold their speaker notes (ingested before "
-           f"notes were kept apart; --repair extracts them again): {pending or 'none'}")
-    if pending and repair:
+    out.record("speaker notes", not pending,
+               f"presentations whose passages still hold their speaker notes (ingested "
+               f"before notes were kept apart; --repair extracts them again): "
+               f"{pending or 'none'}")
+    if pending and out.repair:
         done = ingest.redo_pending_notes(lib)
-        repaired.append(f"extracted {done['documents'] - done['failed']} presentations "
-                        "again, speaker notes apart"
-                        + (f" ({done['failed']} could not be read)" if done["failed"] else ""))
+        out.repaired.append(f"extracted {done['documents'] - done['failed']} presentations "
+                            "again, speaker notes apart"
+                            + (f" ({done['failed']} could not be read)"
+                               if done["failed"] else ""))
+
+
+def _vectors(lib: Library, out: _Report) -> None:
+    """The embedder, the vector index and the second model's vectors."""
     try:
         lib.index.check_embedder()
         digest = lib.index.embedder_digest
-        record("embedder", True, lib.embedder.id
-               + (f" (model files {digest[:12]})" if digest else ""))
+        out.record("embedder", True, lib.embedder.id
+                   + (f" (model files {digest[:12]})" if digest else ""))
         lib.index.open()  # loads, or rebuilds and saves when it does not match the database
         vi = lib.vectors
         ok = fingerprint(vi.ids()) == lib.index.db_fingerprint()
-        record("vector index", ok, f"{len(vi)} vectors")
-        if not ok and repair:
+        out.record("vector index", ok, f"{len(vi)} vectors")
+        if not ok and out.repair:
             lib.index.rebuild()
-            repaired.append("rebuilt the vector index from stored embeddings")
+            out.repaired.append("rebuilt the vector index from stored embeddings")
     except DoclibError as e:
-        record("embedder", False, e.message)
+        out.record("embedder", False, e.message)
     if lib.second_id:
         langs = ", ".join(lib.config.embed.second_language_list)
         lacking = len(lib.lacking_second_vectors())
-        record("second model", lacking == 0, f"{lacking} chunks in {langs} without a vector "
-               f"of {lib.second_id} (searches skip its re-scoring until they have one)")
-        if lacking and repair:
+        out.record("second model", lacking == 0,
+                   f"{lacking} chunks in {langs} without a vector of {lib.second_id} "
+                   "(searches skip its re-scoring until they have one)")
+        if lacking and out.repair:
             try:
                 n = lib.ensure_second_vectors()
-                repaired.append(f"embedded {n} chunks with the second model")
+                out.repaired.append(f"embedded {n} chunks with the second model")
             except DoclibError as e:
-                record("second model", False, e.message)
+                out.record("second model", False, e.message)
+
+
+def _trash(lib: Library, out: _Report) -> None:
     old = trash.expired(lib)
-    record("trash", not old, f"documents in the trash for longer than "
-           f"{lib.config.storage.trash_days} days (storage.trash_days; --repair deletes them "
-           f"for good): {old or 'none'}")
-    if old and repair:
-        repaired.append(f"deleted for good {trash.purge_expired(lib, via='cli')} documents "
-                        "past the trash's retention")
-    # last: a repair above may have deleted rows, and VACUUM rewrites the file
+    out.record("trash", not old, f"documents in the trash for longer than "
+               f"{lib.config.storage.trash_days} days (storage.trash_days; --repair deletes "
+               f"them for good): {old or 'none'}")
+    if old and out.repair:
+        out.repaired.append(f"deleted for good {trash.purge_expired(lib, via='cli')} "
+                            "documents past the trash's retention")
+
+
+def _deleted_documents(lib: Library, out: _Report) -> None:
     reason = erase.pending(lib)
-    record("deleted documents", not reason,
-           f"traces of deleted documents may remain ({reason}); `doclib compact` (or "
-           "--repair) removes them" if reason else "no traces left of deleted documents")
-    if reason and repair:
+    out.record("deleted documents", not reason,
+               f"traces of deleted documents may remain ({reason}); `doclib compact` (or "
+               "--repair) removes them" if reason else "no traces left of deleted documents")
+    if reason and out.repair:
         done = erase.compact(lib)
-        repaired.append(f"compacted the database ({done['jobs_redacted']} job reports "
-                        f"redacted, {done['bytes_before']} -> {done['bytes']} bytes)")
+        out.repaired.append(f"compacted the database ({done['jobs_redacted']} job reports "
+                            f"redacted, {done['bytes_before']} -> {done['bytes']} bytes)")
         if not done["wal_emptied"]:
-            record("compaction", False, f"not finished: {erase.pending(lib)}")
-    ok = all(x["ok"] for x in checks) or (repair and all(
-        x["ok"] or x["name"] in ("lexical index", "stuck ingestions", "vector index",
-                                 "second model", "interrupted uploads", "speaker notes",
-                                 "deleted documents", "stray files", "trash")
-        for x in checks))
-    return {"ok": ok, "checks": checks, "repaired": repaired}
+            out.record("compaction", False, f"not finished: {erase.pending(lib)}")
 
 
 # the temp files of store.atomic_write ('.' + the file's name + '.' + random)
