@@ -226,17 +226,7 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         report.error = f"cannot read the file ({e.strerror})"
         return _finish(lib, report, uploader_id, job_id)
 
-    d = store.documents
-    with lib.db.begin() as conn:
-        same = conn.execute(select(d).where(d.c.sha256 == sha)).first()
-        target = None
-        if replace_id is not None:
-            target = conn.execute(select(d).where(d.c.id == replace_id)).first()
-            if target is None:
-                raise NotFound("no such document")
-        elif source_path:
-            target = conn.execute(select(d).where(d.c.source_path == source_path)
-                                  .order_by(d.c.id.desc())).first()
+    same, target = _existing(lib, sha, replace_id, source_path)
     # what the caller asked to change on an existing document
     explicit = replace_id is not None or opts.update_existing
     trashed = next((x for x in (target, same) if x is not None
@@ -262,46 +252,12 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
         except OSError as e:  # the disk is full: nothing was stored, the batch goes on
             report.error = storage_error("the file could not be stored", e).message
             return _finish(lib, report, uploader_id, job_id)
-        replaced_file = None  # the original of a failed earlier attempt, once unnamed
+        values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
+                      stored_name=stored_name, size=size, kind=kind,
+                      source_path=source_path, **meta)
         with lib.db.begin() as conn:
-            values = dict(sha256=sha, original_filename=strip_bidi(name)[:500],
-                          stored_name=stored_name, size=size, kind=kind,
-                          source_path=source_path, **meta)
-            staged, previous = None, None
-            if target is None:
-                values.setdefault("title", "")
-                values.setdefault("access", int(audience.DEFAULT_ACCESS))
-                doc_id = store.inserted_id(conn.execute(d.insert().values(
-                    id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
-                    status="processing", error=None, updated_at=store.now(),
-                    **values)))
-            elif target.status == "ready":
-                # a new version of a published document: staged until it is ready
-                doc_id = target.id
-                if not explicit:
-                    kept = _changes(target, meta)
-                    for k in kept:
-                        values.pop(k)
-                    if kept:
-                        report.warnings.append(_kept_note(kept))
-                staged, previous = values, target.stored_name
-            else:
-                # a document that never became ready (failed, cancelled, or
-                # still being ingested by another upload): its text is
-                # retried with this upload's options, but those never widen
-                # who may read it (a command line's --access public, a
-                # form's default) unless asked for
-                doc_id = target.id
-                if not explicit:
-                    kept = _wider(lib, target, values)
-                    for k in kept:
-                        values.pop(k)
-                    if kept:
-                        report.warnings.append(_kept_note(kept))
-                audience.update_row(conn, doc_id, dict(
-                    status="processing", error=None, updated_at=store.now(), **values))
-                if target.stored_name != stored_name:
-                    replaced_file = target.stored_name
+            doc_id, staged, previous, replaced_file = _document_for(
+                lib, conn, target, values, meta, explicit, report, uploader_id)
         # only once the row names the new file: a crash before the commit
         # leaves the row naming an original that is still there
         lib.files.delete(replaced_file)
@@ -316,6 +272,61 @@ def ingest_file(lib: Library, path: str | Path, opts: IngestOptions | None = Non
             _process(lib, doc_id, opts, report, uploader_id, job_id, stop=stop,
                      also=versions.Commit(uploader_id, via, "document.upload"))
         return report
+
+
+def _existing(lib: Library, sha: str, replace_id: int | None, source_path: str | None
+              ) -> tuple[Any, Any]:
+    """(the document holding this content, the document the file is for:
+    ``replace_id``'s, or the one last ingested from ``source_path``)."""
+    d = store.documents
+    with lib.db.begin() as conn:
+        same = conn.execute(select(d).where(d.c.sha256 == sha)).first()
+        target = None
+        if replace_id is not None:
+            target = conn.execute(select(d).where(d.c.id == replace_id)).first()
+            if target is None:
+                raise NotFound("no such document")
+        elif source_path:
+            target = conn.execute(select(d).where(d.c.source_path == source_path)
+                                  .order_by(d.c.id.desc())).first()
+    return same, target
+
+
+def _document_for(lib: Library, conn: Any, target: Any, values: dict[str, Any],
+                  meta: dict[str, Any], explicit: bool, report: IngestReport,
+                  uploader_id: int | None) -> tuple[int, dict[str, Any] | None, str | None,
+                                                    str | None]:
+    """The document a stored file goes to, in the caller's transaction:
+    (its id, the values staged until a new version is ready, the file it
+    replaces, the original of a failed earlier attempt to delete once the
+    row no longer names it).  ``values``: the new file's and the options'
+    columns; without ``explicit`` an existing document keeps its metadata
+    (a ready one) or its narrower access (one that never became ready)."""
+    d = store.documents
+    if target is None:
+        values.setdefault("title", "")
+        values.setdefault("access", int(audience.DEFAULT_ACCESS))
+        doc_id = store.inserted_id(conn.execute(d.insert().values(
+            id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
+            status="processing", error=None, updated_at=store.now(), **values)))
+        return doc_id, None, None, None
+    kept: dict[str, Any] = {} if explicit else \
+        _changes(target, meta) if target.status == "ready" else _wider(lib, target, values)
+    for k in kept:
+        values.pop(k)
+    if kept:
+        report.warnings.append(_kept_note(kept))
+    if target.status == "ready":
+        # a new version of a published document: staged until it is ready
+        return target.id, values, target.stored_name, None
+    # a document that never became ready (failed, cancelled, or still being
+    # ingested by another upload): its text is retried with this upload's
+    # options, but those never widen who may read it (a command line's
+    # --access public, a form's default) unless asked for
+    audience.update_row(conn, target.id, dict(
+        status="processing", error=None, updated_at=store.now(), **values))
+    replaced = target.stored_name if target.stored_name != values["stored_name"] else None
+    return target.id, None, None, replaced
 
 
 def _known_content(lib: Library, same: Any, meta: dict[str, Any], explicit: bool,
