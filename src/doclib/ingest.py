@@ -428,52 +428,8 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
     kind = staged["kind"] if staged else doc.kind
     stopped: Cancelled | None = None
     try:
-        check()
-        extracted = extract(lib.files.path(stored_name), kind, lib.config.extract, stop=stop)
-        check_words(extracted, lib.config.extract)
-        report.warnings.extend(extracted.warnings)
-        report.pages = len(extracted.pages)
-        report.ocr = extracted.ocr_pages
-        every = chunk_pages(extracted.pages, lib.config.chunk, notes=True)
-        if len(every) > lib.config.chunk.max_chunks:
-            raise TooLong(f"too large: {len(every):,} passages, limit "
-                               f"{lib.config.chunk.max_chunks:,} (chunk.max_chunks)")
-        body = [c for c in every if c.source != "notes"]
-        with_notes = notes.row_included(doc, lib.config.extract.speaker_notes, staged)
-        drafts = every if with_notes else body
-        if not drafts:
-            raise NoText("no extractable text" + (
-                " (image-only pages; install tesseract for OCR)"
-                if extracted.unread_image_pages else ""))
-        texts = [c.text for c in drafts]
-        vectors, second = _embed(lib, drafts, check)
-        # the document's languages are those of its text, never of its notes
-        langs = document_languages([c.text for c in body] or texts)
-        language = opts.language if opts.language in ("ar", "en") else (
-            langs[0] if langs else detect_language(" ".join(texts)))
-        title = (staged or {}).get("title") or doc.title or extracted.title or \
-            Path((staged or {}).get("original_filename") or doc.original_filename).stem
-        spare = [c for c in every if c.source == "notes"] if not with_notes else []
-        check()  # the last point where a cancellation stops it
-        # a literal, not dict(**staged, ...): staged may name a title too
-        kept: list[str] = []
-        seen = seen or {"access": doc.access, "speaker_notes": doc.speaker_notes}
-        stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=seen,
-                         kept=kept, also=also, doc_values={
-            **(staged or {}),
-            "status": "ready", "error": None, "pages": len(extracted.pages),
-            "ocr_pages": extracted.ocr_pages,
-            "structure": structure_json([(p.number, p.blocks) for p in extracted.pages]),
-            "warnings": json.dumps(extracted.warnings, ensure_ascii=False),
-            "language": language, "languages": ",".join(langs) or language,
-            "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
-        report.status, report.chunks, report.language, report.title = \
-            "ready", stored, language, title
-        if kept:
-            names = " and ".join({"speaker_notes": "speaker notes"}.get(k, k) for k in kept)
-            report.warnings.append(f"the document was edited while this version was "
-                                   f"processed: its {names} did not change (edit the "
-                                   "document to change them)")
+        _read_embed_commit(lib, doc, opts, report, stored_name, kind, check, stop,
+                           staged=staged, seen=seen, also=also)
     except Cancelled as e:
         stopped = e
         status, message = "failed", e.message
@@ -511,6 +467,61 @@ def _process(lib: Library, doc_id: int, opts: IngestOptions, report: IngestRepor
               message)
     if record:
         _job_done(lib, doc_id, report, uploader_id, job_id)
+
+
+def _read_embed_commit(lib: Library, doc: Any, opts: IngestOptions, report: IngestReport,
+                       stored_name: str, kind: str, check: Callable[[], None],
+                       stop: Callable[[], None] | None, staged: dict[str, Any] | None,
+                       seen: dict[str, Any] | None, also: versions.Commit | None) -> None:
+    """``_process``'s steps: extract the file (bounded), chunk, embed and
+    commit; the report says what was done.  Raises what stops it."""
+    doc_id = doc.id
+    check()
+    extracted = extract(lib.files.path(stored_name), kind, lib.config.extract, stop=stop)
+    check_words(extracted, lib.config.extract)
+    report.warnings.extend(extracted.warnings)
+    report.pages = len(extracted.pages)
+    report.ocr = extracted.ocr_pages
+    every = chunk_pages(extracted.pages, lib.config.chunk, notes=True)
+    if len(every) > lib.config.chunk.max_chunks:
+        raise TooLong(f"too large: {len(every):,} passages, limit "
+                      f"{lib.config.chunk.max_chunks:,} (chunk.max_chunks)")
+    body = [c for c in every if c.source != "notes"]
+    with_notes = notes.row_included(doc, lib.config.extract.speaker_notes, staged)
+    drafts = every if with_notes else body
+    if not drafts:
+        raise NoText("no extractable text" + (
+            " (image-only pages; install tesseract for OCR)"
+            if extracted.unread_image_pages else ""))
+    texts = [c.text for c in drafts]
+    vectors, second = _embed(lib, drafts, check)
+    # the document's languages are those of its text, never of its notes
+    langs = document_languages([c.text for c in body] or texts)
+    language = opts.language if opts.language in ("ar", "en") else (
+        langs[0] if langs else detect_language(" ".join(texts)))
+    title = (staged or {}).get("title") or doc.title or extracted.title or \
+        Path((staged or {}).get("original_filename") or doc.original_filename).stem
+    spare = [c for c in every if c.source == "notes"] if not with_notes else []
+    check()  # the last point where a cancellation stops it
+    # a literal, not dict(**staged, ...): staged may name a title too
+    kept: list[str] = []
+    seen = seen or {"access": doc.access, "speaker_notes": doc.speaker_notes}
+    stored = _commit(lib, doc_id, drafts, vectors, second, spare=spare, seen=seen,
+                     kept=kept, also=also, doc_values={
+        **(staged or {}),
+        "status": "ready", "error": None, "pages": len(extracted.pages),
+        "ocr_pages": extracted.ocr_pages,
+        "structure": structure_json([(p.number, p.blocks) for p in extracted.pages]),
+        "warnings": json.dumps(extracted.warnings, ensure_ascii=False),
+        "language": language, "languages": ",".join(langs) or language,
+        "title": title[:validate.MAX_TITLE_CHARS], "updated_at": store.now()})
+    report.status, report.chunks, report.language, report.title = \
+        "ready", stored, language, title
+    if kept:
+        names = " and ".join({"speaker_notes": "speaker notes"}.get(k, k) for k in kept)
+        report.warnings.append(f"the document was edited while this version was "
+                               f"processed: its {names} did not change (edit the "
+                               "document to change them)")
 
 
 def _embed(lib: Library, drafts: list[Any], check: Callable[[], None]
