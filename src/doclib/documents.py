@@ -163,7 +163,7 @@ def listing(lib: Library, who: Principal, filters: Filters | None = None,
     """Visible documents, newest first (API listing, event and workshop
     pages): by year, or (``recent``) by the date they were added."""
     with lib.db.connect() as conn:
-        rows = list(visible_documents(conn, who, filters).values())
+        rows = list(visible_documents(conn, who, filters, sets=lib.visible_sets).values())
     if recent:
         rows.sort(key=lambda r: (r.created_at or "", r.id), reverse=True)
     else:

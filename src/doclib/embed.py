@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -183,7 +184,7 @@ class SentenceTransformerEmbedder:
                 f"sentence-transformers model {cfg.model!r} could not be loaded "
                 f"({type(e).__name__}); doclib never downloads models at run time: "
                 "give a local path or a model already in the cache") from None
-        getdim = getattr(self._model, "get_embedding_dimension", None) or \
+        getdim: Callable[[], Any] = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension  # sentence-transformers < 6
         self.dim = int(getdim())
         self._qp, self._pp = cfg.query_prefix, cfg.passage_prefix

@@ -50,12 +50,16 @@ def related_documents(lib: Library, who: Principal, doc_id: int, k: int = 5
                       ) -> list[dict[str, Any]]:
     get_visible(lib, who, doc_id)
     with lib.db.connect() as conn:
-        visible = visible_documents(conn, who)
-    others = [d for d in visible if d != doc_id]
-    if not others:
+        visible = visible_documents(conn, who, sets=lib.visible_sets)
+    if not any(d != doc_id for d in visible):
         return []
     vi = lib.vectors
-    scores, ids = vi.search(_document_vector(lib, doc_id), 200, visible.chunks(vi, others))
+    # the caller's whole allow-list (made once per visible set), the
+    # document's own passages asked for on top and left out below
+    own = set(visible.chunks(vi, [doc_id]).ids.tolist())
+    scores, ids = vi.search(_document_vector(lib, doc_id), 200 + len(own), visible.chunks(vi))
+    keep = np.array([int(c) not in own for c in ids], bool)
+    scores, ids = scores[keep][:200], ids[keep][:200]
     rows = _chunk_rows(lib, [int(i) for i in ids])
     best: dict[int, tuple[float, Any]] = {}
     for s, cid in zip(scores, ids, strict=True):
@@ -125,7 +129,7 @@ def related_workshops(lib: Library, who: Principal, query: str | None = None,
     if not workshops:
         return []
     with lib.db.connect() as conn:
-        visible = visible_documents(conn, who)
+        visible = visible_documents(conn, who, sets=lib.visible_sets)
     evidence = _document_evidence(lib, qv, visible, doc_id)
     own = [(vecs @ qv) if len(vecs) else np.zeros(0) for _, vecs, _ in workshops]
     own_best = np.array([float(o.max()) if len(o) else -1.0 for o in own])

@@ -159,8 +159,9 @@ def query_bounds(conn: Connection, query: str, table: str = ALL,
     if not terms:
         return 0.0, 0.0
     marks = ",".join(f":t{i}" for i in range(len(terms)))
-    rows = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
-                             {f"t{i}": t for i, t in enumerate(terms)}).all())
+    found = conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
+                         {f"t{i}": t for i, t in enumerate(terms)}).all()
+    rows: dict[str, int] = {str(t): int(n) for t, n in found}
     n_rows = row_count(conn, table)
     known = full = 0.0
     for term in terms:
