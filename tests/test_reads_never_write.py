@@ -105,3 +105,22 @@ def test_a_catalogue_import_and_a_reindex_store_the_profiles(tmp_path, fixtures_
     reindex(lib)
     assert _stored_workshop_vectors(lib)[0] is not None
     lib.close()
+
+
+def test_the_thesaurus_vectors_are_kept_by_a_start_not_by_a_request(tmp_path, fixtures_dir):
+    """Related workshops need the thesaurus's vectors: a request computes
+    them in memory (nothing written in the index folder); the service's
+    start (warm-up) keeps them there for the next start."""
+    from doclib import topics
+
+    lib = _library(tmp_path, fixtures_dir)
+    cache = lib.config.index_dir / topics.CACHE_FILE
+    topics._PROCESS_CACHE.clear()
+    related_workshops(lib, VISITOR, "mentoring young people")
+    assert lib.topics is not None and not cache.exists()
+    lib.close()
+    topics._PROCESS_CACHE.clear()
+    again = Library(lib.config, embedder=FakeEmbedder())
+    again.warm_up()
+    assert cache.exists() and (lib.config.index_dir / topics.CACHE_META).exists()
+    again.close()

@@ -48,6 +48,7 @@ class Library:
         self._embedder = embedder
         self._second: Embedder | None = None
         self._second_in_background = False
+        self._warming = False
         self._topics: Any = None
         self._lock = threading.RLock()
         self.index = Indexes(self.db, config.index_dir, lambda: self.embedder,
@@ -101,8 +102,11 @@ class Library:
             return None
 
         def make() -> TopicVectors:
+            # reads never write: only a warm-up (a service starting) keeps
+            # the vectors in the index folder; a request computes them in
+            # memory when they are not there
             return topic_vectors(Thesaurus.load(path), self.embedder, self.index.embedder_digest,
-                                 self.config.index_dir)
+                                 self.config.index_dir, save=self._warming)
 
         return self._loaded("_topics", make)
 
@@ -181,7 +185,11 @@ class Library:
         with self.db.begin() as conn:  # workshops added while it was stopped
             events.embed_workshops(conn, self.embedder)
         self.embedder.embed_queries(["warm up"])
-        _ = self.topics
+        self._warming = True
+        try:
+            _ = self.topics
+        finally:
+            self._warming = False
         if second:
             self.warm_up_second()
         else:

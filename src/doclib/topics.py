@@ -187,10 +187,11 @@ def _save_array(path: str, vecs: np.ndarray) -> None:
 
 
 def topic_vectors(thesaurus: Thesaurus, embedder: Any, model_digest: str,
-                  cache_dir: Path) -> TopicVectors:
+                  cache_dir: Path, save: bool = True) -> TopicVectors:
     """The thesaurus's vectors by ``embedder``: read from ``cache_dir`` when
     they were made from the same file by the same model, else computed and
-    kept there (a cache: a failed write costs only the next start's time)."""
+    (with ``save``) kept there (a cache: a failed write costs only the next
+    start's time)."""
     from .store import atomic_write
 
     key = {"thesaurus": thesaurus.digest, "embedder": str(getattr(embedder, "id", "")),
@@ -211,6 +212,8 @@ def topic_vectors(thesaurus: Thesaurus, embedder: Any, model_digest: str,
         pass
     vecs = np.asarray(embedder.embed_passages(texts), np.float32)
     _PROCESS_CACHE[memo] = vecs
+    if not save:
+        return TopicVectors(thesaurus, vecs)
     try:
         atomic_write(data, lambda tmp: _save_array(tmp, vecs))
         atomic_write(meta, lambda tmp: Path(tmp).write_text(json.dumps(key), encoding="utf-8"))
