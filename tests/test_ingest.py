@@ -37,6 +37,8 @@ def test_ingest_report_and_rows(lib, fixtures_dir):
     assert doc.original_filename == "ar_summit_writer.pdf"
     assert doc.stored_name != doc.original_filename and lib.files.path(doc.stored_name).exists()
     assert doc.title == "القمة الدولية 2017"
+    with lib.db.connect() as conn:  # never read, no longer stored (issue 11.5)
+        assert {r[0] for r in conn.execute(select(store.chunks.c.norm_text))} == {""}
 
 
 def test_reingesting_unchanged_file_is_free(lib, fixtures_dir, monkeypatch):

@@ -43,7 +43,7 @@ from .extract.blocks import dumps as structure_json
 from .index.indexes import chunk_ids
 from .library import Library
 from .models import DOC_TYPES
-from .text import detect_language, document_languages, normalise, strip_bidi
+from .text import detect_language, document_languages, strip_bidi
 
 log = logging.getLogger("doclib")
 
@@ -578,9 +578,10 @@ def _commit(lib: Library, doc_id: int, drafts: list[Any], vectors: np.ndarray,
         # an edit may have changed its access since it was read
         keep = notes.row_included(doc, lib.config.extract.speaker_notes)
         chosen, vecs, more = _settle_notes(lib, keep, drafts, vectors, second, spare or [])
+        # norm_text was never read (the lexical terms are made from text):
+        # no longer written, the column waits for a rebuild of the table
         return [dict(ordinal=i, page_start=c.page_start, page_end=c.page_end,
-                     language=c.language, source=c.source, text=c.text,
-                     norm_text=normalise(c.text), **v2)
+                     language=c.language, source=c.source, text=c.text, norm_text="", **v2)
                 for i, (c, v2) in enumerate(zip(chosen, more, strict=True))], vecs
 
     # the document's new values (its access among them) go first: the new
