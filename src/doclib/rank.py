@@ -26,6 +26,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,6 +38,14 @@ class ChunkScore:
     score: float
     dense: float | None
     lexical: float | None
+
+
+class Hit(NamedTuple):
+    """One ranked document: its id, its score, its best passages (best
+    first).  A tuple, so ``for doc, score, passages in ranked`` reads it."""
+    document_id: int
+    score: float
+    passages: list[ChunkScore]
 
 
 def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
@@ -82,21 +91,21 @@ def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]
 
 
 def group_by_document(scored: Sequence[ChunkScore], passages: int
-                      ) -> list[tuple[int, float, list[ChunkScore]]]:
+                      ) -> list[Hit]:
     """[(document id, document score, its best chunks)] best first; a
     document's score is that of its best chunk."""
     best: dict[int, list[ChunkScore]] = defaultdict(list)
     for cs in scored:
         if len(best[cs.document_id]) < passages:
             best[cs.document_id].append(cs)
-    docs = [(doc, chs[0].score, chs) for doc, chs in best.items()]
+    docs = [Hit(doc, chs[0].score, chs) for doc, chs in best.items()]
     docs.sort(key=lambda x: (-x[1], x[0]))
     return docs
 
 
-def merge_echoes(ranked: Sequence[tuple[int, float, list[ChunkScore]]],
+def merge_echoes(ranked: Sequence[Hit],
                  echoes: Mapping[int, ChunkScore], passages: int
-                 ) -> list[tuple[int, float, list[ChunkScore]]]:
+                 ) -> list[Hit]:
     """Raise each echoed document to its echo score when that is higher (the
     echoing passage then comes first); add echoed documents not yet ranked.
     An echo never passes a document of the same score that earned its own."""
@@ -114,7 +123,7 @@ def merge_echoes(ranked: Sequence[tuple[int, float, list[ChunkScore]]],
         if doc not in seen:
             out.append((doc, e.score, [e], 1))
     out.sort(key=lambda x: (-x[1], x[3], x[0]))
-    return [(doc, score, chunks) for doc, score, chunks, _ in out]
+    return [Hit(doc, score, chunks) for doc, score, chunks, _ in out]
 
 
 # ------------------------------------------------------------ mixture fusion
@@ -258,7 +267,7 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
                  passages: int, model: Mixture | None = None, bias: float = 0.0,
                  second: Mapping[int, float] | None = None,
                  calibrated: Mapping[int, float] | None = None
-                 ) -> list[tuple[int, float, list[ChunkScore]]]:
+                 ) -> list[Hit]:
     """Ranked (document id, probability, its best passages), best first.  A
     document's passages are ordered by the calibrated sum (``calibrated``:
     chunk id -> score, from ``fuse``) in the query's language, by the
@@ -293,6 +302,6 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
         ev.chunks.sort(key=lambda x: (-x.score, x.chunk_id))
         for cs in ev.chunks:
             cs.score = p
-        out.append((ev.document_id, p, ev.chunks[:passages]))
+        out.append(Hit(ev.document_id, p, ev.chunks[:passages]))
     out.sort(key=lambda x: (-x[1], x[0]))
     return out

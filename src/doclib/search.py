@@ -23,7 +23,7 @@ from .errors import N_, BadRequest
 from .index import lexical
 from .library import Library
 from .models import LANGUAGES
-from .rank import ChunkScore, fuse, fuse_mixture, group_by_document, merge_echoes
+from .rank import ChunkScore, Hit, fuse, fuse_mixture, group_by_document, merge_echoes
 from .summaries import Filters, document_summary, visible_documents
 from .text import detect_language, highlight, lexical_terms, normalise, snippet, stem_terms
 
@@ -102,7 +102,7 @@ def candidates(lib: Library, who: Principal, q: Query, filters: Filters, n: int
 
 def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, strategy: str,
             evidence: dict[str, float] | None = None
-            ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
+            ) -> tuple[list[Hit], Visible]:
     """Ranked (document id, score, best passages) by ``strategy``; fills
     ``evidence`` (if given) with the query's best dense cosine and best
     lexical coverage over the candidates."""
@@ -180,7 +180,7 @@ def _candidates(lib: Library, chunk_ids: list[int], second_q: np.ndarray | None
 def retrieve(lib: Library, who: Principal, q: Query | str, filters: Filters,
              candidates: int | None = None, strategy: str | None = None,
              evidence: dict[str, float] | None = None,
-             ) -> tuple[list[tuple[int, float, list[Any]]], Visible]:
+             ) -> tuple[list[Hit], Visible]:
     """Ranked (document id, score, best chunk scores) over the visible set
     (``evidence``: see ``_ranked``)."""
     cfg = lib.config.search
@@ -206,8 +206,8 @@ def retrieve(lib: Library, who: Principal, q: Query | str, filters: Filters,
     return ranked, visible
 
 
-def _renormalised(ranked: list[tuple[int, float, list[Any]]]
-                  ) -> list[tuple[int, float, list[Any]]]:
+def _renormalised(ranked: list[Hit]
+                  ) -> list[Hit]:
     """Probabilities over a subset of the candidates (a language filter's),
     scaled to sum to one there: the chance of each being the answer, given
     that the answer is among them."""
@@ -216,11 +216,11 @@ def _renormalised(ranked: list[tuple[int, float, list[Any]]]
         return ranked
     out = []
     for doc, score, chunks in ranked:
-        out.append((doc, score / total, [replace(c, score=c.score / total) for c in chunks]))
+        out.append(Hit(doc, score / total, [replace(c, score=c.score / total) for c in chunks]))
     return out
 
 
-def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
+def _echo_scores(lib: Library, feedback: list[Hit],
                  targets: list[int], visible: Visible, weight: float,
                  strategy: str, target_name: str | None = None) -> dict[int, ChunkScore]:
     """For each target document, the best (feedback score x similarity x
@@ -262,8 +262,8 @@ def _echo_scores(lib: Library, feedback: list[tuple[int, float, list[Any]]],
 
 
 def _echo(lib: Library, who: Principal, q: Query, filters: Filters,
-          ranked: list[tuple[int, float, list[Any]]], visible: Visible, n: int,
-          strategy: str) -> list[tuple[int, float, list[Any]]]:
+          ranked: list[Hit], visible: Visible, n: int,
+          strategy: str) -> list[Hit]:
     """Cross-language echo: the best passages of the best documents in the
     query's language (found with both legs) look for their counterparts in
     the other language, which inherit their score times the similarity.
@@ -389,10 +389,10 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "facets": facets([visible[d] for d, _, _ in matches])}
 
 
-def split_at_floor(cfg: Any, ranked: list[tuple[int, float, list[Any]]],
+def split_at_floor(cfg: Any, ranked: list[Hit],
                    evidence: dict[str, float], strategy: str
-                   ) -> tuple[list[tuple[int, float, list[Any]]],
-                              list[tuple[int, float, list[Any]]]]:
+                   ) -> tuple[list[Hit],
+                              list[Hit]]:
     """(matches, documents below the relevance floor).  A query none of
     whose candidates is as similar as ``floor_dense`` nor holds
     ``floor_coverage`` of its words has no close match; otherwise (with the
