@@ -364,7 +364,8 @@ def main() -> None:
                                    "workers": args.workers, "rps": rps, "p50_ms": p50,
                                    "p99_ms": p99, "errors": errors,
                                    "library": args.data_dir or "sample + dev set",
-                                   "role": args.role, "documents": len(docs) + 4,
+                                   "role": args.role,
+                                   "documents": None if args.data_dir else len(docs) + 4,
                                    "worker_rss_mb": rss_mb,
                                    "dev_set": str(DEV.name)}, indent=2), encoding="utf-8")
         return
