@@ -34,6 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--limit", type=int, default=120, help="articles")
+    ap.add_argument("--no-second", action="store_true",
+                    help="the second model off (embed.second_model: '')")
     ap.add_argument("--out", default=str(RESULTS / "ingest.json"))
     args = ap.parse_args()
     pool = load_pool()
@@ -50,7 +52,8 @@ def main() -> None:
         for n in [int(x) for x in args.workers.split(",")]:
             data = Path(tmp) / f"lib-{n}"
             cfg = Path(tmp) / f"config-{n}.yaml"
-            cfg.write_text(f"storage:\n  data_dir: {data}\n", encoding="utf-8")
+            cfg.write_text(f"storage:\n  data_dir: {data}\n" + (
+                "embed:\n  second_model: ''\n" if args.no_second else ""), encoding="utf-8")
             env = {**os.environ, "DOCLIB_CONFIG": str(cfg), "OMP_NUM_THREADS": "1",
                    "OPENBLAS_NUM_THREADS": "1"}
             t = time.perf_counter()
@@ -62,7 +65,8 @@ def main() -> None:
             passages = int(re.search(r"(\d+) passages\)", line).group(1))
             row = {"workers": n, "files": len(docs), "words": words, "passages": passages,
                    "seconds": took, "passages_per_s": passages / took,
-                   "words_per_s": words / took, "cli_line": line}
+                   "words_per_s": words / took, "second_model": not args.no_second,
+                   "cli_line": line}
             rows.append(row)
             print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
