@@ -21,6 +21,7 @@ wrong index.  Searches take an allow-list of chunk ids as an
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -70,6 +71,7 @@ class Allowed:
 
 
 KINDS = ("flat", "hnsw")
+_VERSIONS = itertools.count(1)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 
@@ -103,9 +105,10 @@ class VectorIndex:
         # document set into allowed chunk ids without a database round trip
         self._owner_ids = np.zeros(0, np.int64)
         self._owner_docs = np.zeros(0, np.int64)
-        # bumped by every change of contents: an allow-list made at one
-        # version is only reused at that version
-        self.version = 0
+        # new at every change of contents, and never the same in two
+        # indexes of one process (a new index may get a freed one's id()):
+        # an allow-list made at one version is only reused at that version
+        self.version = next(_VERSIONS)
         # loaded memory-mapped from the saved file (read-only, its pages
         # shared by every process that maps it): copied before a change
         self.mapped = False
@@ -136,7 +139,7 @@ class VectorIndex:
         with self._lock:
             self._owner_ids = np.asarray(chunk_ids, np.int64)
             self._owner_docs = np.asarray(doc_ids, np.int64)
-            self.version += 1
+            self.version = next(_VERSIONS)
             self._positions = None
 
     def allowed_chunks(self, doc_ids: np.ndarray | list[int]) -> np.ndarray:
@@ -194,7 +197,7 @@ class VectorIndex:
             self._owner_ids = np.concatenate([self._owner_ids, np.asarray(ids, np.int64)])
             self._owner_docs = np.concatenate([self._owner_docs,
                                                np.full(len(ids), doc_id, np.int64)])
-            self.version += 1
+            self.version = next(_VERSIONS)
             self._positions = None
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(ids, dtype=np.int64))
@@ -212,7 +215,7 @@ class VectorIndex:
                 self._owned()
                 self.index.remove_ids(self._faiss.IDSelectorBatch(gone))
             self._owner_ids, self._owner_docs = self._owner_ids[keep], self._owner_docs[keep]
-            self.version += 1
+            self.version = next(_VERSIONS)
             self._positions = None
 
     # -------------------------------------------------------------- search
@@ -358,7 +361,7 @@ class VectorIndex:
             self.kind = kind
             self._dead = dead
             self.mapped = True
-            self.version += 1
+            self.version = next(_VERSIONS)
             self._positions = None
         self.loaded_stamp = stamp
         return None
