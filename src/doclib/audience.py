@@ -261,10 +261,6 @@ class VisibleSets:
                 self._sets.popitem(last=False)
         return visible
 
-    def clear(self) -> None:
-        with self._lock:
-            self._sets.clear()
-
 
 # ------------------------------------------- the chunks of each audience table
 def place_terms(conn: Connection, chunk_ids: Iterable[int]) -> None:

@@ -48,7 +48,6 @@ class Library:
         self._embedder = embedder
         self._second: Embedder | None = None
         self._second_in_background = False
-        self._warming = False
         self._topics: Any = None
         self._lock = threading.RLock()
         self.index = Indexes(self.db, config.index_dir, lambda: self.embedder,
@@ -101,14 +100,14 @@ class Library:
         if path is None:
             return None
 
-        def make() -> TopicVectors:
-            # reads never write: only a warm-up (a service starting) keeps
-            # the vectors in the index folder; a request computes them in
-            # memory when they are not there
-            return topic_vectors(Thesaurus.load(path), self.embedder, self.index.embedder_digest,
-                                 self.config.index_dir, save=self._warming)
+        return self._loaded("_topics", lambda: self._topic_vectors(path, save=False))
 
-        return self._loaded("_topics", make)
+    def _topic_vectors(self, path: Path, save: bool) -> TopicVectors:
+        """The thesaurus at ``path`` with its vectors; reads never write:
+        only a warm-up (a service starting) keeps them in the index folder
+        (``save``), a request computes them in memory when they are not there."""
+        return topic_vectors(Thesaurus.load(path), self.embedder, self.index.embedder_digest,
+                             self.config.index_dir, save=save)
 
     @property
     def second_id(self) -> str:
@@ -185,11 +184,10 @@ class Library:
         with self.db.begin() as conn:  # workshops added while it was stopped
             events.embed_workshops(conn, self.embedder)
         self.embedder.embed_queries(["warm up"])
-        self._warming = True
-        try:
-            _ = self.topics
-        finally:
-            self._warming = False
+        path = thesaurus_path(self.config.related.topics, self.config.base_dir)
+        if path is not None:
+            with self._lock:
+                self._topics = self._topic_vectors(path, save=True)
         if second:
             self.warm_up_second()
         else:

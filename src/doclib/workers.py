@@ -13,7 +13,6 @@ vectors.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -23,7 +22,6 @@ import numpy as np
 from .config import Config
 from .errors import DoclibError
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _lib: Any = None
 
 
@@ -58,18 +56,8 @@ class EmbedPool:
     worker whose model differs is an error, never a mixed index)."""
 
     def __init__(self, config: Config, processes: int, expect: str) -> None:
-        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-        os.environ.update({k: "1" for k in _THREAD_VARS})  # read by the spawned workers
-        try:
-            self._pool = ProcessPoolExecutor(max_workers=processes,
-                                             mp_context=get_context("spawn"),
-                                             initializer=_start, initargs=(config,))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn"),
+                                         initializer=_start, initargs=(config,))
         self.processes = processes
         self.expect = expect
 
