@@ -742,3 +742,33 @@ def test_property_every_endpoint_stays_in_the_visible_set(prop_app, levels, role
 
 def test_sample_library_is_present():
     assert (SAMPLE / "catalogue.yaml").exists()
+
+
+def test_workers_starting_at_once_share_one_whole_secret_key(tmp_path):
+    """Two gunicorn workers create the session key at the same moment: none
+    may fail to boot (an O_EXCL create made the second one raise, and the
+    service stopped) and all must read the same, whole key."""
+    import threading
+
+    from conftest import make_config
+    from doclib.web import _secret_key
+
+    for run in range(20):
+        cfg = make_config(tmp_path / str(run))
+        keys, errors = [], []
+        start = threading.Barrier(8)
+
+        def boot(cfg=cfg, keys=keys, errors=errors, start=start):
+            start.wait()
+            try:
+                keys.append(_secret_key(cfg))
+            except Exception as e:  # noqa: BLE001 - the test reports any failure
+                errors.append(e)
+
+        threads = [threading.Thread(target=boot) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(set(keys)) == 1 and len(keys[0]) == 64
+        assert [p.name for p in cfg.index_dir.iterdir() if "secret" in p.name] == ["secret_key"]

@@ -26,10 +26,23 @@ def _secret_key(cfg: config_mod.Config) -> str:
         return cfg.web.secret_key
     path = Path(cfg.index_dir) / "secret_key"
     if not path.exists():
+        # the workers of one service start at once: each writes a whole key
+        # to a file of its own and links it in; the first link wins, the
+        # others read that key (an O_EXCL create let a second worker fail to
+        # boot, or read the file before the first had written it)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+        tmp = path.with_name(f".secret_key.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
