@@ -7,7 +7,15 @@ library for each number of workers, both models on (the default
 configuration).  Prints and writes bench/results/ingest.json: per run the
 files, words, passages, seconds, passages/s and words/s.
 
+``--into DATA_DIR``: ingest into a copy of an existing library instead of
+a new one (a large library made by bench/scale.py, e.g.
+/work/benchdata/scale/n100000): what a batch costs when the library is
+already big (the vector index is saved as the batch goes).  That library
+holds these articles already: each file then starts with a line of its own
+("Ingestion bench copy: ...") so it is a new file, not a known one.
+
 Usage: .venv/bin/python bench/ingest.py [--workers 1,2] [--limit 120]
+           [--into DATA_DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +45,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=120, help="articles")
     ap.add_argument("--no-second", action="store_true",
                     help="the second model off (embed.second_model: '')")
+    ap.add_argument("--into", default=None,
+                    help="ingest into a copy of this library (a data_dir)")
     ap.add_argument("--out", default=str(RESULTS / "ingest.json"))
     args = ap.parse_args()
     pool = load_pool()
@@ -47,10 +58,14 @@ def main() -> None:
         words = 0
         for d in docs:
             body = "\n\n".join(d["paragraphs"])
+            if args.into:
+                body = f"Ingestion bench copy: {d['doc_id']}\n\n{body}"
             words += len(body.split())
             (folder / f"{d['doc_id']}.txt").write_text(body + "\n", encoding="utf-8")
         for n in [int(x) for x in args.workers.split(",")]:
             data = Path(tmp) / f"lib-{n}"
+            if args.into:
+                shutil.copytree(args.into, data)
             cfg = Path(tmp) / f"config-{n}.yaml"
             cfg.write_text(f"storage:\n  data_dir: {data}\n" + (
                 "embed:\n  second_model: ''\n" if args.no_second else ""), encoding="utf-8")
@@ -66,9 +81,12 @@ def main() -> None:
             row = {"workers": n, "files": len(docs), "words": words, "passages": passages,
                    "seconds": took, "passages_per_s": passages / took,
                    "words_per_s": words / took, "second_model": not args.no_second,
+                   "into": args.into,
                    "cli_line": line}
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if args.into:
+                shutil.rmtree(data)
     RESULTS.mkdir(exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "cpu": os.cpu_count()}, indent=1))
 

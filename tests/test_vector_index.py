@@ -169,6 +169,9 @@ def test_a_loaded_index_is_memory_mapped_and_copied_before_a_change(tmp_path):
     assert other.search(q, 1, None)[1][0] == ids[3]
     other.add(np.array([99_999]), vecs[3:4] * 1.0, 999)
     assert not other.mapped and len(other) == 51
+    # the copy holds every vector under its own chunk id
+    for i, cid in enumerate(ids.tolist()):
+        np.testing.assert_array_equal(other.vector(cid), vecs[i])
     other.remove([int(ids[3])])
     assert other.search(q, 1, None)[1][0] == 99_999
     again = VectorIndex(tmp_path, vecs.shape[1], "test/1")

@@ -773,21 +773,19 @@ def rechunk(lib: Library, progress: Callable[[int, int], None] | None = None
             d.c.stored_name.is_not(None), d.c.status == "ready").order_by(d.c.id)).all()
     failed = 0
     done = set()
-    for i, doc in enumerate(docs, start=1):
-        with lib.db.connect() as conn:  # deleted, or no longer ready, meanwhile: skip it
-            status = conn.execute(select(d.c.status).where(d.c.id == doc.id)).scalar()
-        if status != "ready":
+    with lib.index.batch():
+        for i, doc in enumerate(docs, start=1):
+            with lib.db.connect() as conn:  # deleted, or no longer ready, meanwhile: skip it
+                status = conn.execute(select(d.c.status).where(d.c.id == doc.id)).scalar()
+            if status == "ready":
+                report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
+                lang = doc.language if doc.language in ("ar", "en") else "auto"
+                _process(lib, doc.id, IngestOptions(language=lang), report, None)
+                failed += report.status != "ready"
+                if report.status == "ready":
+                    done.add(doc.id)
             if progress:
                 progress(i, len(docs))
-            continue
-        report = IngestReport(path=f"document {doc.id}", document_id=doc.id)
-        lang = doc.language if doc.language in ("ar", "en") else "auto"
-        _process(lib, doc.id, IngestOptions(language=lang), report, None)
-        failed += report.status != "ready"
-        if report.status == "ready":
-            done.add(doc.id)
-        if progress:
-            progress(i, len(docs))
     _forget_pending(lib, done)
     return {"documents": len(docs), "failed": failed}
 
@@ -822,6 +820,13 @@ def _forget_pending(lib: Library, done: set[int]) -> None:
 def redo_pending_notes(lib: Library) -> dict[str, int]:
     """Extract, chunk and embed again the presentations of ``notes_pending``
     (their notes become passages of their own, where they may be shown)."""
+    with lib.index.batch():
+        done, failed = _redo_notes(lib)
+    _forget_pending(lib, done)
+    return {"documents": len(done) + failed, "failed": failed}
+
+
+def _redo_notes(lib: Library) -> tuple[set[int], int]:
     done, failed = set(), 0
     d = store.documents
     for doc_id in notes_pending(lib):
@@ -841,8 +846,7 @@ def redo_pending_notes(lib: Library) -> dict[str, int]:
             done.add(doc_id)
         else:
             failed += 1
-    _forget_pending(lib, done)
-    return {"documents": len(done) + failed, "failed": failed}
+    return done, failed
 
 
 def reindex(lib: Library, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
@@ -1001,17 +1005,19 @@ def ingest_paths(lib: Library, paths: list[str], opts: IngestOptions,
                            uploader_id=uploader_id, via=via)
 
     workers = min(max(1, workers), len(tasks) or 1)
-    if workers == 1 or lib.embed_pool is not None:
-        yield from map(run, tasks)
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    # the vector index saved every half minute and at the end, not per file
+    with lib.index.batch():
+        if workers == 1 or lib.embed_pool is not None:
+            yield from map(run, tasks)
+            return
+        from concurrent.futures import ThreadPoolExecutor
 
-    from .workers import EmbedPool
+        from .workers import EmbedPool
 
-    lib.embed_pool = EmbedPool(lib.config, workers, lib.embedder.id)
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as threads:
-            yield from threads.map(run, tasks)
-    finally:
-        pool, lib.embed_pool = lib.embed_pool, None
-        pool.close()
+        lib.embed_pool = EmbedPool(lib.config, workers, lib.embedder.id)
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as threads:
+                yield from threads.map(run, tasks)
+        finally:
+            pool, lib.embed_pool = lib.embed_pool, None
+            pool.close()

@@ -15,14 +15,24 @@ its embedding); the FAISS file is a cache of it.  This room owns:
   (``writing``: ``replace_document``, ``remove_documents``,
   ``remove_chunks``; ``reindex``): the chunk rows, both indexes and the
   FAISS file change together, the file saved before the transaction
-  commits; if anything fails the rows roll back and the saved index stays.
+  commits; if anything fails the rows roll back and the saved index stays;
+- batches (``batch``: many documents ingested at once): the writers of a
+  batch change the index in memory and save it at most every
+  ``BATCH_SAVE_EVERY`` seconds and at the end, not once per document (at
+  100k passages each save writes 200 MB).  The rows commit meanwhile, so
+  the saved file may lag the database for that long; it never lies: its
+  fingerprint then differs from the database's, and whoever loads it
+  builds the index from the database instead (a crash mid-batch loses
+  nothing).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +52,8 @@ from .vector import VectorIndex
 
 # the hashes of the embedder's model files, by path, size and times (embed.files_digest)
 DIGEST_CACHE = "model-digests.json"
+# inside a batch, the vector index is saved at most this often (seconds)
+BATCH_SAVE_EVERY = 30.0
 
 
 def set_meta(conn: Connection, values: dict[str, str]) -> None:
@@ -74,6 +86,12 @@ class Indexes:
         self._lock = threading.RLock()
         self._write_mutex = threading.RLock()
         self._write_depth = 0
+        # inside ``batch``: how deep, when the index was last saved, and
+        # whether the in-memory index holds changes the file does not
+        self._batch_depth = 0
+        self._saved_at = 0.0
+        self._save_every = BATCH_SAVE_EVERY
+        self._unsaved = False
 
     # ------------------------------------------------------------ embedder
     @property
@@ -302,11 +320,55 @@ class Indexes:
     def writing(self) -> Iterator[Writer]:
         """The single writer: the write lock and one transaction; the
         writer's changes to the vector index are applied and saved at the
-        end of the block, before the transaction commits."""
+        end of the block, before the transaction commits (inside a
+        ``batch``: applied, and saved when due)."""
         with self.write_lock(), self.db.begin() as conn:
             writer = Writer(self, conn)
             yield writer
             writer.apply()
+
+    @contextmanager
+    def batch(self, save_every: float = BATCH_SAVE_EVERY) -> Iterator[None]:
+        """Writers inside save the vector index at most every ``save_every``
+        seconds, and it is saved once at the end (module docstring)."""
+        with self._write_mutex:
+            if not self._batch_depth:
+                self._saved_at, self._save_every = time.monotonic(), save_every
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with self._write_mutex:
+                self._batch_depth -= 1
+                last = not self._batch_depth
+            if last and self._unsaved:
+                self.save_now()
+
+    def save_now(self) -> None:
+        """Save the vector index as it is in memory (the end of a batch)."""
+        with self.write_lock(), self._lock:
+            try:
+                self.vectors.save()
+            except RuntimeError as e:  # no space left: the rows are stored; a
+                self.drop()             # later load builds the index from them
+                raise storage_error("the vector index could not be saved", e) from None
+            self._saved(time.monotonic())
+
+    def _saved(self, at: float) -> None:
+        self._saved_at, self._unsaved = at, False
+
+    def _check_room(self, vi: VectorIndex) -> None:
+        """Refuse (the document's rows then roll back) a change the next save
+        would have no room for on disk: a batch's documents fail one by one
+        when the disk fills, as they do when each is saved at once."""
+        room = os.statvfs(self.dir)
+        if room.f_bavail * room.f_frsize < vi.save_size():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def _save_due(self) -> bool:
+        """Whether a writer saves the index now: always outside a batch;
+        inside, when the last save is ``save_every`` seconds old."""
+        return not self._batch_depth or time.monotonic() - self._saved_at >= self._save_every
 
     def reindex(self, embed: Callable[[Sequence[Any]], tuple[np.ndarray, list[dict[str, Any]]]],
                 progress: Callable[[int, int], None] | None = None, step: int = 256) -> int:
@@ -396,9 +458,9 @@ class Writer:
         return ids
 
     def apply(self) -> None:
-        """Apply the changes to the vector index and save it; on failure
-        drop the in-memory copy so the next use reloads the last saved
-        state."""
+        """Apply the changes to the vector index and save it (when due, in
+        a batch); on failure drop the in-memory copy so the next use
+        reloads the last saved state (or builds it from the database)."""
         if not self._removed and not self._added:
             return
         try:
@@ -406,8 +468,14 @@ class Writer:
             vi.remove(self._removed)
             for ids, vectors, doc_id in self._added:
                 vi.add(ids, vectors, doc_id)
-            vi.save()
-        except RuntimeError as e:  # faiss's "write error ... (No space left on device)"
+            if self.indexes._save_due():
+                vi.save()
+                self.indexes._saved(time.monotonic())
+            else:  # inside a batch: saved later (the rows commit meanwhile)
+                self.indexes._check_room(vi)
+                self.indexes._unsaved = True
+        # faiss's "write error ... (No space left on device)"; no room left
+        except (RuntimeError, OSError) as e:
             self.indexes.drop()
             raise storage_error("the vector index could not be saved", e) from None
         except BaseException:
