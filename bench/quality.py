@@ -309,7 +309,9 @@ def bench_library(base: config_mod.Config, data: Path) -> tuple[Library, Path]:
                                            "storage.database_url": ""})
     src = data / "articles"
     src.mkdir(parents=True, exist_ok=True)
-    return Library(cfg), src
+    lib = Library(cfg)
+    lib.index.open()  # as a service starts: a kept library's index made current
+    return lib, src
 
 
 def run_pool(config_path: str | None, limit: int | None, data_dir: str | None

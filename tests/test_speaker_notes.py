@@ -359,7 +359,7 @@ def test_publishing_and_removing_notes_are_one_transaction(app, fixtures_dir, mo
     monkeypatch.setattr(vi, "save", broken_save)
     c = client(app, "curator")
     r = c.patch(f"/api/v1/documents/{doc_id}", headers=csrf(c), json={"access": "public"})
-    assert r.status_code == 500
+    assert r.status_code == 507 and "disk full" in r.get_json()["error"]
     with lib.db.connect() as conn:
         access = conn.execute(select(store.documents.c.access).where(
             store.documents.c.id == doc_id)).scalar_one()

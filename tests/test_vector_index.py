@@ -7,16 +7,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from doclib.index.vector import VectorIndex, fingerprint
+from doclib.index.vector import EXACT, VectorIndex, fingerprint
 
 
-def random_index(tmp_path, n=300, dim=32, seed=0):
+def random_index(tmp_path, n=300, dim=32, seed=0, kind=EXACT):
+    """An index of ``kind`` and its vectors: for ``flat16`` already rounded
+    to half precision, so the oracle scores what the index stores."""
     rng = np.random.default_rng(seed)
     vecs = rng.standard_normal((n, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    if kind == "flat16":
+        vecs = vecs.astype(np.float16).astype(np.float32)
     ids = rng.choice(10_000, size=n, replace=False).astype(np.int64)
     docs = ids // 10
-    vi = VectorIndex(tmp_path, dim, "test/1")
+    vi = VectorIndex(tmp_path, dim, "test/1", kind=kind)
     vi.replace_all(ids, vecs, docs)
     return vi, ids, vecs, docs
 
@@ -28,10 +32,11 @@ def oracle(query, ids, vecs, allowed, k):
     return ids[mask][order], scores[order]
 
 
+@pytest.mark.parametrize("kind", ["flat16", "flat"])
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), share=st.floats(0.0, 1.0), k=st.integers(1, 50))
-def test_filtered_search_matches_numpy_oracle(tmp_path_factory, seed, share, k):
-    vi, ids, vecs, _ = random_index(tmp_path_factory.mktemp("vi"), seed=seed % 7)
+def test_filtered_search_matches_numpy_oracle(tmp_path_factory, kind, seed, share, k):
+    vi, ids, vecs, _ = random_index(tmp_path_factory.mktemp("vi"), seed=seed % 7, kind=kind)
     rng = np.random.default_rng(seed)
     allowed = ids[rng.random(len(ids)) < share]
     q = rng.standard_normal(vecs.shape[1]).astype(np.float32)
@@ -49,7 +54,7 @@ def test_unfiltered_search_and_owners(tmp_path):
     vi, ids, vecs, docs = random_index(tmp_path)
     q = vecs[5]
     scores, got = vi.search(q, 3, None)
-    assert got[0] == ids[5] and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert got[0] == ids[5] and scores[0] == pytest.approx(float(q @ q), abs=1e-5)
     allowed = vi.allowed_chunks([docs[5]])
     assert ids[5] in allowed and set(allowed) <= set(ids[docs == docs[5]])
 
@@ -238,8 +243,8 @@ def test_indexes_choose_the_kind_by_size_and_rebuild_when_outgrown(tmp_path):
 
     idx = Indexes(Database(f"sqlite:///{tmp_path}/x.db"), tmp_path, FakeEmbedder,
                   ann_above=1000)
-    assert idx.kind_for(999) == "flat" and idx.kind_for(1000) == "hnsw"
-    assert idx.kind_for(600, "hnsw") == "hnsw" and idx.kind_for(400, "hnsw") == "flat"
+    assert idx.kind_for(999) == "flat16" and idx.kind_for(1000) == "hnsw"
+    assert idx.kind_for(600, "hnsw") == "hnsw" and idx.kind_for(400, "hnsw") == "flat16"
     vi, ids, _ = _hnsw(tmp_path / "h")
     assert not idx._outgrown(vi)  # 600 chunks in HNSW: it stays down to 500
     idx.ann_above = 1300
@@ -247,3 +252,44 @@ def test_indexes_choose_the_kind_by_size_and_rebuild_when_outgrown(tmp_path):
     idx.ann_above = 1000
     vi.remove(ids[:130])  # a quarter of the live ones dead (470 live)
     assert idx._outgrown(vi)
+
+
+def test_a_saved_single_precision_index_loads_and_a_start_rebuilds_it_in_half(tmp_path):
+    """An index saved before ``flat16`` (``flat``: 2 KB a vector) is still
+    read as it is; a service starting (``Indexes.open``) makes it ``flat16``
+    (1 KB a vector) from the stored embeddings, and finds the same."""
+    from sqlalchemy import select
+
+    from conftest import FakeEmbedder, make_config
+    from doclib import store
+    from doclib.ingest import IngestOptions, ingest_file
+    from doclib.library import Library
+
+    lib = Library(make_config(tmp_path), embedder=FakeEmbedder())
+    try:
+        for i, words in enumerate(("schools mentoring pupils", "mothers online recruitment")):
+            path = tmp_path / f"{i}.txt"
+            path.write_text(f"{words} in the city programme. " * 40, encoding="utf-8")
+            assert ingest_file(lib, path, IngestOptions(access="public")).status == "ready"
+        with lib.db.connect() as conn:
+            ids, docs, vecs = lib.index.stored_vectors()
+            n = conn.execute(select(store.chunks.c.id)).all().__len__()
+        old = VectorIndex(lib.index.dir, vecs.shape[1], lib.embedder.id, kind="flat")
+        old.replace_all(ids, vecs, docs)
+        old.save()
+        size = (lib.index.dir / "vectors.faiss").stat().st_size
+        lib.index.drop()
+        assert lib.index.vectors.kind == "flat" and len(lib.index.vectors) == n
+        def top_document():  # the document of the passage nearest the first one
+            hit = int(lib.index.vectors.search(vecs[0], 1, None)[1][0])
+            return lib.index.vectors.owners([hit])[hit]
+
+        assert top_document() == docs[0]
+        lib.index.open()
+        assert lib.index.vectors.kind == "flat16"
+        assert (lib.index.dir / "vectors.faiss").stat().st_size < size * 0.6
+        lib.index.drop()
+        assert lib.index.vectors.kind == "flat16"  # as saved
+        assert top_document() == docs[0]
+    finally:
+        lib.close()

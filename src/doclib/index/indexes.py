@@ -48,7 +48,7 @@ from ..errors import IndexStale, storage_error
 from ..store import Database
 from ..text import LEXICAL_VERSION
 from . import lexical
-from .vector import VectorIndex
+from .vector import EXACT, VectorIndex
 
 # the hashes of the embedder's model files, by path, size and times (embed.files_digest)
 DIGEST_CACHE = "model-digests.json"
@@ -179,9 +179,9 @@ class Indexes:
         """The index kind for a library of ``chunks``: HNSW from ``ann_above``
         on; one already HNSW stays so down to half of it (no flip-flop)."""
         if not self.ann_above:
-            return "flat"
+            return EXACT
         floor = self.ann_above // 2 if current == "hnsw" else self.ann_above
-        return "hnsw" if chunks >= floor else "flat"
+        return "hnsw" if chunks >= floor else EXACT
 
     def _outgrown(self, vi: VectorIndex) -> bool:
         """Whether the loaded index should be rebuilt: its kind no longer
