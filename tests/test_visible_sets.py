@@ -110,3 +110,47 @@ def test_the_lexical_prefix_plan_gives_the_full_plans_answer(tmp_path):
                                               prefix=prefix) == full, (q, k, prefix)
     finally:
         lib.close()
+
+
+def test_related_workshops_reuse_the_sets_list_of_workshop_documents(tmp_path):
+    """The passages of workshop documents are searched with one allow-list
+    per visible set (not one made per question, which grows with the
+    library); a document's own passages are never its reasons, and a
+    visitor's reasons never come from a members-only document."""
+    from doclib.related import related_workshops
+    from doclib.summaries import visible_documents
+
+    lib = Library(make_config(tmp_path, **{"related.topics": "none"}),
+                  embedder=FakeEmbedder())
+    try:
+        with lib.db.begin() as conn:
+            events.add_event(conn, {"slug": "prog", "title": {"en": "Programme"}})
+            w1 = events.add_workshop(conn, "prog", {"number": 1, "title": {"en": "Schools"}})
+            w2 = events.add_workshop(conn, "prog", {"number": 2, "title": {"en": "Prisons"}})
+        docs = {}
+        for name, access, workshop in (("a", "public", 1), ("b", "public", 2),
+                                       ("c", "members", 2)):
+            p = tmp_path / f"{name}.txt"
+            p.write_text(f"School mediation and mentoring for pupils, report {name}. " * 12)
+            docs[name] = ingest_file(lib, p, IngestOptions(
+                access=access, title=name, event="prog", workshop=workshop)).document_id
+
+        def reasons(who, **kw):
+            res = related_workshops(lib, who, k=5, **kw)
+            return {r["workshop"]["id"]: [x["document"]["id"] for x in r["reason"]
+                                          if x["document"]] for r in res}
+
+        got = reasons(VISITOR, doc_id=docs["a"])
+        assert got[w2] == [docs["b"]] and docs["a"] not in got.get(w1, [])
+        got = reasons(VISITOR, query="school mediation mentoring pupils")
+        assert docs["c"] not in sum(got.values(), []) and got[w1] == [docs["a"]]
+        member = reasons(principal_for_role("member"), query="school mediation mentoring")
+        assert docs["c"] in member[w2]
+        with lib.db.connect() as conn:
+            visible = visible_documents(conn, VISITOR, sets=lib.visible_sets)
+        made = [a for k, a in visible._allowed.items() if k[2] == "workshops"]
+        assert len(made) == 1  # one list for every question of this set
+        reasons(VISITOR, query="pupils")
+        assert [a for k, a in visible._allowed.items() if k[2] == "workshops"] == made
+    finally:
+        lib.close()

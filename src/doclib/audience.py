@@ -125,6 +125,7 @@ class Visible(dict[int, Any]):
         self._allowed: dict[tuple[int, int, str], Allowed] = {}
         self._languages: dict[int, str] | None = None
         self._others: dict[str, list[int]] = {}
+        self._in_workshops: list[int] | None = None
 
     def languages(self) -> dict[int, str]:
         """Document id -> its language (made once per set)."""
@@ -140,6 +141,12 @@ class Visible(dict[int, Any]):
             kept = [d for d, lang in self.languages().items() if lang != language]
             self._others[language] = kept
         return kept
+
+    def in_workshops(self) -> list[int]:
+        """The documents of a workshop (made once per set)."""
+        if self._in_workshops is None:
+            self._in_workshops = [d for d, row in self.items() if row.workshop_id]
+        return self._in_workshops
 
     def chunks(self, vectors: _Owners, among: Iterable[int] | None = None,
                name: str | None = None) -> Allowed:

@@ -218,13 +218,18 @@ def _workshop_topics(topics: TopicVectors, vecs: np.ndarray, temperature: float
 def _document_evidence(lib: Library, qv: np.ndarray, visible: Visible,
                        doc_id: int | None) -> dict[int, list[tuple[float, Any]]]:
     """Per workshop, its visible documents' passages closest to ``qv`` (one
-    filtered search over the visible documents of workshops), best first."""
-    docs = [d for d, row in visible.items() if row.workshop_id and d != doc_id]
+    filtered search over the visible documents of workshops, with the
+    set's allow-list of them, made once), best first; ``doc_id``'s own
+    passages left out."""
+    docs = visible.in_workshops()
     evidence: dict[int, list[tuple[float, Any]]] = {}
-    if not docs:
+    if not docs or docs == [doc_id]:
         return evidence
     vi = lib.vectors
-    scores, ids = vi.search(qv, 100, visible.chunks(vi, docs))
+    # the document's own passages take no place among the 100
+    mine = doc_id is not None and doc_id in visible and visible[doc_id].workshop_id
+    own = len(vi.allowed_chunks([doc_id])) if mine else 0
+    scores, ids = vi.search(qv, 100 + own, visible.chunks(vi, docs, name="workshops"))
     rows = _chunk_rows(lib, [int(i) for i in ids])
     for s, cid in zip(scores, ids, strict=True):
         r = rows.get(int(cid))
