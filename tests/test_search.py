@@ -231,3 +231,38 @@ def test_the_query_is_analysed_once(lib, corpus, monkeypatch, language):
     res = search(lib, MEMBER, "budget of the schools", filters=Filters(language=language))
     assert calls == {"language": 1, "terms": 1}
     assert res == expected and res["results"]
+
+
+@pytest.mark.integration
+def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_embedder):
+    """The lexical leg cannot see "Priestley" in بريستلي; the names'
+    evidence (``search.name_weight``) lifts the Arabic document that holds
+    the name above one on the same subject naming another man, among the
+    caller's visible documents only (real model)."""
+    texts = {"name": ("اكتشف الكيميائي الإنجليزي جوزيف بريستلي غاز الأكسجين عام 1774 عندما "
+                      "سخن أكسيد الزئبق في مختبره", "public"),
+             "other": ("درس الكيميائي الفرنسي أنطوان لافوازييه احتراق المواد ووزن الغازات "
+                       "في مختبره في باريس", "public"),
+             "hidden": ("محضر اللجنة التوجيهية: ناقش الأعضاء سيرة جوزيف بريستلي وتجاربه",
+                        "members")}
+
+    def ranking(weight, who):
+        lib = Library(make_config(tmp_path / f"w{weight}{who.role}",
+                                  **{"search.name_weight": weight}), embedder=use_embedder)
+        try:
+            ids = {}
+            for name, (body, access) in texts.items():
+                p = tmp_path / f"{name}-{weight}-{who.role}.txt"
+                p.write_text(body, encoding="utf-8")
+                ids[ingest_file(lib, p, IngestOptions(access=access, language="ar"))
+                    .document_id] = name
+            res = search(lib, who, "Which experiments did Joseph Priestley make?")
+            rows = res["results"] + res.get("nearest", [])
+            return [(ids[r["document"]["id"]], r["score"]) for r in rows]
+        finally:
+            lib.close()
+
+    on = ranking(2.0, VISITOR)
+    assert on[0][0] == "name" and "hidden" not in [n for n, _ in on]
+    assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
+    assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]

@@ -85,3 +85,16 @@ def test_arabic_indic_digits_are_one_term_with_ascii_digits():
     assert normalise("عام١٩٩٨ و ۲۰۲۵") == "عام 1998 و 2025"
     assert "1998" in lexical_terms("قمة عمّان ١٩٩٨") and "1998" in lexical_terms("summit 1998")
     assert clean_display("عام ١٩٩٨") == "عام ١٩٩٨"  # shown as written
+
+
+def test_names_meet_across_scripts_by_their_consonants():
+    from doclib.text import arabic_name_keys, name_keys
+
+    q = name_keys("In what year did Joseph Priestley recognize oxygen in Warsaw?")
+    held = arabic_name_keys("اكتشف جوزيف بريستلي الأكسجين في مختبره")
+    assert {"KSF", "BRSTL", "KSKN"} <= q & held  # Joseph, Priestley, oxygen (its article off)
+    assert "RS" not in q  # Warsaw: two consonants, too short to be evidence
+    assert name_keys("Turing machines") == {"TRNK", "MSNS"}  # "machines" has six letters
+    # stop words, short words and the first word (capitalised by position) are not names
+    assert name_keys("What is the city of the summit?") == frozenset()
+    assert name_keys("") == frozenset() and arabic_name_keys("no arabic here") == set()

@@ -266,12 +266,16 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
                  query_language: str, full_bound: float, known_bound: float,
                  passages: int, model: Mixture | None = None, bias: float = 0.0,
                  second: Mapping[int, float] | None = None,
-                 calibrated: Mapping[int, float] | None = None
+                 calibrated: Mapping[int, float] | None = None,
+                 names: Mapping[int, float] | None = None, name_weight: float = 0.0
                  ) -> list[Hit]:
     """Ranked (document id, probability, its best passages), best first.  A
     document's passages are ordered by the calibrated sum (``calibrated``:
     chunk id -> score, from ``fuse``) in the query's language, by the
-    other group's score in the other."""
+    other group's score in the other.  ``names``: document id -> the share
+    of the query's names (``text.name_keys``) its passages hold, for
+    documents in another script; each gains ``name_weight`` times it in
+    log-probability, and the probabilities are normalised again."""
     model = model or Mixture()
     evidence = collect_evidence(dense, lexical, owner, doc_language, query_language, second,
                                 calibrated)
@@ -280,6 +284,9 @@ def fuse_mixture(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int
     s_feats, o_feats, prior, same = mixture_features(evidence, full_bound, known_bound,
                                                      model.coverage_ref)
     logp = mixture_log_probs(s_feats, o_feats, prior, same, model, query_language, bias)
+    if names and name_weight > 0:
+        gain = np.array([names.get(e.document_id, 0.0) for e in evidence]) * name_weight
+        logp = _log_softmax(logp + gain)
     lmax = max((e.lexical for e in evidence), default=0.0) or 1.0
     qscale = min(1.0, lmax / (full_bound or 1.0) / model.coverage_ref)
     best2 = max((v for v in (second or {}).values()), default=0.0)

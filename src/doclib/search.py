@@ -25,7 +25,16 @@ from .library import Library
 from .models import LANGUAGES
 from .rank import ChunkScore, Hit, fuse, fuse_mixture, group_by_document, merge_echoes
 from .summaries import Filters, document_summary, visible_documents
-from .text import detect_language, highlight, lexical_terms, normalise, snippet, stem_terms
+from .text import (
+    arabic_name_keys,
+    detect_language,
+    highlight,
+    lexical_terms,
+    name_keys,
+    normalise,
+    snippet,
+    stem_terms,
+)
 
 MAX_QUERY_CHARS = validate.MAX_QUERY_CHARS
 MAX_K = validate.MAX_K
@@ -119,12 +128,37 @@ def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, st
         doc_lang = cand.visible.languages()
         bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
         calibrated = {c.chunk_id: c.score for c in calibrated_sum(cfg, cand)}
+        names = _names_held(lib, q, cand, doc_lang) if cfg.name_weight > 0 else None
         return fuse_mixture(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
                             cand.full_bound, cand.known_bound, cfg.passages_per_document,
-                            bias=bias, second=cand.second, calibrated=calibrated), cand.visible
+                            bias=bias, second=cand.second, calibrated=calibrated,
+                            names=names, name_weight=cfg.name_weight), cand.visible
     fused = calibrated_sum(cfg, cand) if strategy == "calibrated" else \
         fuse(cand.dense, cand.lexical, cand.owner, strategy, cfg.rrf_k)
     return group_by_document(fused, cfg.passages_per_document), cand.visible
+
+
+def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, str]
+                ) -> dict[int, float] | None:
+    """For an English query with names (``text.name_keys``): per Arabic
+    candidate document, the share of those names its candidate passages
+    hold in Arabic letters."""
+    if q.language != "en":
+        return None
+    keys = name_keys(q.text)
+    if not keys:
+        return None
+    ids = {c for c, _ in [*cand.dense, *cand.lexical] if doc_lang.get(cand.owner[c]) == "ar"}
+    if not ids:
+        return None
+    c = store.chunks
+    held: dict[int, set[str]] = {}
+    with lib.db.connect() as conn:
+        # candidates only: chunks of the caller's visible documents
+        for doc, body in conn.execute(select(c.c.document_id, c.c.text)
+                                      .where(c.c.id.in_(ids))):
+            held.setdefault(int(doc), set()).update(keys & arabic_name_keys(body))
+    return {d: len(found) / len(keys) for d, found in held.items() if found}
 
 
 def calibrated_sum(cfg: Any, cand: Candidates) -> list[ChunkScore]:

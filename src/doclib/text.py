@@ -238,6 +238,74 @@ def sentences(paragraph: str) -> list[str]:
     return [p for p in parts if p]
 
 
+# ------------------------------------------------------ names across scripts
+# A name in an English question (Priestley, Turing, Warsaw) is written in
+# Arabic letters in an Arabic document (بريستلي, تورنج, وارسو), where the
+# lexical leg cannot see it.  Both are reduced to a consonant skeleton
+# (vowels and the letters that mostly write vowels dropped, the consonants
+# to coarse classes: b/p, t/d, k/g/q/j, s/z/sh, f/v, l, m, n, r), which
+# survives transliteration well enough to be evidence: the share of a
+# question's names whose skeleton an Arabic passage holds.  Measured on the
+# realistic pool (README, "Names across scripts").
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_AR_WORD = re.compile(r"[\u0621-\u064a]+")
+_LATIN_GROUPS = (("sch", "S"), ("sh", "S"), ("ch", "S"), ("th", "T"), ("ph", "F"),
+                 ("ck", "K"), ("qu", "K"), ("x", "KS"))
+_LATIN_CLASS = {"b": "B", "p": "B", "t": "T", "d": "T", "k": "K", "c": "K", "q": "K",
+                "g": "K", "j": "K", "s": "S", "z": "S", "f": "F", "v": "F", "l": "L",
+                "m": "M", "n": "N", "r": "R"}
+_ARABIC_CLASS = {"ب": "B", "پ": "B", "ت": "T", "ط": "T", "د": "T", "ض": "T", "ث": "T",
+                 "ذ": "T", "ظ": "T", "ك": "K", "ق": "K", "غ": "K", "ج": "K", "خ": "K",
+                 "گ": "K", "س": "S", "ص": "S", "ز": "S", "ش": "S", "ف": "F", "ڤ": "F",
+                 "ل": "L", "م": "M", "ن": "N", "ر": "R"}
+# the article and the particles written onto it
+_ARABIC_ARTICLES = ("وال", "بال", "فال", "كال", "لل", "ال")
+_REPEATS = re.compile(r"(.)\1+")
+NAME_MIN_CONSONANTS = 3
+
+
+def _latin_skeleton(word: str) -> str:
+    w = word.lower()
+    for group, cls in _LATIN_GROUPS:
+        w = w.replace(group, cls)
+    return _REPEATS.sub(r"\1", "".join(_LATIN_CLASS.get(ch, ch if ch.isupper() else "")
+                                        for ch in w))
+
+
+@lru_cache(maxsize=65536)
+def _arabic_skeletons(word: str) -> frozenset[str]:
+    forms = {word} | {word[len(a):] for a in _ARABIC_ARTICLES
+                      if word.startswith(a) and len(word) > len(a) + 2}
+    return frozenset(_REPEATS.sub(r"\1", "".join(_ARABIC_CLASS.get(ch, "") for ch in f))
+                     for f in forms)
+
+
+def name_keys(question: str) -> frozenset[str]:
+    """The skeletons of the names in an English question: its capitalised
+    words after the first (of at least three consonants) and its other
+    words of six letters or more (loanwords: oxygen, الأكسجين; of at least
+    four, as shorter ones meet common Arabic words), stop words left out."""
+    words = _LATIN_WORD.findall(question)
+    out = set()
+    for i, w in enumerate(words):
+        name = i > 0 and w[0].isupper()
+        if w.lower() in STOPWORDS or not (name or len(w) >= 6):
+            continue
+        key = _latin_skeleton(w)
+        if len(key) >= NAME_MIN_CONSONANTS + (0 if name else 1):
+            out.add(key)
+    return frozenset(out)
+
+
+def arabic_name_keys(passage: str) -> set[str]:
+    """The skeletons of an Arabic passage's words (and of each without its
+    article), to meet ``name_keys``."""
+    out: set[str] = set()
+    for w in set(_AR_WORD.findall(passage)):
+        out |= _arabic_skeletons(w)
+    return out
+
+
 # ------------------------------------------------------------- highlighting
 _WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u0640]+")
 
