@@ -258,6 +258,9 @@ def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_
                     .document_id] = name
             res = search(lib, who, "Which experiments did Joseph Priestley make?")
             rows = res["results"] + res.get("nearest", [])
+            for r in rows:  # the name is marked where the passage writes it
+                marked = "<mark>بريستلي</mark>" in r["passages"][0]["highlighted"]
+                assert marked == (weight > 0 and "بريستلي" in r["passages"][0]["text"])
             return [(ids[r["document"]["id"]], r["score"]) for r in rows]
         finally:
             lib.close()

@@ -98,3 +98,15 @@ def test_names_meet_across_scripts_by_their_consonants():
     # stop words, short words and the first word (capitalised by position) are not names
     assert name_keys("What is the city of the summit?") == frozenset()
     assert name_keys("") == frozenset() and arabic_name_keys("no arabic here") == set()
+
+
+def test_a_passage_marks_the_words_that_write_a_long_name():
+    from doclib.text import arabic_name_stems, highlight, name_keys, word_stem
+
+    passage = "شارك العالم جوزيف بريستلي في تجربة في الزرقاء"
+    keys = name_keys("Did Joseph Priestley work in Zarqa?")
+    marked = highlight(passage, arabic_name_stems(passage, keys))
+    assert "<mark>بريستلي</mark>" in marked
+    # three consonants (Zarqa, Joseph) meet common words (شارك): not marked
+    assert "<mark>" not in marked.replace("<mark>بريستلي</mark>", "")
+    assert arabic_name_stems(passage, frozenset()) == set() and word_stem("بريستلي")

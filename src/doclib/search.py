@@ -27,6 +27,7 @@ from .rank import ChunkScore, Hit, fuse, fuse_mixture, group_by_document, merge_
 from .summaries import Filters, document_summary, visible_documents
 from .text import (
     arabic_name_keys,
+    arabic_name_stems,
     detect_language,
     highlight,
     lexical_terms,
@@ -332,16 +333,21 @@ def _chunk_rows(lib: Library, chunk_ids: list[int]) -> dict[int, Any]:
 
 
 def _passages(rows: dict[int, Any], chunk_scores: list[Any], terms: set[str],
-              size: int) -> list[dict[str, Any]]:
+              size: int, names: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The shown passages, their highlights and snippets marking ``terms``
+    (and, in an Arabic passage, the words that write one of ``names``,
+    an English query's ``name_keys``)."""
     out = []
     for cs in chunk_scores:
         r = rows.get(cs.chunk_id)
         if r is None:
             continue
+        marked = terms | arabic_name_stems(r.text, names) if names and r.language == "ar" \
+            else terms
         out.append({"text": r.text, "page": r.page_start, "page_end": r.page_end,
                     "language": r.language, "ocr": r.source == "ocr",
-                    "highlighted": highlight(r.text, terms),
-                    "snippet": highlight(snippet(r.text, terms, size), terms),
+                    "highlighted": highlight(r.text, marked),
+                    "snippet": highlight(snippet(r.text, marked, size), marked),
                     "score": round(cs.score, 4)})
     return out
 
@@ -401,6 +407,8 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     ranked, visible = retrieve(lib, who, q, filters, strategy=strategy, evidence=evidence)
     matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy)
     terms = set(q.stems)
+    names = name_keys(q.text) if q.language == "en" and lib.config.search.name_weight > 0 \
+        else frozenset()
     shown = matches[(page - 1) * k: page * k]
     # the documents under the floor, where the matches end (on their last page)
     near = below[:k] if len(shown) < k else []
@@ -415,7 +423,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "score": round(score, 4),
             "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
                                    and qlang not in summary["languages"]),
-            "passages": _passages(rows, chunk_scores, terms, size),
+            "passages": _passages(rows, chunk_scores, terms, size, names),
         }
 
     return {**base, "total": len(matches), "results": [result(*x) for x in shown],

@@ -306,6 +306,28 @@ def arabic_name_keys(passage: str) -> set[str]:
     return out
 
 
+# a highlight is shown to the user: only skeletons long enough to be
+# read as a name (a three-consonant one meets common words: Zarqa's SRK
+# is also شارك, "took part")
+NAME_MARK_CONSONANTS = 4
+
+
+def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
+    """The stems (``word_stem``) of an Arabic passage's words that meet one
+    of ``keys`` (``name_keys``) of at least ``NAME_MARK_CONSONANTS``
+    consonants: what its highlight marks for them."""
+    out: set[str] = set()
+    keys = frozenset(k for k in keys if len(k) >= NAME_MARK_CONSONANTS)
+    if not keys:
+        return out
+    for w in set(_AR_WORD.findall(passage)):
+        if _arabic_skeletons(w) & keys:
+            stem = word_stem(w)
+            if stem:
+                out.add(stem)
+    return out
+
+
 # ------------------------------------------------------------- highlighting
 _WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u0640]+")
 
