@@ -170,3 +170,40 @@ def test_a_batch_killed_before_its_save_loses_no_passage(tmp_path):
         assert _saved_ids(data) == everything
     finally:
         lib.close()
+
+
+def test_a_process_already_serving_catches_up_with_a_batch_that_never_saved(tmp_path):
+    """Another process (a web worker) loaded the index before a batch: the
+    batch commits its rows and dies before its save, so the file never
+    changes.  The serving process still picks the batch's passages up at
+    its next use (the documents' generation moved, the fingerprint
+    differs: the chunks are applied from the database), and a save it makes
+    itself then holds them too."""
+    from doclib.ingest import ingest_file
+
+    data = tmp_path / "lib"
+    batch = Library(make_config(data), embedder=FakeEmbedder())
+    web = Library(make_config(data), embedder=FakeEmbedder())
+    try:
+        texts = list(TEXTS.items())
+        for i, (name, body) in enumerate(texts[:3]):
+            (tmp_path / name).write_text(body, encoding="utf-8")
+            if i == 0:
+                assert ingest_file(batch, tmp_path / name, IngestOptions(access="public")
+                                   ).status == "ready"
+                before = set(web.index.vectors.ids().tolist())  # loaded, serving
+                assert before == _db_ids(web)
+        crashed = batch.index.batch(save_every=3600)
+        crashed.__enter__()  # and never left: the process "dies" before its save
+        name = texts[1][0]
+        assert ingest_file(batch, tmp_path / name, IngestOptions(access="public")
+                           ).status == "ready"
+        assert _saved_ids(data) == before  # the file did not change
+        assert set(web.index.vectors.ids().tolist()) == _db_ids(web) > before
+        # the serving process writes (an upload) and saves: the batch's rows are in it
+        assert ingest_file(web, tmp_path / texts[2][0], IngestOptions(access="public")
+                           ).status == "ready"
+        assert _saved_ids(data) == _db_ids(web)
+    finally:
+        web.close()
+        batch.close()

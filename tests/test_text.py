@@ -110,3 +110,13 @@ def test_a_passage_marks_the_words_that_write_a_long_name():
     # three consonants (Zarqa, Joseph) meet common words (شارك): not marked
     assert "<mark>" not in marked.replace("<mark>بريستلي</mark>", "")
     assert arabic_name_stems(passage, frozenset()) == set() and word_stem("بريستلي")
+
+
+def test_names_are_read_in_voweled_words_and_with_persian_letters():
+    from doclib.text import arabic_name_keys, arabic_name_stems, highlight, name_keys
+
+    assert "BRSTL" in arabic_name_keys("بْرِيسْتْلِي")  # harakat do not split the word
+    assert "FLTR" in arabic_name_keys("ڤولتير")  # ڤ is a letter of the word
+    voweled = "اكتشف بْرِيسْتْلِي الغاز"
+    assert "<mark>بْرِيسْتْلِي</mark>" in highlight(
+        voweled, arabic_name_stems(voweled, name_keys("Did Priestley find it?")))

@@ -227,7 +227,7 @@ def _document_evidence(lib: Library, qv: np.ndarray, visible: Visible,
         return evidence
     vi = lib.vectors
     # the document's own passages take no place among the 100
-    own = len(vi.allowed_chunks([doc_id])) if doc_id is not None and doc_id in visible \
+    own = visible.chunks(vi, [doc_id]).size if doc_id is not None and doc_id in visible \
         and visible[doc_id].workshop_id else 0
     scores, ids = vi.search(qv, 100 + own, visible.chunks(vi, docs, name="workshops"))
     rows = _chunk_rows(lib, [int(i) for i in ids])

@@ -248,7 +248,8 @@ def sentences(paragraph: str) -> list[str]:
 # question's names whose skeleton an Arabic passage holds.  Measured on the
 # realistic pool (README, "Names across scripts").
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
-_AR_WORD = re.compile(r"[\u0621-\u064a]+")
+_AR_WORD = re.compile(r"[\u0621-\u064a\u067e\u06a4\u06af]+")  # with پ ڤ گ
+_AR_MARKS = re.compile(r"[\u064b-\u0652\u0640]")  # harakat and tatweel
 _LATIN_GROUPS = (("sch", "S"), ("sh", "S"), ("ch", "S"), ("th", "T"), ("ph", "F"),
                  ("ck", "K"), ("qu", "K"), ("x", "KS"))
 _LATIN_CLASS = {"b": "B", "p": "B", "t": "T", "d": "T", "k": "K", "c": "K", "q": "K",
@@ -301,7 +302,7 @@ def arabic_name_keys(passage: str) -> set[str]:
     """The skeletons of an Arabic passage's words (and of each without its
     article), to meet ``name_keys``."""
     out: set[str] = set()
-    for w in set(_AR_WORD.findall(passage)):
+    for w in set(_AR_WORD.findall(_AR_MARKS.sub("", passage))):
         out |= _arabic_skeletons(w)
     return out
 
@@ -320,8 +321,8 @@ def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
     keys = frozenset(k for k in keys if len(k) >= NAME_MARK_CONSONANTS)
     if not keys:
         return out
-    for w in set(_AR_WORD.findall(passage)):
-        if _arabic_skeletons(w) & keys:
+    for w in set(_WORD.findall(passage)):  # the words the highlight sees
+        if _arabic_skeletons(_AR_MARKS.sub("", w)) & keys:
             stem = word_stem(w)
             if stem:
                 out.add(stem)

@@ -23,7 +23,9 @@ its embedding); the FAISS file is a cache of it.  This room owns:
   the saved file may lag the database for that long; it never lies: its
   fingerprint then differs from the database's, and whoever loads it
   builds the index from the database instead (a crash mid-batch loses
-  nothing).
+  nothing), while a process that loaded it before applies the committed
+  changes at its next use (``_catch_up``, when the documents' generation
+  moved).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from ..errors import IndexStale, storage_error
 from ..store import Database
 from ..text import LEXICAL_VERSION
 from . import lexical
-from .vector import EXACT, VectorIndex
+from .vector import EXACT, VectorIndex, fingerprint
 
 # the hashes of the embedder's model files, by path, size and times (embed.files_digest)
 DIGEST_CACHE = "model-digests.json"
@@ -92,6 +94,8 @@ class Indexes:
         self._saved_at = 0.0
         self._save_every = BATCH_SAVE_EVERY
         self._unsaved = False
+        # the documents' generation the loaded index was last checked at
+        self._seen_generation: str | None = None
 
     # ------------------------------------------------------------ embedder
     @property
@@ -201,7 +205,35 @@ class Indexes:
                 self._load()
             elif self._vectors.stamp() != self._vectors.loaded_stamp:
                 self._load()
+            else:
+                self._catch_up()
             return self._vectors
+
+    def _generation(self) -> str | None:
+        with self.db.connect() as conn:
+            return audience.generation(conn)
+
+    def _catch_up(self) -> None:
+        """Bring the loaded index up to the database's committed chunks when
+        the file did not change but the documents did (a batch commits
+        before it saves, and may die before it does): checked when the
+        documents' generation moved, by the fingerprint; the chunks added
+        or removed since are applied from the stored embeddings."""
+        assert self._vectors is not None
+        gen = self._generation()
+        if gen is None or gen == self._seen_generation:
+            return
+        vi = self._vectors
+        if self.db_fingerprint() != fingerprint(vi.ids()):
+            with self.db.connect() as conn:
+                now = np.fromiter(conn.execute(select(store.chunks.c.id)).scalars(), np.int64)
+            held = vi.ids()
+            vi.remove(held[~np.isin(held, now)])
+            ids, docs, vecs = self.stored_vectors(now[~np.isin(now, held)].tolist())
+            for doc in np.unique(docs):
+                mine = docs == doc
+                vi.add(ids[mine], vecs[mine], int(doc))
+        self._seen_generation = gen
 
     def _load(self) -> bool:
         """Load the saved index, or fill it from the database (in memory:
@@ -209,6 +241,8 @@ class Indexes:
         saved one was whole and matched."""
         assert self._vectors is not None
         stamp = self._vectors.stamp()
+        # a change committed from here on is caught up by the next use
+        self._seen_generation = self._generation()
         if self._vectors.try_load(self.db_fingerprint()) is None:
             self._vectors.set_owners(*self.chunk_owners())
             return True
@@ -254,16 +288,21 @@ class Indexes:
         return (np.asarray([r[0] for r in rows], np.int64),
                 np.asarray([r[1] for r in rows], np.int64))
 
-    def stored_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chunk ids, document ids, embeddings) as stored in the database."""
+    def stored_vectors(self, only: Sequence[int] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk ids, document ids, embeddings) as stored in the database
+        (of the chunks ``only``, if given)."""
         dim = self._embedder().dim
         ids: list[int] = []
         docs: list[int] = []
         blobs: list[bytes] = []
         c = store.chunks
+        query = select(c.c.id, c.c.document_id, c.c.embedding).order_by(c.c.id)
+        batches = [query] if only is None else [
+            query.where(c.c.id.in_([int(i) for i in only[k:k + 500]]))
+            for k in range(0, len(only), 500)]
         with self.db.connect() as conn:
-            for cid, did, blob in conn.execute(select(c.c.id, c.c.document_id, c.c.embedding)
-                                               .order_by(c.c.id)):
+            for cid, did, blob in (row for q in batches for row in conn.execute(q)):
                 if len(blob) != dim * 4:
                     raise IndexStale(f"chunk {cid} has an embedding of dimension "
                                      f"{len(blob) // 4}, expected {dim}; run `doclib reindex`")
@@ -349,20 +388,21 @@ class Indexes:
         with self.write_lock(), self._lock:
             try:
                 self.vectors.save()
-            except RuntimeError as e:  # no space left: the rows are stored; a
-                self.drop()             # later load builds the index from them
-                raise storage_error("the vector index could not be saved", e) from None
+            except (RuntimeError, OSError) as e:  # no space left: the rows are stored;
+                self.drop()  # a later load (or another process's catch-up) uses them
+                raise storage_error("the vector index could not be saved", e) from e
             self._saved(time.monotonic())
 
     def _saved(self, at: float) -> None:
         self._saved_at, self._unsaved = at, False
 
-    def _check_room(self, vi: VectorIndex) -> None:
-        """Refuse (the document's rows then roll back) a change the next save
-        would have no room for on disk: a batch's documents fail one by one
-        when the disk fills, as they do when each is saved at once."""
+    def _check_room(self, vi: VectorIndex, adding: int = 0) -> None:
+        """Refuse (the document's rows then roll back) a change of ``adding``
+        vectors the next save would have no room for on disk: a batch's
+        documents fail one by one when the disk fills, as they do when each
+        is saved at once."""
         room = os.statvfs(self.dir)
-        if room.f_bavail * room.f_frsize < vi.save_size():
+        if room.f_bavail * room.f_frsize < vi.save_size(adding):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def _save_due(self) -> bool:
@@ -463,16 +503,21 @@ class Writer:
         reloads the last saved state (or builds it from the database)."""
         if not self._removed and not self._added:
             return
+        vi = self.indexes.vectors
+        due = self.indexes._save_due()
+        if not due:  # inside a batch: saved later, if there is room (nothing changed yet)
+            try:
+                self.indexes._check_room(vi, sum(len(ids) for ids, _, _ in self._added))
+            except OSError as e:
+                raise storage_error("the vector index could not be saved", e) from None
         try:
-            vi = self.indexes.vectors
             vi.remove(self._removed)
             for ids, vectors, doc_id in self._added:
                 vi.add(ids, vectors, doc_id)
-            if self.indexes._save_due():
+            if due:
                 vi.save()
                 self.indexes._saved(time.monotonic())
-            else:  # inside a batch: saved later (the rows commit meanwhile)
-                self.indexes._check_room(vi)
+            else:  # the rows commit meanwhile; the batch saves later
                 self.indexes._unsaved = True
         # faiss's "write error ... (No space left on device)"; no room left
         except (RuntimeError, OSError) as e:

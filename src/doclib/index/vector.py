@@ -323,12 +323,13 @@ class VectorIndex:
             "dead": self._dead.tolist(),
         }
 
-    def save_size(self) -> int:
-        """About the size of the file a save writes now, in bytes (a little
-        over: each vector with its id, an HNSW graph's links, a header)."""
+    def save_size(self, adding: int = 0) -> int:
+        """About the size of the file a save writes, in bytes, now or once
+        ``adding`` more vectors are in (a little over: each vector with its
+        id, an HNSW graph's links, a header)."""
         per = self.dim * (2 if self.kind == "flat16" else 4) + 8 + (
             (2 * HNSW_M + 2) * 4 + 8 if self.kind == "hnsw" else 0)
-        total = int(self.index.ntotal) * per
+        total = (int(self.index.ntotal) + adding) * per
         return total + total // 100 + (64 << 10)
 
     def save(self) -> None:
