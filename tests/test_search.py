@@ -273,3 +273,21 @@ def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_
     assert on == ranking(2.0, VISITOR, hidden=False)
     assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
     assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
+
+
+def test_a_three_consonant_name_counts_half(lib, tmp_path):
+    """Zarqa's skeleton (SRK) is also شارك's ("took part"): a document
+    holding only such a short name gets half the weight of one holding a
+    long one (Priestley, BRSTL)."""
+    from doclib.search import _names_held, analyse, candidates
+
+    ids = {}
+    for name, body in (("short", "شارك أربعون أخصائيا في الورشة"),
+                       ("long", "اكتشف بريستلي الغاز في مختبره")):
+        p = tmp_path / f"{name}.txt"
+        p.write_text(body, encoding="utf-8")
+        ids[ingest_file(lib, p, IngestOptions(access="public", language="ar")).document_id] = name
+    q = analyse(lib, "Did Priestley work in Zarqa?")
+    cand = candidates(lib, VISITOR, q, Filters(), 50)
+    held = _names_held(lib, q, cand, cand.visible.languages())
+    assert {ids[d]: round(v, 3) for d, v in held.items()} == {"short": 0.333, "long": 0.667}

@@ -159,7 +159,10 @@ def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, st
         for doc, body in conn.execute(select(c.c.document_id, c.c.text)
                                       .where(c.c.id.in_(ids))):
             held.setdefault(int(doc), set()).update(keys & arabic_name_keys(body))
-    return {d: len(found) / len(keys) for d, found in held.items() if found}
+    # a three-consonant skeleton (Zarqa's SRK) also meets common words (شارك): half weight
+    weight = {k: 0.5 if len(k) < 4 else 1.0 for k in keys}
+    total = sum(weight.values())
+    return {d: sum(weight[k] for k in found) / total for d, found in held.items() if found}
 
 
 def calibrated_sum(cfg: Any, cand: Candidates) -> list[ChunkScore]:
