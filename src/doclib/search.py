@@ -26,6 +26,7 @@ from .models import LANGUAGES
 from .rank import ChunkScore, Hit, fuse, fuse_mixture, group_by_document, merge_echoes
 from .summaries import Filters, document_summary, visible_documents
 from .text import (
+    NAME_SURE_CONSONANTS,
     arabic_name_keys,
     arabic_name_stems,
     detect_language,
@@ -47,13 +48,15 @@ class Query:
     """A query analysed once: its text, language, distinct lexical terms
     (the lexical leg and its bounds), the stems its passages' highlights
     mark, its vector and (when the second model reads its language and the
-    strategy uses it) the second model's vector."""
+    strategy uses it) the second model's vector; an English query's names
+    (``text.name_keys``)."""
     text: str
     language: str
     terms: tuple[str, ...]
     stems: frozenset[str]
     vector: np.ndarray
     second: np.ndarray | None = None
+    names: frozenset[str] = frozenset()
 
 
 def analyse(lib: Library, text: str, strategy: str | None = None,
@@ -65,7 +68,8 @@ def analyse(lib: Library, text: str, strategy: str | None = None,
                  terms=tuple(dict.fromkeys(lexical_terms(text))),
                  stems=frozenset(stem_terms(text)),
                  vector=lib.embedder.embed_queries([text])[0],
-                 second=_second_query(lib, text, language) if strategy != "rrf" else None)
+                 second=_second_query(lib, text, language) if strategy != "rrf" else None,
+                 names=name_keys(text) if language == "en" else frozenset())
 
 
 @dataclass
@@ -144,9 +148,7 @@ def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, st
     """For an English query with names (``text.name_keys``): per Arabic
     candidate document, the share of those names its candidate passages
     hold in Arabic letters."""
-    if q.language != "en":
-        return None
-    keys = name_keys(q.text)
+    keys = q.names
     if not keys:
         return None
     ids = {c for c, _ in [*cand.dense, *cand.lexical] if doc_lang.get(cand.owner[c]) == "ar"}
@@ -159,8 +161,8 @@ def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, st
         for doc, body in conn.execute(select(c.c.document_id, c.c.text)
                                       .where(c.c.id.in_(ids))):
             held.setdefault(int(doc), set()).update(keys & arabic_name_keys(body))
-    # a three-consonant skeleton (Zarqa's SRK) also meets common words (شارك): half weight
-    weight = {k: 0.5 if len(k) < 4 else 1.0 for k in keys}
+    # a shorter skeleton (Zarqa's SRK) also meets common words (شارك): half weight
+    weight = {k: 1.0 if len(k) >= NAME_SURE_CONSONANTS else 0.5 for k in keys}
     total = sum(weight.values())
     return {d: sum(weight[k] for k in found) / total for d, found in held.items() if found}
 
@@ -410,8 +412,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     ranked, visible = retrieve(lib, who, q, filters, strategy=strategy, evidence=evidence)
     matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy)
     terms = set(q.stems)
-    names = name_keys(q.text) if q.language == "en" and lib.config.search.name_weight > 0 \
-        else frozenset()
+    names = q.names if lib.config.search.name_weight > 0 else frozenset()
     shown = matches[(page - 1) * k: page * k]
     # the documents under the floor, where the matches end (on their last page)
     near = below[:k] if len(shown) < k else []

@@ -263,6 +263,10 @@ _ARABIC_CLASS = {"ب": "B", "پ": "B", "ت": "T", "ط": "T", "د": "T", "ض": "T
 _ARABIC_ARTICLES = ("وال", "بال", "فال", "كال", "لل", "ال")
 _REPEATS = re.compile(r"(.)\1+")
 NAME_MIN_CONSONANTS = 3
+# a skeleton this long reads as a name; a shorter one also meets common
+# words (Zarqa's SRK is شارك, "took part", too): loanwords need it, names
+# below it count half in the ranking and are not highlighted
+NAME_SURE_CONSONANTS = 4
 
 
 def _latin_skeleton(word: str) -> str:
@@ -293,7 +297,7 @@ def name_keys(question: str) -> frozenset[str]:
         if w.lower() in STOPWORDS or not (name or len(w) >= 6):
             continue
         key = _latin_skeleton(w)
-        if len(key) >= NAME_MIN_CONSONANTS + (0 if name else 1):
+        if len(key) >= (NAME_MIN_CONSONANTS if name else NAME_SURE_CONSONANTS):
             out.add(key)
     return frozenset(out)
 
@@ -307,18 +311,13 @@ def arabic_name_keys(passage: str) -> set[str]:
     return out
 
 
-# a highlight is shown to the user: only skeletons long enough to be
-# read as a name (a three-consonant one meets common words: Zarqa's SRK
-# is also شارك, "took part")
-NAME_MARK_CONSONANTS = 4
-
-
 def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
     """The stems (``word_stem``) of an Arabic passage's words that meet one
-    of ``keys`` (``name_keys``) of at least ``NAME_MARK_CONSONANTS``
-    consonants: what its highlight marks for them."""
+    of ``keys`` (``name_keys``) of at least ``NAME_SURE_CONSONANTS``
+    consonants: what its highlight marks for them (a highlight is shown to
+    the user: only what reads as a name)."""
     out: set[str] = set()
-    keys = frozenset(k for k in keys if len(k) >= NAME_MARK_CONSONANTS)
+    keys = frozenset(k for k in keys if len(k) >= NAME_SURE_CONSONANTS)
     if not keys:
         return out
     for w in set(_WORD.findall(passage)):  # the words the highlight sees

@@ -224,10 +224,10 @@ class Indexes:
         if gen is None or gen == self._seen_generation:
             return
         vi = self._vectors
-        if self.db_fingerprint() != fingerprint(vi.ids()):
+        held = vi.ids()
+        if self.db_fingerprint() != fingerprint(held):
             with self.db.connect() as conn:
                 now = np.fromiter(conn.execute(select(store.chunks.c.id)).scalars(), np.int64)
-            held = vi.ids()
             vi.remove(held[~np.isin(held, now)])
             ids, docs, vecs = self.stored_vectors(now[~np.isin(now, held)].tolist())
             for doc in np.unique(docs):
