@@ -11,7 +11,15 @@ from conftest import make_config
 from doclib.auth import principal_for_role
 from doclib.ingest import IngestOptions, ingest_file
 from doclib.library import Library
-from doclib.rank import ChunkScore, Mixture, fuse, fuse_mixture, group_by_document, merge_echoes
+from doclib.rank import (
+    ChunkScore,
+    Hit,
+    Mixture,
+    fuse,
+    fuse_mixture,
+    group_by_document,
+    merge_echoes,
+)
 from doclib.search import Filters, search
 
 LANG = {1: "en", 2: "en", 3: "ar", 4: "ar"}
@@ -157,6 +165,32 @@ def test_an_off_topic_question_has_no_close_match(mixed_library):
     res = search(lib, principal_for_role("visitor"), "banana bread recipe")
     assert res["results"] == [] and res["total"] == 0 and res["close_match"] is False
     assert len(res["nearest"]) == 3 and res["facets"]["language"] == []
+
+
+def test_an_off_topic_arabic_question_has_no_close_match(mixed_library):
+    lib, ids = mixed_library
+    # "how do I fix a punctured bicycle tyre": no word of it in the library
+    res = search(lib, principal_for_role("visitor"), "كيف أصلح إطار الدراجة المثقوب")
+    assert res["close_match"] is False and res["total"] == 0 and res["results"] == []
+    assert len(res["nearest"]) == 3
+
+
+def test_the_coverage_floor_is_per_query_language():
+    # an Arabic query's 4-grams hold part of a word that differs: its
+    # coverage is on a lower scale than an English query's stemmed words
+    from doclib.config import from_dict
+    from doclib.search import split_at_floor
+
+    cfg = from_dict({}).search
+    ranked = [Hit(1, 0.9, []), Hit(2, 0.1, [])]
+    weak = {"dense": cfg.floor_dense - 0.01,
+            "coverage": (cfg.floor_coverage + cfg.floor_coverage_ar) / 2}
+    assert cfg.floor_coverage_ar < cfg.floor_coverage
+    assert split_at_floor(cfg, ranked, weak, "mixture", "en") == ([], ranked)
+    assert split_at_floor(cfg, ranked, weak, "mixture", "ar") == (ranked, [])
+    # a similar enough passage is a close match in either language
+    close = {**weak, "dense": cfg.floor_dense}
+    assert split_at_floor(cfg, ranked, close, "mixture", "en") == (ranked, [])
 
 
 def test_documents_under_the_floor_are_not_counted_as_matches(mixed_library):

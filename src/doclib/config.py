@@ -133,10 +133,13 @@ class SearchConfig:
     echo_documents: int = _f(3, "Cross-language echo: top documents in the query's language "
                              "whose best passages look for counterparts.")
     echo_candidates: int = _f(50, "Cross-language echo: passages fetched per feedback passage.")
-    floor_dense: float = _f(0.19, "Relevance floor: a query has no close match when no "
+    floor_dense: float = _f(0.185, "Relevance floor: a query has no close match when no "
                             "candidate passage is this similar (cosine) to it ...")
-    floor_coverage: float = _f(0.11, "... and none holds this share of its lexical evidence "
+    floor_coverage: float = _f(0.25, "... and none holds this share of its lexical evidence "
                                "(0 and 0: no floor).")
+    floor_coverage_ar: float = _f(0.15, "... the same share for an Arabic query, whose "
+                                  "character 4-grams hold part of a word's evidence when "
+                                  "the word differs (0 and 0: no floor).")
     floor_probability: float = _f(0.001, "Mixture fusion: documents under this probability "
                                   "are not counted as matches (they are listed as nearest "
                                   "documents after the last match).")

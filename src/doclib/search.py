@@ -410,7 +410,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     q = analyse(lib, query, strategy, language=qlang)
     evidence: dict[str, float] = {}
     ranked, visible = retrieve(lib, who, q, filters, strategy=strategy, evidence=evidence)
-    matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy)
+    matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy, q.language)
     terms = set(q.stems)
     names = q.names if lib.config.search.name_weight > 0 else frozenset()
     shown = matches[(page - 1) * k: page * k]
@@ -435,17 +435,17 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "facets": facets([visible[d] for d, _, _ in matches])}
 
 
-def split_at_floor(cfg: Any, ranked: list[Hit],
-                   evidence: dict[str, float], strategy: str
-                   ) -> tuple[list[Hit],
-                              list[Hit]]:
+def split_at_floor(cfg: Any, ranked: list[Hit], evidence: dict[str, float], strategy: str,
+                   language: str | None = None) -> tuple[list[Hit], list[Hit]]:
     """(matches, documents below the relevance floor).  A query none of
     whose candidates is as similar as ``floor_dense`` nor holds
-    ``floor_coverage`` of its words has no close match; otherwise (with the
-    mixture, whose scores are probabilities) the documents under
-    ``floor_probability`` are not counted as matches."""
+    ``floor_coverage`` (an Arabic query: ``floor_coverage_ar``) of its
+    lexical evidence has no close match; otherwise (with the mixture, whose
+    scores are probabilities) the documents under ``floor_probability`` are
+    not counted as matches."""
+    coverage = cfg.floor_coverage_ar if language == "ar" else cfg.floor_coverage
     if evidence.get("dense", 0.0) < cfg.floor_dense and \
-            evidence.get("coverage", 0.0) < cfg.floor_coverage:
+            evidence.get("coverage", 0.0) < coverage:
         return [], list(ranked)
     if strategy != "mixture" or cfg.floor_probability <= 0:
         return list(ranked), []
