@@ -14,8 +14,12 @@ already big (the vector index is saved as the batch goes).  That library
 holds these articles already: each file then starts with a line of its own
 ("Ingestion bench copy: ...") so it is a new file, not a known one.
 
+``--pdf N``: N copies of each real text PDF of the fixtures instead of the
+articles (pages/s as the issue counts them); ``--no-fork-server``: a new
+interpreter per extraction, as before stop 18.
+
 Usage: .venv/bin/python bench/ingest.py [--workers 1,2] [--limit 120]
-           [--into DATA_DIR] [--out FILE]
+           [--into DATA_DIR] [--pdf N] [--no-fork-server] [--out FILE]
 """
 
 from __future__ import annotations
@@ -38,8 +42,6 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def main() -> None:
-    from pools import load_pool
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--limit", type=int, default=120, help="articles")
@@ -47,28 +49,29 @@ def main() -> None:
                     help="the second model off (embed.second_model: '')")
     ap.add_argument("--into", default=None,
                     help="ingest into a copy of this library (a data_dir)")
+    ap.add_argument("--no-fork-server", action="store_true",
+                    help="a new interpreter per extraction (extract.fork_server: false)")
+    ap.add_argument("--pdf", type=int, default=0,
+                    help="instead of the articles, this many copies of the real PDFs of "
+                         "tests/fixtures/documents (LibreOffice, Chromium; Arabic and "
+                         "English), each made a new file by a comment after its end")
     ap.add_argument("--out", default=str(RESULTS / "ingest.json"))
     args = ap.parse_args()
-    pool = load_pool()
-    docs = pool["dev_docs"][: args.limit // 2] + pool["arcd_docs"][: args.limit - args.limit // 2]
     rows = []
     with tempfile.TemporaryDirectory(prefix="doclib-ingest-") as tmp:
         folder = Path(tmp) / "articles"
         folder.mkdir()
-        words = 0
-        for d in docs:
-            body = "\n\n".join(d["paragraphs"])
-            if args.into:
-                body = f"Ingestion bench copy: {d['doc_id']}\n\n{body}"
-            words += len(body.split())
-            (folder / f"{d['doc_id']}.txt").write_text(body + "\n", encoding="utf-8")
+        words, files = write_pdfs(folder, args.pdf) if args.pdf else \
+            write_articles(folder, args.limit, bool(args.into))
         for n in [int(x) for x in args.workers.split(",")]:
             data = Path(tmp) / f"lib-{n}"
             if args.into:
                 shutil.copytree(args.into, data)
             cfg = Path(tmp) / f"config-{n}.yaml"
             cfg.write_text(f"storage:\n  data_dir: {data}\n" + (
-                "embed:\n  second_model: ''\n" if args.no_second else ""), encoding="utf-8")
+                "embed:\n  second_model: ''\n" if args.no_second else "") + (
+                "extract:\n  fork_server: false\n" if args.no_fork_server else ""),
+                encoding="utf-8")
             env = {**os.environ, "DOCLIB_CONFIG": str(cfg), "OMP_NUM_THREADS": "1",
                    "OPENBLAS_NUM_THREADS": "1"}
             t = time.perf_counter()
@@ -78,7 +81,10 @@ def main() -> None:
             took = time.perf_counter() - t
             line = out.stderr.strip().splitlines()[-1]
             passages = int(re.search(r"(\d+) passages\)", line).group(1))
-            row = {"workers": n, "files": len(docs), "words": words, "passages": passages,
+            pages = int(re.search(r"(\d+) pages,", line).group(1))
+            row = {"workers": n, "files": files, "words": words, "passages": passages,
+                   "pages": pages, "pages_per_s": pages / took,
+                   "fork_server": not args.no_fork_server, "input": "pdf" if args.pdf else "txt",
                    "seconds": took, "passages_per_s": passages / took,
                    "words_per_s": words / took, "second_model": not args.no_second,
                    "into": args.into,
@@ -89,6 +95,40 @@ def main() -> None:
                 shutil.rmtree(data)
     RESULTS.mkdir(exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "cpu": os.cpu_count()}, indent=1))
+
+
+def write_articles(folder: Path, limit: int, into: bool) -> tuple[int, int]:
+    """The pool's articles as text files: (words, files)."""
+    from pools import load_pool
+
+    pool = load_pool()
+    docs = pool["dev_docs"][: limit // 2] + pool["arcd_docs"][: limit - limit // 2]
+    words = 0
+    for d in docs:
+        body = "\n\n".join(d["paragraphs"])
+        if into:
+            body = f"Ingestion bench copy: {d['doc_id']}\n\n{body}"
+        words += len(body.split())
+        (folder / f"{d['doc_id']}.txt").write_text(body + "\n", encoding="utf-8")
+    return words, len(docs)
+
+
+def write_pdfs(folder: Path, copies: int) -> tuple[int, int]:
+    """``copies`` of each text PDF of the fixtures, each with a comment line
+    after its %%EOF (a new file to doclib, the same text to a reader):
+    (words by pypdf, files)."""
+    from pypdf import PdfReader
+
+    sources = [p for p in sorted((ROOT / "tests" / "fixtures" / "documents").glob("*.pdf"))
+               if not p.name.startswith("scan")]
+    words = 0
+    for src in sources:
+        data = src.read_bytes()
+        n = sum(len((pg.extract_text() or "").split()) for pg in PdfReader(src).pages)
+        for i in range(copies):
+            (folder / f"{src.stem}-{i:03d}.pdf").write_bytes(data + f"\n% copy {i}\n".encode())
+            words += n
+    return words, copies * len(sources)
 
 
 if __name__ == "__main__":

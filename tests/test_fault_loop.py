@@ -169,6 +169,14 @@ class _Subprocess:
 
 doclib.extract.subprocess = _Subprocess()
 
+real_fork_run = doclib.extract.zygote.ForkServer._run
+
+def fork_run(self, *args, **kwargs):
+    step("extraction child started")  # forked by the fork server
+    return real_fork_run(self, *args, **kwargs)
+
+doclib.extract.zygote.ForkServer._run = fork_run
+
 real_ingest_file = doclib.ingest.ingest_file
 
 def ingest_file(lib, path, *args, **kwargs):

@@ -46,6 +46,9 @@ class StorageConfig:
 class ExtractConfig:
     timeout_s: int = _f(300, "Wall-clock limit for extracting one file (child process).")
     memory_mb: int = _f(2048, "Address-space limit of the extraction child process, in MiB.")
+    fork_server: bool = _f(True, "Fork each extraction child from a server that imported the "
+                           "parsers once (0.1-0.3 s less per file) instead of starting a new "
+                           "interpreter; the limits are the same.")
     max_pages: int = _f(2000, "Files with more pages are refused.")
     max_words: int = _f(200_000, "Files whose extracted text (speaker notes included) has "
                         "more words are refused as too large, before chunking and embedding: "

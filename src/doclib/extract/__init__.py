@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from ..errors import (
     extract_error,
 )
 from ..models import Extracted
+from . import zygote
 
 
 @dataclass(frozen=True)
@@ -232,10 +232,7 @@ def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
 
 def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
     def apply() -> None:
-        mem = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
-        os.setsid()
+        zygote.limit(memory_mb, cpu_s)
 
     return apply
 
@@ -249,28 +246,48 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate()
 
 
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
+                                          + [p for p in os.environ.get("PYTHONPATH", "")
+                                             .split(os.pathsep) if p])}
+
+
 def extract(path: str | Path, kind: str, cfg: ExtractConfig,
             stop: Callable[[], None] | None = None) -> Extracted:
     """Extract in a child process with limits; every failure is an ExtractError.
 
-    ``stop`` is called every 0.2 s while the child runs; if it raises (the
-    job was cancelled, the worker is stopping), the child is killed and the
-    exception goes on."""
-    cmd = [sys.executable, "-m", "doclib.extract.worker", str(path), kind,
-           json.dumps(asdict(cfg))]
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1", "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2])]
-                                         + [p for p in os.environ.get("PYTHONPATH", "")
-                                            .split(os.pathsep) if p])}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
+    The child is forked by this process's fork server (``zygote``) or, with
+    ``extract.fork_server`` off or the server unavailable, is a new
+    interpreter.  ``stop`` is called every 0.2 s while the child runs; if it
+    raises (the job was cancelled, the worker is stopping), the child's
+    session is killed and the exception goes on."""
+    config = asdict(cfg)
+    try:
+        if not cfg.fork_server:
+            raise zygote.Unavailable("off")
+        returncode, stdout, stderr_bytes = zygote.server(_child_env()).run(
+            str(path), kind, config, cfg.timeout_s, stop)
+    except zygote.Unavailable:
+        returncode, stdout, stderr_bytes = _run_interpreter(str(path), kind, config, cfg, stop)
+    except zygote.Timeout:
+        raise OverLimits(f"extraction took longer than {cfg.timeout_s} s") from None
+    return _outcome(returncode, stdout, stderr_bytes, cfg)
+
+
+def _run_interpreter(path: str, kind: str, config: dict[str, object], cfg: ExtractConfig,
+                     stop: Callable[[], None] | None) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of ``python -m doclib.extract.worker``."""
+    cmd = [sys.executable, "-m", "doclib.extract.worker", path, kind, json.dumps(config)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=_child_env(), preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
     deadline = time.monotonic() + cfg.timeout_s
     while True:
         left = deadline - time.monotonic()
         try:
             stdout, stderr_bytes = proc.communicate(
                 timeout=max(0.0, min(left, 0.2) if stop else left))
-            break
+            return proc.returncode, stdout, stderr_bytes
         except subprocess.TimeoutExpired:
             if time.monotonic() >= deadline:
                 _kill(proc)
@@ -284,17 +301,22 @@ def extract(path: str | Path, kind: str, cfg: ExtractConfig,
         except BaseException:
             _kill(proc)
             raise
-    if proc.returncode != 0:
+
+
+def _outcome(returncode: int, stdout: bytes, stderr_bytes: bytes,
+             cfg: ExtractConfig) -> Extracted:
+    """The child's result, or the ExtractError its exit says."""
+    if returncode != 0:
         try:
             err = json.loads(stdout.decode("utf-8"))
             raise extract_error(err.get("type", ""), err["error"])
         except (ValueError, KeyError):
             pass
         stderr = stderr_bytes.decode("utf-8", "replace")
-        if "MemoryError" in stderr or proc.returncode in (-9, -6):
+        if "MemoryError" in stderr or returncode in (-9, -6):
             raise OverLimits(f"extraction exceeded the {cfg.memory_mb} MiB memory limit "
                                "or was killed") from None
-        if proc.returncode == -24:  # SIGXCPU
+        if returncode == -24:  # SIGXCPU
             raise OverLimits(f"extraction used more than {cfg.timeout_s} s of CPU") from None
         raise OverLimits("the extractor crashed") from None
     data = json.loads(stdout.decode("utf-8"))

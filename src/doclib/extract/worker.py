@@ -1,4 +1,5 @@
-"""Child-process entry point: ``python -m doclib.extract.worker PATH KIND CONFIG_JSON``.
+"""Child-process entry point: ``python -m doclib.extract.worker PATH KIND CONFIG_JSON``
+(with ``extract.fork_server: false``; the fork server's children call ``run``).
 
 Prints one JSON object: {"result": ...} on success (exit 0) or {"error": ...}
 (exit 3).  Runs under the parent's rlimits; any exception becomes an error
@@ -11,13 +12,14 @@ import json
 import sys
 
 
-def main() -> int:
+def run(path: str, kind: str, config: dict[str, object]) -> int:
+    """Extract ``path`` here, print the one JSON object, return the exit code
+    (also the forked child's of ``zygote``)."""
     from ..config import ExtractConfig
     from ..errors import DoclibError
     from . import extract_in_process
 
-    path, kind, cfg_json = sys.argv[1:4]
-    cfg = ExtractConfig(**json.loads(cfg_json))
+    cfg = ExtractConfig(**config)  # type: ignore[arg-type]
     try:
         result = extract_in_process(path, kind, cfg)
     except DoclibError as e:  # an ExtractError's class crosses by name
@@ -34,6 +36,11 @@ def main() -> int:
         return 3
     print(json.dumps({"result": result.to_json()}, ensure_ascii=False))
     return 0
+
+
+def main() -> int:
+    path, kind, cfg_json = sys.argv[1:4]
+    return run(path, kind, json.loads(cfg_json))
 
 
 if __name__ == "__main__":
