@@ -169,13 +169,10 @@ class _Subprocess:
 
 doclib.extract.subprocess = _Subprocess()
 
-real_fork_run = doclib.extract.zygote.ForkServer._run
+def fork_started(self, pid):
+    step("extraction child started")  # forked by the fork server, running
 
-def fork_run(self, *args, **kwargs):
-    step("extraction child started")  # forked by the fork server
-    return real_fork_run(self, *args, **kwargs)
-
-doclib.extract.zygote.ForkServer._run = fork_run
+doclib.extract.zygote.ForkServer.started = fork_started
 
 real_ingest_file = doclib.ingest.ingest_file
 

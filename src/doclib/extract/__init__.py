@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -239,10 +238,7 @@ def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Kill the child and whatever it started (its own session), and reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    zygote.kill_session(proc.pid)
     proc.communicate()
 
 
@@ -263,25 +259,32 @@ def extract(path: str | Path, kind: str, cfg: ExtractConfig,
     raises (the job was cancelled, the worker is stopping), the child's
     session is killed and the exception goes on."""
     config = asdict(cfg)
+    deadline = time.monotonic() + cfg.timeout_s
     try:
         if not cfg.fork_server:
             raise zygote.Unavailable("off")
         returncode, stdout, stderr_bytes = zygote.server(_child_env()).run(
             str(path), kind, config, cfg.timeout_s, stop)
-    except zygote.Unavailable:
-        returncode, stdout, stderr_bytes = _run_interpreter(str(path), kind, config, cfg, stop)
+    except (zygote.Unavailable, zygote.Lost):
+        # no child ran, or the server died under it: a new interpreter, in
+        # the time that is left
+        returncode, stdout, stderr_bytes = _run_interpreter(str(path), kind, config, cfg,
+                                                            deadline, stop)
     except zygote.Timeout:
         raise OverLimits(f"extraction took longer than {cfg.timeout_s} s") from None
     return _outcome(returncode, stdout, stderr_bytes, cfg)
 
 
 def _run_interpreter(path: str, kind: str, config: dict[str, object], cfg: ExtractConfig,
-                     stop: Callable[[], None] | None) -> tuple[int, bytes, bytes]:
-    """(exit code, stdout, stderr) of ``python -m doclib.extract.worker``."""
+                     deadline: float, stop: Callable[[], None] | None
+                     ) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of ``python -m doclib.extract.worker``,
+    killed at ``deadline`` (``time.monotonic``)."""
+    if time.monotonic() >= deadline:
+        raise OverLimits(f"extraction took longer than {cfg.timeout_s} s")
     cmd = [sys.executable, "-m", "doclib.extract.worker", path, kind, json.dumps(config)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=_child_env(), preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
-    deadline = time.monotonic() + cfg.timeout_s
     while True:
         left = deadline - time.monotonic()
         try:

@@ -62,6 +62,8 @@ class _Styles:
                 sid = style.get(f"{_W}styleId")
                 if sid:
                     self.by_id[sid] = style
+        except MemoryError:  # over the child's limit: never an empty page
+            raise
         except Exception:
             pass
 
@@ -145,6 +147,8 @@ class _Numbering:
         self.counters: dict[str, dict[int, int]] = {}
         try:
             root = doc.part.numbering_part.element
+        except MemoryError:  # over the child's limit: never an empty page
+            raise
         except Exception:  # a document without lists
             return
         abstract: dict[str, dict[int, dict[str, Any]]] = {}
@@ -271,6 +275,8 @@ def extract_docx(path: str) -> Extracted:
             try:
                 texts: list[str] = []
                 _walk_block(part._element, texts)
+            except MemoryError:  # over the child's limit: never an empty page
+                raise
             except Exception:
                 continue
             for t in texts:
@@ -280,6 +286,8 @@ def extract_docx(path: str) -> Extracted:
                     blk.add(blocks, blk.paragraph(t, "margin"))
     try:
         result.title = clean_display(d.core_properties.title or "")[:300]
+    except MemoryError:  # over the child's limit: never an empty page
+        raise
     except Exception:
         result.title = ""
     text = "\n".join(body + margins)

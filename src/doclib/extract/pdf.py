@@ -217,6 +217,8 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
     result = Extracted(kind="pdf")
     try:
         meta_title = (reader.metadata.title or "") if reader.metadata else ""
+    except MemoryError:  # over the child's limit: never an empty page
+        raise
     except Exception:
         meta_title = ""
     result.title = clean_display(str(meta_title))[:300]
@@ -224,6 +226,8 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
     for i, page in enumerate(reader.pages):
         try:
             raw.append(_page_lines(page))
+        except MemoryError:  # over the child's limit: never an empty page
+            raise
         except Exception as e:  # one broken page must not lose the others
             result.warnings.append(f"page {i + 1}: text could not be read ({type(e).__name__})")
             raw.append([])
@@ -232,6 +236,8 @@ def extract_pdf(path: str, max_pages: int) -> Extracted:
         result.warnings.append("text layer is in visual order; re-extracted with pdfplumber")
         try:
             raw = _plumber_pages(path)
+        except MemoryError:  # over the child's limit: never an empty page
+            raise
         except Exception as e:
             result.warnings.append(f"fallback extractor failed ({type(e).__name__})")
     body = blk.document_body_size(raw)
@@ -249,5 +255,7 @@ def page_has_images(path: str, page_number: int) -> bool:
     try:
         page = PdfReader(path).pages[page_number - 1]
         return bool(page.images)
+    except MemoryError:  # over the child's limit: never an empty page
+        raise
     except Exception:
         return True

@@ -144,6 +144,8 @@ def extract_pptx(path: str) -> Extracted:
         ))
     try:
         result.title = clean_display(prs.core_properties.title or "")[:300]
+    except MemoryError:  # over the child's limit: never an empty page
+        raise
     except Exception:
         result.title = ""
     if not result.title and result.pages:
