@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -232,9 +233,10 @@ def service_startup(data: Path) -> float:
         server.wait(timeout=30)
 
 
-def measure(data: Path, qs: list[str], warmup: int, profile: bool) -> dict[str, Any]:
+def measure(data: Path, qs: list[str], warmup: int, profile: bool,
+            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     t = time.perf_counter()
-    lib = Library(config_for(data))
+    lib = Library(config_mod.with_overrides(config_for(data), overrides or {}))
     lib.warm_up()
     opened = time.perf_counter() - t
     # as a service worker after its warm-up (web/__init__.py): what is loaded
@@ -277,8 +279,12 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--no-service", action="store_true",
                     help="skip the service's start-up (it runs the installed doclib)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a configuration value for the in-process searches (YAML value), "
+                         "e.g. search.lexical_common_share=1.0")
     ap.add_argument("--out", default=str(RESULTS / "scale.json"))
     args = ap.parse_args()
+    overrides = {k: yaml.safe_load(v) for k, v in (x.split("=", 1) for x in args.set)}
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -300,7 +306,7 @@ def main() -> None:
             marker.write_text(json.dumps(made))
         print(f"library of {made['chunks']} chunks ({made['documents']} documents)",
               file=sys.stderr)
-        res = measure(target, qs[args.warmup:], args.warmup, args.profile)
+        res = measure(target, qs[args.warmup:], args.warmup, args.profile, overrides)
         res["startup_seconds"] = startup(target)
         res["service_startup_seconds"] = float("nan") if args.no_service else \
             service_startup(target)
@@ -320,7 +326,8 @@ def main() -> None:
     md = "\n".join(lines)
     print(md)
     Path(args.out).write_text(json.dumps({"rows": rows, "cpu": os.cpu_count(),
-                                          "queries": args.queries}, indent=1))
+                                          "queries": args.queries, "set": args.set},
+                                         indent=1))
     Path(args.out).with_suffix(".md").write_text(md + "\n")
 
 

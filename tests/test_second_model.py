@@ -170,6 +170,33 @@ def test_query_bound_is_the_most_bm25_can_give(lib, tmp_path):
     assert hits and all(0 < s <= bound for _, s in hits)
 
 
+def test_terms_in_most_passages_are_left_out_of_the_match(lib, tmp_path):
+    bodies = [f"community meeting number {i} about roads" for i in range(9)]
+    bodies.append("community meeting about mothers and radicalisation")
+    for i, body in enumerate(bodies):
+        p = tmp_path / f"c{i}.txt"
+        p.write_text(body, encoding="utf-8")
+        ingest_file(lib, p, IngestOptions(access="public"))
+    query = "community meeting with mothers"
+    with lib.db.connect() as conn:
+        every = lexical.query_stats(conn, query, common=1.0)
+        pruned = lexical.query_stats(conn, query, common=0.5)
+        # the bounds are the query's, whatever is matched
+        assert (pruned.known, pruned.full) == (every.known, every.full) == \
+            lexical.query_bounds(conn, query)
+        assert every.matched == ("communiti", "meet", "mother")
+        # fewer than MIN_MATCHED terms would be left: a short query is not cut
+        assert pruned.matched == every.matched
+        strict = lexical.query_stats(
+            conn, "community meeting mothers roads radicalisation parents", common=0.5)
+        assert strict.matched == ("mother", "radicalis", "parent")
+        assert len(strict.matched) == lexical.MIN_MATCHED
+        hits = lexical.search(conn, query, 3, "1=1", {}, terms=strict.matched)
+    with lib.db.connect() as conn:
+        top = conn.execute(store.chunks.select().where(store.chunks.c.id == hits[0][0])).one()
+    assert "mothers" in top.text
+
+
 def test_weak_lexical_evidence_is_damped():
     owner = {1: 10, 2: 20}
     dense = [(1, 0.45), (2, 0.30)]

@@ -97,11 +97,13 @@ def candidates(lib: Library, who: Principal, q: Query, filters: Filters, n: int
         cond, params = audience.sql()
         fsql, fparams = filters.sql()
         table = audience.lexical_table
+        stats = lexical.query_stats(conn, q.text, table, terms=q.terms,
+                                    common=lib.config.search.lexical_common_share)
         # without filters, the condition drops only the chunks of documents
         # that are not ready: the best matches are tried first
         lex = lexical.search(conn, q.text, n, cond + fsql, {**params, **fparams}, table,
-                             terms=q.terms, prefix=0 if fsql else 2 * n)
-        known, full = lexical.query_bounds(conn, q.text, table, terms=q.terms)
+                             terms=stats.matched, prefix=0 if fsql else 2 * n)
+        known, full = stats.known, stats.full
     # dense leg: FAISS with an allow-list bitmap of visible chunk ids
     vi = lib.vectors
     scores, ids = vi.search(q.vector, n, visible.chunks(vi))

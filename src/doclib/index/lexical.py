@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -141,19 +142,36 @@ PREFIX = " ORDER BY s, id LIMIT :prefix"
 BM25_K1 = 1.2
 
 
-def query_bounds(conn: Connection, query: str, table: str = ALL,
-                 terms: Sequence[str] | None = None) -> tuple[float, float]:
-    """(known, full) bounds of the BM25 score any chunk could get for
-    ``query``: the sum over its distinct terms of idf * (k1 + 1), with
-    FTS5's idf (log((N - n + 0.5) / (n + 0.5)), at least 1e-6); ``known``
-    over the terms the index holds (the most a chunk can score: a match's
-    score over it is the share of the query's evidence it holds), ``full``
-    also over the terms no chunk holds (n = 0: the query asks for words the
-    library does not have).  The statistics are those of the audience's
-    table (``table``; ``terms``: already made from the query)."""
+@dataclass(frozen=True)
+class QueryStats:
+    """A query's terms in an audience's table: (known, full) bounds of the
+    BM25 score any chunk could get (``query_bounds``), and the terms worth
+    matching (``matched``: those held by at most ``common`` of the
+    table's chunks, see ``query_stats``)."""
+    known: float
+    full: float
+    matched: tuple[str, ...]
+
+
+def query_stats(conn: Connection, query: str, table: str = ALL,
+                terms: Sequence[str] | None = None, common: float = 1.0) -> QueryStats:
+    """The bounds of the BM25 score any chunk could get for ``query``: the
+    sum over its distinct terms of idf * (k1 + 1), with FTS5's idf
+    (log((N - n + 0.5) / (n + 0.5)), at least 1e-6); ``known`` over the
+    terms the index holds (the most a chunk can score: a match's score over
+    it is the share of the query's evidence it holds), ``full`` also over
+    the terms no chunk holds (n = 0: the query asks for words the library
+    does not have).  The statistics are those of the audience's table
+    (``table``; ``terms``: already made from the query).
+
+    ``matched``: the terms held by at most ``common`` (a share) of the
+    table's chunks if at least ``MIN_MATCHED`` are, else every term (a
+    short query is never cut).  A term in most chunks (an Arabic article's
+    4-gram "0ال") adds almost nothing to any score but makes FTS5 score
+    most of the table."""
     terms = list(dict.fromkeys(lexical_terms(query) if terms is None else terms))
     if not terms:
-        return 0.0, 0.0
+        return QueryStats(0.0, 0.0, ())
     marks = ",".join(f":t{i}" for i in range(len(terms)))
     found = conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})"),
                          {f"t{i}": t for i, t in enumerate(terms)}).all()
@@ -166,7 +184,18 @@ def query_bounds(conn: Connection, query: str, table: str = ALL,
             if n_rows else 0.0
         full += bound
         known += bound if n else 0.0
-    return known, full
+    matched = [t for t in terms if rows.get(t, 0) <= common * n_rows]
+    return QueryStats(known, full, tuple(matched if len(matched) >= MIN_MATCHED else terms))
+
+
+MIN_MATCHED = 3
+
+
+def query_bounds(conn: Connection, query: str, table: str = ALL,
+                 terms: Sequence[str] | None = None) -> tuple[float, float]:
+    """(known, full) bounds of ``query_stats``."""
+    stats = query_stats(conn, query, table, terms)
+    return stats.known, stats.full
 
 
 def query_bound(conn: Connection, query: str, table: str = ALL) -> float:
