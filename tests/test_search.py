@@ -275,6 +275,43 @@ def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_
     assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
 
 
+def test_an_arabic_questions_name_finds_the_english_document_that_writes_it(tmp_path,
+                                                                          use_embedder):
+    """The reverse: بريستلي in an Arabic question meets Priestley among an
+    English passage's capitalised words, among the caller's visible
+    documents only (real model)."""
+    texts = {"name": ("Joseph Priestley, the English chemist, heated mercury oxide in his "
+                      "laboratory in 1774 and found a new gas.", "public"),
+             "other": ("Antoine Lavoisier, the French chemist, studied combustion and weighed "
+                       "gases in his laboratory in Paris.", "public"),
+             "hidden": ("Steering committee minutes: the members discussed Joseph Priestley "
+                        "and his experiments.", "members")}
+
+    def ranking(weight, who, hidden=True):
+        lib = Library(make_config(tmp_path / f"ar{weight}{who.role}{hidden}",
+                                  **{"search.name_weight": weight}), embedder=use_embedder)
+        try:
+            ids = {}
+            for name, (body, access) in texts.items():
+                if name == "hidden" and not hidden:
+                    continue
+                p = tmp_path / f"ar-{name}-{weight}-{who.role}-{hidden}.txt"
+                p.write_text(body, encoding="utf-8")
+                ids[ingest_file(lib, p, IngestOptions(access=access, language="en"))
+                    .document_id] = name
+            res = search(lib, who, "ماذا وجد بريستلي في مختبره؟")
+            return [(ids[r["document"]["id"]], r["score"])
+                    for r in res["results"] + res.get("nearest", [])]
+        finally:
+            lib.close()
+
+    on = ranking(2.0, VISITOR)
+    assert on[0][0] == "name" and "hidden" not in [n for n, _ in on]
+    assert on == ranking(2.0, VISITOR, hidden=False)
+    assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
+    assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
+
+
 def test_a_three_consonant_name_counts_half(lib, tmp_path):
     """Zarqa's skeleton (SRK) is also شارك's ("took part"): a document
     holding only such a short name gets half the weight of one holding a

@@ -100,6 +100,20 @@ def test_names_meet_across_scripts_by_their_consonants():
     assert name_keys("") == frozenset() and arabic_name_keys("no arabic here") == set()
 
 
+def test_an_arabic_questions_names_meet_an_english_passages_names():
+    from doclib.text import arabic_query_names, latin_name_keys
+
+    words = arabic_query_names("كم نقطة سجلها البرونكوس في مباراة بيتسبرغ؟")
+    held = latin_name_keys("The Broncos scored late against Pittsburgh on Sunday.")
+    assert sum(bool(keys & held) for keys in words) == 2  # Broncos, Pittsburgh
+    # short words (نقطة, سجلها, مباراة: three consonants) and stop words are not names
+    assert len(words) == 2
+    assert arabic_query_names("في من الى") == () and arabic_query_names("") == ()
+    # an English passage's lower-case words are not its names
+    assert not any(keys & latin_name_keys("broncos scored against pittsburgh")
+                   for keys in words)
+
+
 def test_a_passage_marks_the_words_that_write_a_long_name():
     from doclib.text import arabic_name_stems, highlight, name_keys, word_stem
 

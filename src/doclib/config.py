@@ -116,9 +116,12 @@ class SearchConfig:
                                  "first; lower: more room for Arabic ones).")
     language_bias_ar: float = _f(1.0, "Mixture fusion: added to the log-odds that an Arabic "
                                  "query's answer is in Arabic.")
-    name_weight: float = _f(2.0, "Mixture fusion: an Arabic document's log-probability for an "
-                            "English query gains this times the share of the query's names "
-                            "(consonant skeletons) its passages hold (0: off).")
+    name_weight: float = _f(2.0, "Mixture fusion, names across scripts: a document in the "
+                            "other script gains this times the share of the query's names "
+                            "its candidate passages hold, in log-probability (an English "
+                            "query's names in an Arabic passage, an Arabic query's in an "
+                            "English passage's capitalised words; consonant skeletons); "
+                            "0: off.")
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
     lexical_common_share: float = _f(1.0, "Lexical leg: a query term held by more than this "

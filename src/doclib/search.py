@@ -10,6 +10,8 @@ page renders.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,8 +31,10 @@ from .text import (
     NAME_SURE_CONSONANTS,
     arabic_name_keys,
     arabic_name_stems,
+    arabic_query_names,
     detect_language,
     highlight,
+    latin_name_keys,
     lexical_terms,
     name_keys,
     normalise,
@@ -49,7 +53,7 @@ class Query:
     (the lexical leg and its bounds), the stems its passages' highlights
     mark, its vector and (when the second model reads its language and the
     strategy uses it) the second model's vector; an English query's names
-    (``text.name_keys``)."""
+    (``text.name_keys``), an Arabic query's (``text.arabic_query_names``)."""
     text: str
     language: str
     terms: tuple[str, ...]
@@ -57,6 +61,7 @@ class Query:
     vector: np.ndarray
     second: np.ndarray | None = None
     names: frozenset[str] = frozenset()
+    arabic_names: tuple[frozenset[str], ...] = ()
 
 
 def analyse(lib: Library, text: str, strategy: str | None = None,
@@ -69,7 +74,8 @@ def analyse(lib: Library, text: str, strategy: str | None = None,
                  stems=frozenset(stem_terms(text)),
                  vector=lib.embedder.embed_queries([text])[0],
                  second=_second_query(lib, text, language) if strategy != "rrf" else None,
-                 names=name_keys(text) if language == "en" else frozenset())
+                 names=name_keys(text) if language == "en" else frozenset(),
+                 arabic_names=arabic_query_names(text) if language == "ar" else ())
 
 
 @dataclass
@@ -135,11 +141,12 @@ def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, st
         doc_lang = cand.visible.languages()
         bias = {"en": cfg.language_bias_en, "ar": cfg.language_bias_ar}.get(qlang, 0.0)
         calibrated = {c.chunk_id: c.score for c in calibrated_sum(cfg, cand)}
-        names = _names_held(lib, q, cand, doc_lang) if cfg.name_weight > 0 else None
+        weight = cfg.name_weight
+        names = _names_held(lib, q, cand, doc_lang) if weight > 0 else None
         return fuse_mixture(cand.dense, cand.lexical, cand.owner, doc_lang, qlang,
                             cand.full_bound, cand.known_bound, cfg.passages_per_document,
                             bias=bias, second=cand.second, calibrated=calibrated,
-                            names=names, name_weight=cfg.name_weight), cand.visible
+                            names=names, name_weight=weight), cand.visible
     fused = calibrated_sum(cfg, cand) if strategy == "calibrated" else \
         fuse(cand.dense, cand.lexical, cand.owner, strategy, cfg.rrf_k)
     return group_by_document(fused, cfg.passages_per_document), cand.visible
@@ -147,13 +154,23 @@ def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, st
 
 def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, str]
                 ) -> dict[int, float] | None:
-    """For an English query with names (``text.name_keys``): per Arabic
-    candidate document, the share of those names its candidate passages
-    hold in Arabic letters."""
-    keys = q.names
-    if not keys:
+    """Per candidate document in the other script, the share of the query's
+    names its candidate passages hold: an English query's names
+    (``text.name_keys``) in Arabic letters, or an Arabic query's words that
+    may be names (``text.arabic_query_names``) among an English passage's
+    capitalised words."""
+    keys_of: Callable[[str], AbstractSet[str]]
+    if q.language == "en" and q.names:
+        # a shorter skeleton (Zarqa's SRK) also meets common words (شارك): half weight
+        words = [(frozenset({k}), 1.0 if len(k) >= NAME_SURE_CONSONANTS else 0.5)
+                 for k in q.names]
+        script, keys_of = "ar", arabic_name_keys
+    elif q.language == "ar" and q.arabic_names:
+        words = [(keys, 1.0) for keys in q.arabic_names]
+        script, keys_of = "en", latin_name_keys
+    else:
         return None
-    ids = {c for c, _ in [*cand.dense, *cand.lexical] if doc_lang.get(cand.owner[c]) == "ar"}
+    ids = {c for c, _ in [*cand.dense, *cand.lexical] if doc_lang.get(cand.owner[c]) == script}
     if not ids:
         return None
     c = store.chunks
@@ -162,11 +179,11 @@ def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, st
         # candidates only: chunks of the caller's visible documents
         for doc, body in conn.execute(select(c.c.document_id, c.c.text)
                                       .where(c.c.id.in_(ids))):
-            held.setdefault(int(doc), set()).update(keys & arabic_name_keys(body))
-    # a shorter skeleton (Zarqa's SRK) also meets common words (شارك): half weight
-    weight = {k: 1.0 if len(k) >= NAME_SURE_CONSONANTS else 0.5 for k in keys}
-    total = sum(weight.values())
-    return {d: sum(weight[k] for k in found) / total for d, found in held.items() if found}
+            held.setdefault(int(doc), set()).update(keys_of(body))
+    total = sum(w for _, w in words)
+    shares = {d: sum(w for keys, w in words if keys & found) / total
+              for d, found in held.items()}
+    return {d: v for d, v in shares.items() if v > 0}
 
 
 def calibrated_sum(cfg: Any, cand: Candidates) -> list[ChunkScore]:

@@ -269,6 +269,7 @@ NAME_MIN_CONSONANTS = 3
 NAME_SURE_CONSONANTS = 4
 
 
+@lru_cache(maxsize=65536)
 def _latin_skeleton(word: str) -> str:
     w = word.lower()
     for group, cls in _LATIN_GROUPS:
@@ -309,6 +310,32 @@ def arabic_name_keys(passage: str) -> set[str]:
     for w in set(_AR_WORD.findall(_AR_MARKS.sub("", passage))):
         out |= _arabic_skeletons(w)
     return out
+
+
+def arabic_query_names(question: str) -> tuple[frozenset[str], ...]:
+    """For an Arabic question: each word that may write a name or a
+    loanword in Arabic letters (البرونكوس, Broncos), as its skeletons with
+    and without the article; words of fewer than ``NAME_SURE_CONSONANTS``
+    consonants and stop words left out (the reverse of ``name_keys``)."""
+    out = []
+    for w in dict.fromkeys(_AR_WORD.findall(_AR_MARKS.sub("", question))):
+        if _normalise(w) in STOPWORDS:
+            continue
+        keys = frozenset(k for k in _arabic_skeletons(w) if len(k) >= NAME_SURE_CONSONANTS)
+        if keys:
+            out.append(keys)
+    return tuple(out)
+
+
+_LATIN_NAME = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z]*")
+
+
+@lru_cache(maxsize=4096)
+def latin_name_keys(passage: str) -> frozenset[str]:
+    """The skeletons of an English passage's capitalised words (its names),
+    to meet ``arabic_query_names`` (cached: a library's passages come back
+    as candidates of many questions)."""
+    return frozenset(map(_latin_skeleton, set(_LATIN_NAME.findall(passage))))
 
 
 def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
