@@ -32,14 +32,16 @@ INTERPRETER = replace(CFG, fork_server=False)
 
 @pytest.fixture(autouse=True)
 def fresh_server():
-    """Each test starts with no failures counted, and the server it made
-    is ended after it."""
-    zygote._failures = 0
+    """Each test starts with no server (one that earlier tests started is
+    ended) and no failures counted, and the server it made is ended after it."""
+    def end() -> None:
+        if zygote._server is not None and zygote._server.usable():
+            zygote._server.close()
+        zygote._server = None
+        zygote._failures = 0
+    end()
     yield
-    if zygote._server is not None and zygote._server.usable():
-        zygote._server.close()
-    zygote._server = None
-    zygote._failures = 0
+    end()
 
 
 @pytest.fixture
@@ -176,6 +178,17 @@ def test_an_exchange_cut_short_never_answers_the_next_file(tmp_path, monkeypatch
     assert not first.usable()
     assert extract(b, "txt", CFG).pages[0].text.strip() == "the second file"
     assert extract(a, "txt", CFG).pages[0].text.strip() == "the first file"
+
+
+def test_a_kill_that_crosses_its_childs_exit_is_ignored(tmp_path, no_interpreter):
+    # a timeout or a stop just as the child ends: the parent's kill reaches
+    # the server after the exit reply; the next file must not pay for it
+    path = _note(tmp_path, "a.txt", "one file")
+    extract(path, "txt", CFG)
+    server = _server()
+    zygote._send(server.sock, {"id": 1, "kill": True})
+    assert extract(path, "txt", CFG).pages[0].text.strip() == "one file"
+    assert _server() is server and zygote._failures == 0
 
 
 def test_a_dead_server_is_replaced(tmp_path, no_interpreter):

@@ -234,6 +234,44 @@ def test_the_query_is_analysed_once(lib, corpus, monkeypatch, language):
 
 
 @pytest.mark.integration
+def _name_rankings(tmp_path, embedder, texts, language, question, check=None):
+    """``ranking(weight, who, hidden=True)``: (name, score) of each result of
+    ``question`` (matches, then nearest) in a new library of ``texts``
+    (name -> (body, access), all in ``language``; "hidden" left out when
+    ``hidden`` is False), with ``search.name_weight`` = weight;
+    ``check(weight, rows)`` looks at the raw rows first."""
+    def ranking(weight, who, hidden=True):
+        tag = f"{language}{weight}{who.role}{hidden}"
+        lib = Library(make_config(tmp_path / tag, **{"search.name_weight": weight}),
+                      embedder=embedder)
+        try:
+            ids = {}
+            for name, (body, access) in texts.items():
+                if name == "hidden" and not hidden:
+                    continue
+                p = tmp_path / f"{name}-{tag}.txt"
+                p.write_text(body, encoding="utf-8")
+                ids[ingest_file(lib, p, IngestOptions(access=access, language=language))
+                    .document_id] = name
+            res = search(lib, who, question)
+            rows = res["results"] + res.get("nearest", [])
+            if check is not None:
+                check(weight, rows)
+            return [(ids[r["document"]["id"]], r["score"]) for r in rows]
+        finally:
+            lib.close()
+    return ranking
+
+
+def _assert_names_lift_and_hide(ranking):
+    on = ranking(2.0, VISITOR)
+    assert on[0][0] == "name" and "hidden" not in [n for n, _ in on]
+    # no trace: a visitor's ranking and scores are those of a library without it
+    assert on == ranking(2.0, VISITOR, hidden=False)
+    assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
+    assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
+
+
 def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_embedder):
     """The lexical leg cannot see "Priestley" in بريستلي; the names'
     evidence (``search.name_weight``) lifts the Arabic document that holds
@@ -246,33 +284,14 @@ def test_an_english_name_finds_the_arabic_document_that_writes_it(tmp_path, use_
              "hidden": ("محضر اللجنة التوجيهية: ناقش الأعضاء سيرة جوزيف بريستلي وتجاربه",
                         "members")}
 
-    def ranking(weight, who, hidden=True):
-        lib = Library(make_config(tmp_path / f"w{weight}{who.role}{hidden}",
-                                  **{"search.name_weight": weight}), embedder=use_embedder)
-        try:
-            ids = {}
-            for name, (body, access) in texts.items():
-                if name == "hidden" and not hidden:
-                    continue
-                p = tmp_path / f"{name}-{weight}-{who.role}.txt"
-                p.write_text(body, encoding="utf-8")
-                ids[ingest_file(lib, p, IngestOptions(access=access, language="ar"))
-                    .document_id] = name
-            res = search(lib, who, "Which experiments did Joseph Priestley make?")
-            rows = res["results"] + res.get("nearest", [])
-            for r in rows:  # the name is marked where the passage writes it
-                marked = "<mark>بريستلي</mark>" in r["passages"][0]["highlighted"]
-                assert marked == (weight > 0 and "بريستلي" in r["passages"][0]["text"])
-            return [(ids[r["document"]["id"]], r["score"]) for r in rows]
-        finally:
-            lib.close()
+    def marked(weight, rows):
+        for r in rows:  # the name is marked where the passage writes it
+            mark = "<mark>بريستلي</mark>" in r["passages"][0]["highlighted"]
+            assert mark == (weight > 0 and "بريستلي" in r["passages"][0]["text"])
 
-    on = ranking(2.0, VISITOR)
-    assert on[0][0] == "name" and "hidden" not in [n for n, _ in on]
-    # no trace: a visitor's ranking and scores are those of a library without it
-    assert on == ranking(2.0, VISITOR, hidden=False)
-    assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
-    assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
+    _assert_names_lift_and_hide(_name_rankings(
+        tmp_path, use_embedder, texts, "ar", "Which experiments did Joseph Priestley make?",
+        marked))
 
 
 def test_an_arabic_questions_name_finds_the_english_document_that_writes_it(tmp_path,
@@ -286,30 +305,8 @@ def test_an_arabic_questions_name_finds_the_english_document_that_writes_it(tmp_
                        "gases in his laboratory in Paris.", "public"),
              "hidden": ("Steering committee minutes: the members discussed Joseph Priestley "
                         "and his experiments.", "members")}
-
-    def ranking(weight, who, hidden=True):
-        lib = Library(make_config(tmp_path / f"ar{weight}{who.role}{hidden}",
-                                  **{"search.name_weight": weight}), embedder=use_embedder)
-        try:
-            ids = {}
-            for name, (body, access) in texts.items():
-                if name == "hidden" and not hidden:
-                    continue
-                p = tmp_path / f"ar-{name}-{weight}-{who.role}-{hidden}.txt"
-                p.write_text(body, encoding="utf-8")
-                ids[ingest_file(lib, p, IngestOptions(access=access, language="en"))
-                    .document_id] = name
-            res = search(lib, who, "ماذا وجد بريستلي في مختبره؟")
-            return [(ids[r["document"]["id"]], r["score"])
-                    for r in res["results"] + res.get("nearest", [])]
-        finally:
-            lib.close()
-
-    on = ranking(2.0, VISITOR)
-    assert on[0][0] == "name" and "hidden" not in [n for n, _ in on]
-    assert on == ranking(2.0, VISITOR, hidden=False)
-    assert dict(on)["name"] > dict(ranking(0.0, VISITOR))["name"]
-    assert "hidden" in [n for n, _ in ranking(2.0, MEMBER)]
+    _assert_names_lift_and_hide(_name_rankings(
+        tmp_path, use_embedder, texts, "en", "ماذا وجد بريستلي في مختبره؟"))
 
 
 def test_a_three_consonant_name_counts_half(lib, tmp_path):

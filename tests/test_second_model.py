@@ -172,7 +172,7 @@ def test_query_bound_is_the_most_bm25_can_give(lib, tmp_path):
 
 def test_terms_in_most_passages_are_left_out_of_the_match(lib, tmp_path):
     bodies = [f"community meeting number {i} about roads" for i in range(9)]
-    bodies.append("community meeting about mothers and radicalisation")
+    bodies.append("community meeting about mothers, parents and radicalisation")
     for i, body in enumerate(bodies):
         p = tmp_path / f"c{i}.txt"
         p.write_text(body, encoding="utf-8")
@@ -191,6 +191,10 @@ def test_terms_in_most_passages_are_left_out_of_the_match(lib, tmp_path):
             conn, "community meeting mothers roads radicalisation parents", common=0.5)
         assert strict.matched == ("mother", "radicalis", "parent")
         assert len(strict.matched) == lexical.MIN_MATCHED
+        # words no passage holds match nothing: they do not make a query long
+        unknown = lexical.query_stats(conn, "community meeting mothers zebra okapi quagga",
+                                      common=0.5)
+        assert unknown.matched == ("communiti", "meet", "mother", "zebra", "okapi", "quagga")
         hits = lexical.search(conn, query, 3, "1=1", {}, terms=strict.matched)
     with lib.db.connect() as conn:
         top = conn.execute(store.chunks.select().where(store.chunks.c.id == hits[0][0])).one()

@@ -125,10 +125,11 @@ class SearchConfig:
     rrf_k: int = _f(60, "k of reciprocal-rank fusion.")
     lexical_weight: float = _f(0.35, "Weight of the calibrated lexical score (calibrated fusion).")
     lexical_common_share: float = _f(1.0, "Lexical leg: a query term held by more than this "
-                                     "share of the passages is left out of the match (it "
-                                     "weighs almost nothing and makes the search score most "
-                                     "of the library); 1 (the default): every term. See "
-                                     "README, Scale, for what 0.1 gains and costs.")
+                                     "share of the passages the caller's audience may see is "
+                                     "left out of the match (it weighs almost nothing and "
+                                     "makes the search score most of the library), unless "
+                                     "fewer than three of its terms would be left; 1 (the "
+                                     "default): every term. See README, Scale.")
     lexical_coverage: float = _f(0.3, "Calibrated fusion: when the best lexical match holds less "
                                  "than this share of the query's maximum BM25, the lexical "
                                  "weight shrinks in proportion (0: off).")

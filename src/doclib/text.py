@@ -321,8 +321,10 @@ def arabic_query_names(question: str) -> tuple[frozenset[str], ...]:
     for w in dict.fromkeys(_AR_WORD.findall(_AR_MARKS.sub("", question))):
         if _normalise(w) in STOPWORDS:
             continue
-        keys = frozenset(k for k in _arabic_skeletons(w) if len(k) >= NAME_SURE_CONSONANTS)
-        if keys:
+        keys = _arabic_skeletons(w)
+        # the article's L does not make a name: the word without it must
+        # have the consonants (الكتاب is LKTB, but كتاب only KTB)
+        if keys and min(map(len, keys)) >= NAME_SURE_CONSONANTS:
             out.append(keys)
     return tuple(out)
 
@@ -330,11 +332,10 @@ def arabic_query_names(question: str) -> tuple[frozenset[str], ...]:
 _LATIN_NAME = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z]*")
 
 
-@lru_cache(maxsize=4096)
 def latin_name_keys(passage: str) -> frozenset[str]:
     """The skeletons of an English passage's capitalised words (its names),
-    to meet ``arabic_query_names`` (cached: a library's passages come back
-    as candidates of many questions)."""
+    to meet ``arabic_query_names`` (a word's skeleton is cached, a
+    passage is not: a deleted document's text stays in no cache)."""
     return frozenset(map(_latin_skeleton, set(_LATIN_NAME.findall(passage))))
 
 

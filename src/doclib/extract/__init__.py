@@ -264,7 +264,7 @@ def extract(path: str | Path, kind: str, cfg: ExtractConfig,
         if not cfg.fork_server:
             raise zygote.Unavailable("off")
         returncode, stdout, stderr_bytes = zygote.server(_child_env()).run(
-            str(path), kind, config, cfg.timeout_s, stop)
+            str(path), kind, config, deadline, stop)
     except (zygote.Unavailable, zygote.Lost):
         # no child ran, or the server died under it: a new interpreter, in
         # the time that is left

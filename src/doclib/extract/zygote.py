@@ -155,15 +155,18 @@ def serve(sock: socket.socket) -> None:
             return
         if not msg:
             return  # the parent closed its end
+        rid = None
         try:
             request = json.loads(msg)
-            rid = request["id"]
-            if len(fds) != 2 or not isinstance(request.get("config"), dict):
+            rid = request.get("id")
+            if not fds and request.get("kill"):
+                continue  # a kill that crossed its child's exit: nothing left to kill
+            if rid is None or len(fds) != 2 or not isinstance(request.get("config"), dict):
                 raise ValueError("a request, its config and two file descriptors expected")
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, TypeError, AttributeError) as e:
             for fd in fds:
                 os.close(fd)
-            if not _send(sock, {"refused": str(e)}):
+            if not _send(sock, {"id": rid, "refused": str(e)}):
                 return
             continue
         pid = os.fork()
@@ -236,9 +239,10 @@ class ForkServer:
     def started(self, pid: int) -> None:
         """Called once a child is forked (the fault loop counts it as a step)."""
 
-    def run(self, path: str, kind: str, config: dict[str, Any], timeout_s: float,
+    def run(self, path: str, kind: str, config: dict[str, Any], deadline: float,
             stop: Callable[[], None] | None) -> tuple[int, bytes, bytes]:
-        """(exit code, stdout, stderr) of a child extracting ``path``.
+        """(exit code, stdout, stderr) of a child extracting ``path``, killed
+        at ``deadline`` (``time.monotonic``).
         Raises ``Unavailable`` if no child ran, ``Lost`` if the server went
         away while one did, ``Timeout`` past ``timeout_s``, or what
         ``stop`` raises (the child's session is killed in the last two)."""
@@ -247,7 +251,7 @@ class ForkServer:
             raise Unavailable("the fork server is busy")
         self._done = False
         try:
-            result = self._run(path, kind, config, timeout_s, stop)
+            result = self._run(path, kind, config, deadline, stop)
             _failures = 0
             return result
         except (Unavailable, Lost):
@@ -260,7 +264,7 @@ class ForkServer:
                 self.close()
             self.lock.release()
 
-    def _run(self, path: str, kind: str, config: dict[str, Any], timeout_s: float,
+    def _run(self, path: str, kind: str, config: dict[str, Any], deadline: float,
              stop: Callable[[], None] | None) -> tuple[int, bytes, bytes]:
         rid = next(self._ids)
         out_r, out_w = os.pipe()
@@ -276,17 +280,24 @@ class ForkServer:
                 os.close(out_w)
                 os.close(err_w)
             try:
-                pid = self._reply(rid, "pid", STARTUP_S)
+                pid = self._reply(rid, "pid", max(0.1, min(STARTUP_S,
+                                                           deadline - time.monotonic())))
             except Lost:
                 raise Unavailable("the fork server did not start a child") from None
-            self.children += 1
-            self.started(pid)
+            # the child as a process, not a number: once its server is gone
+            # nobody reaps it for us, and its pid could be reused
             try:
-                result = self._collect(out_r, err_r, rid, time.monotonic() + timeout_s, stop)
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                pidfd = -1
+            try:
+                self.children += 1
+                self.started(pid)
+                result = self._collect(out_r, err_r, rid, deadline, stop)
                 self._done = True
                 return result
             except Lost:
-                kill_session(pid)  # its server is gone: nobody else will
+                _kill_if_alive(pid, pidfd)  # its server is gone: nobody else will
                 raise
             except BaseException:
                 # a timeout or a stop: the server kills the child's session and
@@ -298,6 +309,9 @@ class ForkServer:
                     except Lost:
                         pass
                 raise
+            finally:
+                if pidfd >= 0:
+                    os.close(pidfd)
         finally:
             os.close(out_r)
             os.close(err_r)
@@ -350,6 +364,18 @@ class ForkServer:
                     poller.unregister(fd)
 
 
+def _kill_if_alive(pid: int, pidfd: int) -> None:
+    """Kill the child's session if the child (``pidfd``) is still running:
+    then its pid, and its session's, are still its own."""
+    if pidfd < 0:
+        return
+    poller = select.poll()   # not select(): the fd may be past 1024
+    poller.register(pidfd, select.POLLIN)
+    if poller.poll(0):
+        return  # it ended: the pid may be someone else's now
+    kill_session(pid)
+
+
 def _drain(fd: int) -> list[bytes]:
     """What a pipe holds now, without waiting for its other end to close."""
     os.set_blocking(fd, False)
@@ -377,8 +403,14 @@ def server(env: dict[str, str]) -> ForkServer:
         raise Unavailable("the fork server failed too often")
     with _server_lock:
         if _server is None or not _server.usable():
-            if _server is not None and _server.owner == os.getpid():
-                _server.close()
+            old = _server
+            # a server another thread is using is closed by that thread
+            if old is not None and old.owner == os.getpid() and \
+                    old.lock.acquire(blocking=False):
+                try:
+                    old.close()
+                finally:
+                    old.lock.release()
             _server = ForkServer(env)
         return _server
 

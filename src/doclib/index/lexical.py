@@ -165,8 +165,8 @@ def query_stats(conn: Connection, query: str, table: str = ALL,
     (``table``; ``terms``: already made from the query).
 
     ``matched``: the terms held by at most ``common`` (a share) of the
-    table's chunks if at least ``MIN_MATCHED`` are, else every term (a
-    short query is never cut).  A term in most chunks (an Arabic article's
+    table's chunks if at least ``MIN_MATCHED`` of them are held by some
+    chunk, else every term (a short query is never cut).  A term in most chunks (an Arabic article's
     4-gram "0ال") adds almost nothing to any score but makes FTS5 score
     most of the table."""
     terms = list(dict.fromkeys(lexical_terms(query) if terms is None else terms))
@@ -185,7 +185,8 @@ def query_stats(conn: Connection, query: str, table: str = ALL,
         full += bound
         known += bound if n else 0.0
     matched = [t for t in terms if rows.get(t, 0) <= common * n_rows]
-    return QueryStats(known, full, tuple(matched if len(matched) >= MIN_MATCHED else terms))
+    held = sum(1 for t in matched if rows.get(t, 0))  # terms no chunk holds match nothing
+    return QueryStats(known, full, tuple(matched if held >= MIN_MATCHED else terms))
 
 
 MIN_MATCHED = 3
