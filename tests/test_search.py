@@ -305,8 +305,13 @@ def test_an_arabic_questions_name_finds_the_english_document_that_writes_it(tmp_
                        "gases in his laboratory in Paris.", "public"),
              "hidden": ("Steering committee minutes: the members discussed Joseph Priestley "
                         "and his experiments.", "members")}
+    def marked(weight, rows):
+        for r in rows:  # Priestley is marked where the English passage writes it
+            mark = "<mark>Priestley</mark>" in r["passages"][0]["highlighted"]
+            assert mark == (weight > 0 and "Priestley" in r["passages"][0]["text"])
+
     _assert_names_lift_and_hide(_name_rankings(
-        tmp_path, use_embedder, texts, "en", "ماذا وجد بريستلي في مختبره؟"))
+        tmp_path, use_embedder, texts, "en", "ماذا وجد بريستلي في مختبره؟", marked))
 
 
 def test_a_three_consonant_name_counts_half(lib, tmp_path):

@@ -112,6 +112,14 @@ def test_an_arabic_questions_names_meet_an_english_passages_names():
     # an English passage's lower-case words are not its names
     assert not any(keys & latin_name_keys("broncos scored against pittsburgh")
                    for keys in words)
+    # what the highlight marks: the stems of the passage's words that meet them
+    from doclib.text import highlight, latin_name_stems, word_stem
+
+    passage = "The Broncos scored late against Pittsburgh on Sunday."
+    stems = latin_name_stems(passage, words)
+    assert stems == {word_stem("Broncos"), word_stem("Pittsburgh")}
+    assert "<mark>Broncos</mark>" in highlight(passage, stems)
+    assert latin_name_stems(passage, ()) == set()
 
 
 def test_a_passage_marks_the_words_that_write_a_long_name():

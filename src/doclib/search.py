@@ -35,6 +35,7 @@ from .text import (
     detect_language,
     highlight,
     latin_name_keys,
+    latin_name_stems,
     lexical_terms,
     name_keys,
     normalise,
@@ -357,17 +358,22 @@ def _chunk_rows(lib: Library, chunk_ids: list[int]) -> dict[int, Any]:
 
 
 def _passages(rows: dict[int, Any], chunk_scores: list[Any], terms: set[str],
-              size: int, names: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+              size: int, names: frozenset[str] = frozenset(),
+              arabic_names: tuple[frozenset[str], ...] = ()) -> list[dict[str, Any]]:
     """The shown passages, their highlights and snippets marking ``terms``
-    (and, in an Arabic passage, the words that write one of ``names``,
-    an English query's ``name_keys``)."""
+    (and the words that write one of the query's names: in an Arabic
+    passage, an English query's ``names``; in an English passage, an
+    Arabic query's ``arabic_names``)."""
     out = []
     for cs in chunk_scores:
         r = rows.get(cs.chunk_id)
         if r is None:
             continue
-        marked = terms | arabic_name_stems(r.text, names) if names and r.language == "ar" \
-            else terms
+        marked = terms
+        if names and r.language == "ar":
+            marked = terms | arabic_name_stems(r.text, names)
+        elif arabic_names and r.language == "en":
+            marked = terms | latin_name_stems(r.text, arabic_names)
         out.append({"text": r.text, "page": r.page_start, "page_end": r.page_end,
                     "language": r.language, "ocr": r.source == "ocr",
                     "highlighted": highlight(r.text, marked),
@@ -432,6 +438,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy, q.language)
     terms = set(q.stems)
     names = q.names if lib.config.search.name_weight > 0 else frozenset()
+    arabic_names = q.arabic_names if lib.config.search.name_weight > 0 else ()
     shown = matches[(page - 1) * k: page * k]
     # the documents under the floor, where the matches end (on their last page)
     near = below[:k] if len(shown) < k else []
@@ -446,7 +453,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "score": round(score, 4),
             "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
                                    and qlang not in summary["languages"]),
-            "passages": _passages(rows, chunk_scores, terms, size, names),
+            "passages": _passages(rows, chunk_scores, terms, size, names, arabic_names),
         }
 
     return {**base, "total": len(matches), "results": [result(*x) for x in shown],

@@ -339,6 +339,20 @@ def latin_name_keys(passage: str) -> frozenset[str]:
     return frozenset(map(_latin_skeleton, set(_LATIN_NAME.findall(passage))))
 
 
+def latin_name_stems(passage: str, names: tuple[frozenset[str], ...]) -> set[str]:
+    """The stems (``word_stem``) of an English passage's capitalised words
+    that meet one of an Arabic question's ``names``
+    (``arabic_query_names``): what its highlight marks for them."""
+    keys = frozenset().union(*names) if names else frozenset()
+    out: set[str] = set()
+    for w in set(_LATIN_NAME.findall(passage)):
+        if _latin_skeleton(w) in keys:
+            stem = word_stem(w)
+            if stem:
+                out.add(stem)
+    return out
+
+
 def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
     """The stems (``word_stem``) of an Arabic passage's words that meet one
     of ``keys`` (``name_keys``) of at least ``NAME_SURE_CONSONANTS``
