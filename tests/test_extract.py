@@ -221,9 +221,20 @@ def test_corrupt_pdf_is_an_error_not_a_crash(tmp_path, fixtures_dir):
         assert isinstance(result.pages, list)
 
 
-def test_memory_limit_is_enforced(tmp_path, fixtures_dir):
+@pytest.mark.parametrize("fork_server", [True, False])
+def test_memory_limit_is_enforced(tmp_path, fork_server):
+    # a 60 MB text needs more than 100 MB to read (its bytes, then its
+    # string), forked from the server (which starts at ~90 MB of address
+    # space) or in a new interpreter (~25 MB).  A small file could fit in
+    # what a forked child inherits: the limit bounds a file's growth, and
+    # is no promise that a tiny limit fails.
+    path = tmp_path / "big.txt"
+    line = ("ورشة عمل حول الوقاية من التطرف العنيف " * 8).encode("utf-8") + b"\n"
+    with path.open("wb") as f:
+        for _ in range(60 * 2**20 // len(line)):
+            f.write(line)
     with pytest.raises(ExtractError, match="memory|crashed|parsed") as e:
-        extract(fixtures_dir / "ar_summit_writer.pdf", memory_mb=40)
+        extract(path, memory_mb=100, fork_server=fork_server)
     assert type(e.value).__name__ in ("OverLimits", "Unreadable")
     assert isinstance(e.value, OverLimits) or "parsed" in e.value.message
 
