@@ -113,32 +113,32 @@ def test_an_arabic_questions_names_meet_an_english_passages_names():
     assert not any(keys & latin_name_keys("broncos scored against pittsburgh")
                    for keys in words)
     # what the highlight marks: the stems of the passage's words that meet them
-    from doclib.text import highlight, latin_name_stems, word_stem
+    from doclib.text import highlight, name_stems, word_stem
 
     passage = "The Broncos scored late against Pittsburgh on Sunday."
-    stems = latin_name_stems(passage, words)
+    stems = name_stems(passage, "en", frozenset().union(*words))
     assert stems == {word_stem("Broncos"), word_stem("Pittsburgh")}
     assert "<mark>Broncos</mark>" in highlight(passage, stems)
-    assert latin_name_stems(passage, ()) == set()
+    assert name_stems(passage, "en", frozenset()) == set()
 
 
 def test_a_passage_marks_the_words_that_write_a_long_name():
-    from doclib.text import arabic_name_stems, highlight, name_keys, word_stem
+    from doclib.text import highlight, name_keys, name_stems, word_stem
 
     passage = "شارك العالم جوزيف بريستلي في تجربة في الزرقاء"
     keys = name_keys("Did Joseph Priestley work in Zarqa?")
-    marked = highlight(passage, arabic_name_stems(passage, keys))
+    marked = highlight(passage, name_stems(passage, "ar", keys))
     assert "<mark>بريستلي</mark>" in marked
     # three consonants (Zarqa, Joseph) meet common words (شارك): not marked
     assert "<mark>" not in marked.replace("<mark>بريستلي</mark>", "")
-    assert arabic_name_stems(passage, frozenset()) == set() and word_stem("بريستلي")
+    assert name_stems(passage, "ar", frozenset()) == set() and word_stem("بريستلي")
 
 
 def test_names_are_read_in_voweled_words_and_with_persian_letters():
-    from doclib.text import arabic_name_keys, arabic_name_stems, highlight, name_keys
+    from doclib.text import arabic_name_keys, highlight, name_keys, name_stems
 
     assert "BRSTL" in arabic_name_keys("بْرِيسْتْلِي")  # harakat do not split the word
     assert "FLTR" in arabic_name_keys("ڤولتير")  # ڤ is a letter of the word
     voweled = "اكتشف بْرِيسْتْلِي الغاز"
     assert "<mark>بْرِيسْتْلِي</mark>" in highlight(
-        voweled, arabic_name_stems(voweled, name_keys("Did Priestley find it?")))
+        voweled, name_stems(voweled, "ar", name_keys("Did Priestley find it?")))

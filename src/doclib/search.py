@@ -10,8 +10,6 @@ page renders.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,15 +28,13 @@ from .summaries import Filters, document_summary, visible_documents
 from .text import (
     NAME_SURE_CONSONANTS,
     arabic_name_keys,
-    arabic_name_stems,
-    arabic_query_names,
     detect_language,
     highlight,
     latin_name_keys,
-    latin_name_stems,
     lexical_terms,
-    name_keys,
+    name_stems,
     normalise,
+    question_names,
     snippet,
     stem_terms,
 )
@@ -53,16 +49,15 @@ class Query:
     """A query analysed once: its text, language, distinct lexical terms
     (the lexical leg and its bounds), the stems its passages' highlights
     mark, its vector and (when the second model reads its language and the
-    strategy uses it) the second model's vector; an English query's names
-    (``text.name_keys``), an Arabic query's (``text.arabic_query_names``)."""
+    strategy uses it) the second model's vector; its names, each as the
+    skeletons that write it (``text.question_names``)."""
     text: str
     language: str
     terms: tuple[str, ...]
     stems: frozenset[str]
     vector: np.ndarray
     second: np.ndarray | None = None
-    names: frozenset[str] = frozenset()
-    arabic_names: tuple[frozenset[str], ...] = ()
+    names: tuple[frozenset[str], ...] = ()
 
 
 def analyse(lib: Library, text: str, strategy: str | None = None,
@@ -75,8 +70,7 @@ def analyse(lib: Library, text: str, strategy: str | None = None,
                  stems=frozenset(stem_terms(text)),
                  vector=lib.embedder.embed_queries([text])[0],
                  second=_second_query(lib, text, language) if strategy != "rrf" else None,
-                 names=name_keys(text) if language == "en" else frozenset(),
-                 arabic_names=arabic_query_names(text) if language == "ar" else ())
+                 names=question_names(text, language))
 
 
 @dataclass
@@ -156,21 +150,16 @@ def _ranked(lib: Library, who: Principal, q: Query, filters: Filters, n: int, st
 def _names_held(lib: Library, q: Query, cand: Candidates, doc_lang: dict[int, str]
                 ) -> dict[int, float] | None:
     """Per candidate document in the other script, the share of the query's
-    names its candidate passages hold: an English query's names
-    (``text.name_keys``) in Arabic letters, or an Arabic query's words that
-    may be names (``text.arabic_query_names``) among an English passage's
+    names (``text.question_names``) its candidate passages hold: an English
+    query's in Arabic letters, an Arabic query's among an English passage's
     capitalised words."""
-    keys_of: Callable[[str], AbstractSet[str]]
-    if q.language == "en" and q.names:
-        # a shorter skeleton (Zarqa's SRK) also meets common words (شارك): half weight
-        words = [(frozenset({k}), 1.0 if len(k) >= NAME_SURE_CONSONANTS else 0.5)
-                 for k in q.names]
-        script, keys_of = "ar", arabic_name_keys
-    elif q.language == "ar" and q.arabic_names:
-        words = [(keys, 1.0) for keys in q.arabic_names]
-        script, keys_of = "en", latin_name_keys
-    else:
+    if not q.names:
         return None
+    script, keys_of = ("ar", arabic_name_keys) if q.language == "en" else \
+        ("en", latin_name_keys)
+    # a shorter skeleton (Zarqa's SRK) also meets common words (شارك): half weight
+    words = [(keys, 1.0 if min(map(len, keys)) >= NAME_SURE_CONSONANTS else 0.5)
+             for keys in q.names]
     ids = {c for c, _ in [*cand.dense, *cand.lexical] if doc_lang.get(cand.owner[c]) == script}
     if not ids:
         return None
@@ -359,21 +348,18 @@ def _chunk_rows(lib: Library, chunk_ids: list[int]) -> dict[int, Any]:
 
 def _passages(rows: dict[int, Any], chunk_scores: list[Any], terms: set[str],
               size: int, names: frozenset[str] = frozenset(),
-              arabic_names: tuple[frozenset[str], ...] = ()) -> list[dict[str, Any]]:
+              query_language: str | None = None) -> list[dict[str, Any]]:
     """The shown passages, their highlights and snippets marking ``terms``
-    (and the words that write one of the query's names: in an Arabic
-    passage, an English query's ``names``; in an English passage, an
-    Arabic query's ``arabic_names``)."""
+    (and, in a passage in the other language, the words that write one of
+    the query's ``names``: the skeletons of ``text.question_names``)."""
     out = []
     for cs in chunk_scores:
         r = rows.get(cs.chunk_id)
         if r is None:
             continue
         marked = terms
-        if names and r.language == "ar":
-            marked = terms | arabic_name_stems(r.text, names)
-        elif arabic_names and r.language == "en":
-            marked = terms | latin_name_stems(r.text, arabic_names)
+        if names and r.language != query_language:
+            marked = terms | name_stems(r.text, r.language, names)
         out.append({"text": r.text, "page": r.page_start, "page_end": r.page_end,
                     "language": r.language, "ocr": r.source == "ocr",
                     "highlighted": highlight(r.text, marked),
@@ -437,8 +423,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
     ranked, visible = retrieve(lib, who, q, filters, strategy=strategy, evidence=evidence)
     matches, below = split_at_floor(lib.config.search, ranked, evidence, strategy, q.language)
     terms = set(q.stems)
-    names = q.names if lib.config.search.name_weight > 0 else frozenset()
-    arabic_names = q.arabic_names if lib.config.search.name_weight > 0 else ()
+    names = frozenset().union(*q.names) if lib.config.search.name_weight > 0 else frozenset()
     shown = matches[(page - 1) * k: page * k]
     # the documents under the floor, where the matches end (on their last page)
     near = below[:k] if len(shown) < k else []
@@ -453,7 +438,7 @@ def search(lib: Library, who: Principal, query: str, k: int = 10, page: int = 1,
             "score": round(score, 4),
             "other_language": bool(qlang in LANGUAGES and summary["language"] != qlang
                                    and qlang not in summary["languages"]),
-            "passages": _passages(rows, chunk_scores, terms, size, names, arabic_names),
+            "passages": _passages(rows, chunk_scores, terms, size, names, qlang),
         }
 
     return {**base, "total": len(matches), "results": [result(*x) for x in shown],

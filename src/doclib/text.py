@@ -12,6 +12,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 _ISOLATED_HARAKAT = re.compile("[\ufe70-\ufe7f]")
@@ -339,35 +340,30 @@ def latin_name_keys(passage: str) -> frozenset[str]:
     return frozenset(map(_latin_skeleton, set(_LATIN_NAME.findall(passage))))
 
 
-def latin_name_stems(passage: str, names: tuple[frozenset[str], ...]) -> set[str]:
-    """The stems (``word_stem``) of an English passage's capitalised words
-    that meet one of an Arabic question's ``names``
-    (``arabic_query_names``): what its highlight marks for them."""
-    keys = frozenset().union(*names) if names else frozenset()
-    out: set[str] = set()
-    for w in set(_LATIN_NAME.findall(passage)):
-        if _latin_skeleton(w) in keys:
-            stem = word_stem(w)
-            if stem:
-                out.add(stem)
-    return out
+def question_names(question: str, language: str) -> tuple[frozenset[str], ...]:
+    """A question's names, each as the skeletons that write it: an English
+    question's ``name_keys`` (one each), an Arabic one's
+    ``arabic_query_names``; none in another language."""
+    if language == "en":
+        return tuple(frozenset({k}) for k in sorted(name_keys(question)))
+    return arabic_query_names(question) if language == "ar" else ()
 
 
-def arabic_name_stems(passage: str, keys: frozenset[str]) -> set[str]:
-    """The stems (``word_stem``) of an Arabic passage's words that meet one
-    of ``keys`` (``name_keys``) of at least ``NAME_SURE_CONSONANTS``
-    consonants: what its highlight marks for them (a highlight is shown to
-    the user: only what reads as a name)."""
-    out: set[str] = set()
+def name_stems(passage: str, language: str, keys: AbstractSet[str]) -> set[str]:
+    """The stems (``word_stem``) of a passage's words that write one of
+    ``keys`` of at least ``NAME_SURE_CONSONANTS`` consonants: an Arabic
+    passage's words (with or without the article), an English one's
+    capitalised words.  What its highlight marks for them (a highlight is
+    shown to the user: only what reads as a name)."""
     keys = frozenset(k for k in keys if len(k) >= NAME_SURE_CONSONANTS)
-    if not keys:
-        return out
-    for w in set(_WORD.findall(passage)):  # the words the highlight sees
-        if _arabic_skeletons(_AR_MARKS.sub("", w)) & keys:
-            stem = word_stem(w)
-            if stem:
-                out.add(stem)
-    return out
+    if not keys or language not in ("ar", "en"):
+        return set()
+    if language == "ar":  # the words the highlight sees
+        met = [w for w in set(_WORD.findall(passage))
+               if _arabic_skeletons(_AR_MARKS.sub("", w)) & keys]
+    else:
+        met = [w for w in set(_LATIN_NAME.findall(passage)) if _latin_skeleton(w) in keys]
+    return {s for s in map(word_stem, met) if s}
 
 
 # ------------------------------------------------------------- highlighting

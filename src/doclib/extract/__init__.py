@@ -20,6 +20,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from ..config import ExtractConfig
@@ -229,13 +230,6 @@ def _ocr_empty_pages(path: str, result: Extracted, cfg: ExtractConfig) -> None:
         result.warnings.append(f"only the first {cfg.ocr_max_pages} image-only pages were OCRed")
 
 
-def _limits(memory_mb: int, cpu_s: int) -> Callable[[], None]:
-    def apply() -> None:
-        zygote.limit(memory_mb, cpu_s)
-
-    return apply
-
-
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Kill the child and whatever it started (its own session), and reap it."""
     zygote.kill_session(proc.pid)
@@ -284,7 +278,8 @@ def _run_interpreter(path: str, kind: str, config: dict[str, object], cfg: Extra
         raise OverLimits(f"extraction took longer than {cfg.timeout_s} s")
     cmd = [sys.executable, "-m", "doclib.extract.worker", path, kind, json.dumps(config)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=_child_env(), preexec_fn=_limits(cfg.memory_mb, cfg.timeout_s))
+                            env=_child_env(), preexec_fn=partial(zygote.limit, cfg.memory_mb,
+                                               cfg.timeout_s))
     while True:
         left = deadline - time.monotonic()
         try:
