@@ -1,5 +1,5 @@
 # doclib: the two commands of the README, and a few more.
-.PHONY: run demo-search test setup setup-test sample lint bench-quality bench-load bench-related bench-lexical i18n
+.PHONY: run demo-search test test-postgres setup setup-test sample lint bench-quality bench-load bench-related bench-lexical i18n
 
 run:
 	scripts/run.sh
@@ -9,10 +9,17 @@ demo-search: setup
 	.venv/bin/doclib search "How do recruiters reach teenagers online?" --k 3
 	.venv/bin/doclib search "ما دور الأمهات في ملاحظة علامات الخطر؟" --k 3
 
+# the suite on SQLite, then on a private PostgreSQL server (tests/pgserver.py)
 test: setup-test
 	.venv/bin/ruff check src tests bench scripts
 	.venv/bin/python -m mypy src/doclib
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -m pytest
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DOCLIB_REQUIRE_POSTGRES=1 .venv/bin/python -m pytest
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DOCLIB_REQUIRE_POSTGRES=1 \
+	    .venv/bin/python -m pytest --database postgresql
+
+test-postgres:
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DOCLIB_REQUIRE_POSTGRES=1 \
+	    .venv/bin/python -m pytest --database postgresql
 
 setup:
 	scripts/setup.sh run

@@ -18,7 +18,8 @@ START, END = "<!-- config-table -->", "<!-- /config-table -->"
 def table() -> str:
     rows = ["| key | default | what it does |", "|---|---|---|"]
     for key, default, help_text, choices in iter_settings():
-        shown = '""' if default == "" else repr(default)
+        shown = '""' if default == "" else str(default).lower() if isinstance(default, bool) \
+            else repr(default)
         extra = f" ({' / '.join(choices)})" if choices else ""
         rows.append(f"| `{key}` | `{shown}` | {help_text.replace('|', '/')}{extra} |")
     return "\n".join(rows)

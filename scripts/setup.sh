@@ -11,7 +11,9 @@ command -v "$PY" >/dev/null || PY=python3
 
 apt_packages=(poppler-utils tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng)
 if [ "$mode" = test ]; then
-  apt_packages+=(chromium chromium-driver fonts-noto-core)
+  # the browser tests, and PostgreSQL: the suite runs on both engines (tests/pgserver.py
+  # starts a private server of its own; the system's service is not used)
+  apt_packages+=(chromium chromium-driver fonts-noto-core postgresql)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

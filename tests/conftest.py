@@ -4,6 +4,8 @@ deterministic embedder for unit tests, the real model for integration tests."""
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from doclib.text import lexical_terms
 # ../shared/fixtures/documents, see its README): a fresh clone tests alone
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "documents"
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pgserver
 SAMPLE = REPO / "library" / "sample"
 
 
@@ -49,11 +52,116 @@ class FakeEmbedder:
     embed_queries = embed_passages
 
 
+# --------------------------------------------------------- the database engine
+# `pytest --database postgresql` runs the suite on a private PostgreSQL server
+# (tests/pgserver.py): each library a test makes gets a database of its own
+# (by data folder), and $DOCLIB_DATABASE_URL names a fresh one for each test,
+# so a library configured by a file or in a subprocess uses PostgreSQL too.
+# Tests of what only SQLite has (its file, its backup API) are marked
+# ``sqlite_only``.  DOCLIB_REQUIRE_POSTGRES=1 (make test) makes a server that
+# cannot start a failure, not a skip.
+_PG: dict[str, object] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="the database engine the suite's libraries use")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): a test of what only SQLite has")
+    if config.getoption("--database") == "postgresql":
+        from pgserver import Server
+
+        # a library a test does not close leaves its pooled connections to the
+        # garbage collector, which psycopg reports (sqlite3 does not)
+        config.addinivalue_line(
+            "filterwarnings", "ignore:.*was deleted while still open:ResourceWarning")
+
+        try:
+            _PG["server"] = Server()
+        except Exception as e:  # noqa: BLE001 - reported below
+            if os.environ.get("DOCLIB_REQUIRE_POSTGRES") == "1":
+                raise pytest.UsageError(f"PostgreSQL test server: {e}") from e
+            _PG["error"] = str(e)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = _PG.pop("server", None)
+    if server is not None:
+        server.stop()  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--database") != "postgresql":
+        return
+    for item in items:
+        if "error" in _PG:
+            item.add_marker(pytest.mark.skip(reason=f"no PostgreSQL: {_PG['error']}"))
+        elif (mark := item.get_closest_marker("sqlite_only")) is not None:
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + (mark.args or ("",))[0]))
+
+
+def on_postgres() -> bool:
+    return "server" in _PG
+
+
+def database_for(data_dir: Path) -> str | None:
+    """The database of the library in ``data_dir`` (None: SQLite's default)."""
+    server = _PG.get("server")
+    if server is None:
+        return None
+    urls: dict[str, str] = _PG.setdefault("urls", {})  # type: ignore[assignment]
+    key = str(Path(data_dir).resolve())
+    if key not in urls:
+        # the test's first library takes the test's database: a config file
+        # the test writes for the same folder (no URL in it) opens it too
+        urls[key] = _PG.pop("unclaimed", None) or server.new_database()  # type: ignore
+    return urls[key]
+
+
+@pytest.fixture(autouse=True)
+def _database_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    server = _PG.get("server")
+    if server is not None:
+        url = server.new_database()  # type: ignore[attr-defined]
+        monkeypatch.setenv("DOCLIB_DATABASE_URL", url)
+        _PG["unclaimed"] = url
+    yield
+    _PG.pop("unclaimed", None)
+
+
+def library_url(sqlite_path: Path) -> str:
+    """The database URL of a library configured without one, whose SQLite
+    file would be ``sqlite_path`` (on PostgreSQL: the test's database)."""
+    if on_postgres():
+        return os.environ["DOCLIB_DATABASE_URL"]
+    return "sqlite:///" + str(sqlite_path)
+
+
+@contextmanager
+def by_hand(url: str) -> Iterator[object]:
+    """A transaction on a library's database through an engine of its own,
+    as another program (or an operator in a SQL shell) would have."""
+    from sqlalchemy import create_engine
+
+    from doclib.store import engine_url
+
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def make_config(tmp_path: Path, **overrides: object) -> config_mod.Config:
     # the second model (MiniLM, torch) is off in unit tests; its own tests and
     # the end-to-end ones (CLI, browser) run it
-    cfg = config_mod.from_dict({"storage": {"data_dir": str(tmp_path)},
-                                "embed": {"second_model": ""}}, tmp_path)
+    storage: dict[str, str] = {"data_dir": str(tmp_path)}
+    if (url := database_for(tmp_path)) is not None:
+        storage["database_url"] = url
+    cfg = config_mod.from_dict({"storage": storage, "embed": {"second_model": ""}}, tmp_path)
     return config_mod.with_overrides(cfg, overrides) if overrides else cfg
 
 

@@ -105,6 +105,7 @@ def test_access_changes_move_the_terms(tmp_path):
     assert r.status == "updated" and counts() == (0, chunks, chunks)
 
 
+@pytest.mark.sqlite_only('FTS5 tables filled by migration 0004')
 def test_upgrade_fills_the_audience_tables(tmp_path):
     lib = _build(tmp_path, "lib", [(f, b, "public") for f, b in PUBLIC] +
                  [(*MEMBERS, "members"), (*CURATORS, "curators")])

@@ -4,9 +4,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 import doclib.embed
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, by_hand, library_url
 from doclib.cli import main
 
 
@@ -23,6 +24,10 @@ def run(tmp_path, monkeypatch):
         return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
     return invoke
+
+
+# doclib backup and restore are SQLite's (PostgreSQL: pg_dump; test_postgres checks the message)
+BACKUP_IS_SQLITES = "doclib backup and restore are SQLite's"
 
 
 def test_ingest_json_reports(run, fixtures_dir, tmp_path):
@@ -67,13 +72,9 @@ def test_check_reindex_and_errors(run, fixtures_dir, tmp_path):
 
 
 def test_check_repairs_lexical_index(run, fixtures_dir, tmp_path):
-    import sqlite3
-
     run("ingest", str(fixtures_dir / "en_summit.txt"))
-    db = sqlite3.connect(tmp_path / "data" / "library" / "doclib.db")
-    db.execute("DELETE FROM chunk_terms")
-    db.commit()
-    db.close()
+    with by_hand(library_url(tmp_path / "data" / "library" / "doclib.db")) as db:
+        db.execute(text("DELETE FROM chunk_terms"))
     assert run("check").exit_code == 1
     res = run("check", "--repair")
     assert res.exit_code == 0 and "rebuilt the lexical index" in res.output
@@ -107,6 +108,7 @@ def test_events_and_workshops_commands(run):
     assert res.exit_code == 2 and "exists" in res.output
 
 
+@pytest.mark.sqlite_only(BACKUP_IS_SQLITES)
 def test_backup_and_restore(run, fixtures_dir, tmp_path):
     run("ingest", str(fixtures_dir / "en_summit.txt"), "--access", "public")
     before = json.loads(run("search", "Aarhus", "--json").output)
@@ -123,6 +125,7 @@ def test_backup_and_restore(run, fixtures_dir, tmp_path):
     assert res.exit_code == 2 and "--force" in res.output
 
 
+@pytest.mark.sqlite_only(BACKUP_IS_SQLITES)
 def test_restore_never_publishes_what_was_restricted_after_the_backup(run, fixtures_dir,
                                                                       tmp_path):
     """A backup holds a public report; a curator then makes it members-only;
@@ -178,6 +181,7 @@ def _loose_modes(*roots) -> list[str]:
     return bad
 
 
+@pytest.mark.sqlite_only('the modes of the SQLite file, its WAL and a backup')
 def test_data_folder_is_owner_only_whatever_the_umask(run, fixtures_dir, tmp_path):
     """Issue 10.6: the database (and its -wal/-shm), the FAISS files, the
     originals, the uploads folder and backups are owner-only (files 0600,

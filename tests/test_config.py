@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DOCLIB_CONFIG", raising=False)
+    monkeypatch.delenv("DOCLIB_DATABASE_URL", raising=False)
     cfg = config_mod.load()
     assert cfg.embed.backend == "use"
     assert cfg.library_dir == tmp_path.resolve() / "library"

@@ -21,6 +21,9 @@ from doclib.text import lexical_terms
 
 EN, AR = "zqxjvwordmarker", "ظغضذثظغضذ"
 KEPT = ("en_summit.txt", "ar_summit.txt")
+pytestmark = pytest.mark.sqlite_only(
+    "scans the SQLite file, its WAL and FTS5 segments for a deleted document's words "
+    "(PostgreSQL: test_postgres)")
 
 
 def _marked(folder: Path) -> Path:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from conftest import FakeEmbedder, make_config
@@ -62,6 +63,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # right after the 202: no clean exit
 """
 
 
+@pytest.mark.sqlite_only("SQLite's synchronous=FULL and fsyncs (PostgreSQL: the server's commit)")
 def test_an_acknowledged_upload_is_on_disk_before_the_202_and_survives_a_kill(
         tmp_path, fixtures_dir):
     data = tmp_path / "data"

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from conftest import FakeEmbedder, make_config
@@ -60,6 +61,9 @@ from doclib.ingest import IngestOptions, ingest_file, ingest_paths
 from doclib.library import Library
 from doclib.maintenance import check
 from doclib.search import search
+
+pytestmark = pytest.mark.sqlite_only(
+    "resets the library by copying its data folder, the SQLite file in it")
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

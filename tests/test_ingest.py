@@ -5,9 +5,9 @@ import shutil
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, by_hand
 from doclib import store
 from doclib.auth import principal_for_role
 from doclib.errors import Cancelled, IndexStale
@@ -117,8 +117,6 @@ def test_a_retried_document_keeps_its_original_until_the_new_one_is_named(lib, f
     crash (SIGKILL) in between must not leave the row naming a deleted
     file, which `doclib check` reports and cannot repair (the fault loop,
     tests/test_fault_loop.py, found it)."""
-    import sqlite3
-
     def cancelled() -> None:
         raise Cancelled("stopped")
 
@@ -127,15 +125,14 @@ def test_a_retried_document_keeps_its_original_until_the_new_one_is_named(lib, f
     with lib.db.connect() as conn:
         first = conn.execute(select(store.documents)).one()
     assert first.status == "failed" and lib.files.path(first.stored_name).exists()
-    db = lib.config.database_url.split("sqlite:///", 1)[1]
     committed_at_deletion = {}
     delete = lib.files.delete
 
     def recording_delete(name):
         if name:  # what a restarted process would read at this moment
-            with sqlite3.connect(db) as conn:
+            with by_hand(lib.config.database_url) as conn:
                 committed_at_deletion[name] = [r[0] for r in conn.execute(
-                    "SELECT stored_name FROM documents")]
+                    text("SELECT stored_name FROM documents"))]
         delete(name)
 
     monkeypatch.setattr(lib.files, "delete", recording_delete)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from conftest import FakeEmbedder, make_config
+from conftest import FakeEmbedder, database_for, make_config
 from doclib import config as config_mod
 from doclib import store
 from doclib.ingest import IngestOptions, ingest_paths
@@ -46,7 +46,10 @@ def test_two_workers_index_what_one_process_indexes(tmp_path, second):
     libs = []
     for name, workers in (("one", 1), ("two", 2)):
         overrides = {} if second == "default" else {"embed.second_model": ""}
-        cfg = config_mod.from_dict({"storage": {"data_dir": str(tmp_path / name)}}, tmp_path)
+        storage = {"data_dir": str(tmp_path / name)}
+        if (url := database_for(tmp_path / name)) is not None:  # a library of its own
+            storage["database_url"] = url
+        cfg = config_mod.from_dict({"storage": storage}, tmp_path)
         cfg = config_mod.with_overrides(cfg, overrides) if overrides else cfg
         lib = Library(cfg)
         reports = list(ingest_paths(lib, [str(src)], IngestOptions(access="public"),

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,8 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from conftest import served
+from conftest import by_hand, library_url, served
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +59,12 @@ def test_killed_worker_job_is_finished_by_its_successor(tmp_path, fixtures_dir):
     with served(env) as base:
         job_id = _upload(base + "/api/v1/documents", token,
                          fixtures_dir / "scan_ar_en.pdf")["job"]
-        db = tmp_path / "library" / "doclib.db"
+        db = library_url(tmp_path / "library" / "doclib.db")
         owner = None
         for _ in range(400):  # the worker claims the job and starts reading it
-            with sqlite3.connect(db) as conn:
-                status, owner = conn.execute("SELECT status, owner FROM jobs WHERE id = ?",
-                                             (job_id,)).fetchone()
+            with by_hand(db) as conn:
+                status, owner = conn.execute(text("SELECT status, owner FROM jobs WHERE id = :j"),
+                                             {"j": job_id}).one()
             if status == "processing":
                 break
             time.sleep(0.025)
@@ -82,8 +82,9 @@ def test_killed_worker_job_is_finished_by_its_successor(tmp_path, fixtures_dir):
                 break
             time.sleep(0.2)
         assert job.get("status") == "ready", job
-        with sqlite3.connect(db) as conn:
-            owner = conn.execute("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+        with by_hand(db) as conn:
+            owner = conn.execute(text("SELECT owner FROM jobs WHERE id = :j"),
+                                 {"j": job_id}).scalar_one()
         assert int(owner.rsplit(":", 2)[1]) != killed  # finished by the new worker
         assert job["report"]["ocr"] >= 1
         assert not list((tmp_path / "library" / "incoming").iterdir())

@@ -343,6 +343,7 @@ def test_snippets_have_no_stray_controls(tmp_path):
         lib.close()
 
 
+@pytest.mark.sqlite_only('reads the schema with PRAGMA table_info')
 def test_documents_from_before_the_structure_still_render(tmp_path):
     """Migration 0010 adds documents.structure; a library from before it keeps
     its documents, and their pages show their passages."""

@@ -374,6 +374,7 @@ def test_token_use_and_failed_logins_are_audited(app):
     assert [e["user"] for e in failed] == ["member@example.org"]
 
 
+@pytest.mark.sqlite_only('reads the schema with PRAGMA table_info')
 def test_migration_runs_on_an_existing_library(lib, tmp_path):
     """A library at revision 0008 (before versions, the trash and the
     audit log's columns), with a document and audit rows, upgrades in place:

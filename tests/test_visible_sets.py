@@ -3,11 +3,11 @@ older than the database: a change made by another process (another Library
 on the same files), by hand in SQL, to a document, an event or a workshop,
 is in the next search."""
 
-import sqlite3
 
 import pytest
+from sqlalchemy import text
 
-from conftest import FakeEmbedder, make_config
+from conftest import FakeEmbedder, by_hand, make_config
 from doclib import audience, curation, events
 from doclib.auth import principal_for_role
 from doclib.ingest import IngestOptions, ingest_file
@@ -47,10 +47,8 @@ def test_a_restriction_by_another_process_hides_the_document_at_once(two):
 def test_a_change_made_by_hand_in_sql_is_seen(two):
     a, _b, doc, cfg = two
     assert found(a, VISITOR, "marimbaphone") == [doc]
-    con = sqlite3.connect(cfg.library_dir / "doclib.db")
-    with con:
-        con.execute("UPDATE documents SET status = 'processing' WHERE id = ?", (doc,))
-    con.close()
+    with by_hand(cfg.database_url) as con:
+        con.execute(text("UPDATE documents SET status = 'processing' WHERE id = :d"), {"d": doc})
     assert found(a, VISITOR, "marimbaphone") == []
 
 

@@ -296,8 +296,10 @@ def test_event_and_workshop_pages_and_api_list_the_same_documents(app):
                           ).scalar_one()
         wid = conn.execute(select(store.workshops.c.id).where(store.workshops.c.event_id == ev)
                            .order_by(store.workshops.c.number)).scalars().first()
+        first = conn.execute(select(store.new_id(store.documents))).scalar_one()
         conn.execute(store.documents.insert(), [
-            {"sha256": f"{i:064x}", "original_filename": f"note-{i}.txt", "size": 1,
+            {"id": first + i, "sha256": f"{i:064x}", "original_filename": f"note-{i}.txt",
+             "size": 1,
              "kind": "txt", "title": f"Note {i}", "event_id": ev, "workshop_id": wid,
              "access": Access.public.value, "status": "ready", "year": 2025,
              "created_at": now, "updated_at": now} for i in range(210)])

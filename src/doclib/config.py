@@ -33,7 +33,8 @@ class StorageConfig:
     index_dir: str = _f("", "Folder for the vector index and its manifest "
                          "(empty: <data_dir>/index).")
     database_url: str = _f(
-        "", "SQLAlchemy URL (empty: SQLite in <library_dir>/doclib.db, WAL mode)."
+        "", "Database URL: sqlite:///path or postgresql://user:password@host:port/database "
+        "(empty: $DOCLIB_DATABASE_URL if set, else SQLite in <library_dir>/doclib.db, WAL mode)."
     )
     max_upload_mb: int = _f(100, "Largest accepted upload, in MiB.")
     trash_days: int = _f(30, "Days a deleted document stays in the trash (curators restore it "
@@ -259,6 +260,9 @@ class Config:
                 if rel and rel != ":memory:":
                     return "sqlite:///" + str(self._path(rel).resolve())
             return url
+        from_env = os.environ.get("DOCLIB_DATABASE_URL", "").strip()
+        if from_env:  # a password kept out of the config file
+            return from_env
         return "sqlite:///" + str(self.library_dir / "doclib.db")
 
 

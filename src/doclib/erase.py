@@ -28,16 +28,19 @@ live rows only (the free pages and page slack of older versions go).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import store
 from .index import lexical
 from .library import Library
+
+log = logging.getLogger("doclib")
 
 PENDING = "compaction_pending"
 # 'optimize' after a deletion while the lexical index holds at most this
@@ -72,24 +75,37 @@ def redact_jobs(conn: Connection, doc_ids: list[int]) -> int:
     return len(rows)
 
 
-# a finished job, not yet redacted, whose document is gone (the column is
-# NULL once the document is deleted; its report still names it)
-ORPHAN_DOC = "coalesce(document_id, json_extract(report, '$.document_id'))"
-ORPHAN_JOB = (f"status NOT IN ('queued', 'processing') AND json_valid(report) "
-              f"AND json_extract(report, '$.deleted') IS NULL AND {ORPHAN_DOC} IS NOT NULL "
-              f"AND {ORPHAN_DOC} NOT IN (SELECT id FROM documents)")
+def _orphan_doc(row: Any, present: set[int]) -> int | None:
+    """The deleted document a finished job's report still names (its
+    ``document_id`` column is NULL once the document is deleted), if the
+    report is not redacted yet; else None."""
+    try:
+        report = json.loads(row.report or "")
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or "deleted" in report:
+        return None
+    doc = row.document_id if row.document_id is not None else report.get("document_id")
+    if isinstance(doc, bool) or not isinstance(doc, int) or doc in present:
+        return None
+    return doc
 
 
 def redact_orphan_jobs(conn: Connection) -> int:
     """Redact the finished jobs whose report names a document that is gone
     (deleted before job reports were redacted); the number of jobs."""
-    rows = conn.execute(text(f"SELECT id, report, {ORPHAN_DOC} AS doc FROM jobs "
-                             f"WHERE {ORPHAN_JOB}")).all()
     j = store.jobs
+    present = set(conn.execute(select(store.documents.c.id)).scalars())
+    rows = conn.execute(select(j.c.id, j.c.document_id, j.c.report)
+                        .where(j.c.status.not_in(("queued", "processing")))).all()
+    n = 0
     for r in rows:
-        conn.execute(j.update().where(j.c.id == r.id).values(
-            report=_redacted(r.report, int(r.doc)), payload=None))
-    return len(rows)
+        doc = _orphan_doc(r, present)
+        if doc is not None:
+            conn.execute(j.update().where(j.c.id == r.id).values(
+                report=_redacted(r.report, doc), payload=None))
+            n += 1
+    return n
 
 
 def pending(lib: Library) -> str | None:
@@ -107,9 +123,29 @@ def _set_pending(lib: Library, reason: str | None) -> None:
             conn.execute(m.insert().values(key=PENDING, value=reason))
 
 
+# PostgreSQL keeps a deleted row in its table's pages (and the indexes'
+# entries for it) until VACUUM: after a deletion the tables that hold a
+# document's words are vacuumed (their dead rows removed, the space free
+# for reuse); ``compact`` rewrites them (VACUUM FULL: new files holding the
+# live rows only).  What PostgreSQL's write-ahead log and its archives hold
+# is the server's (README, "PostgreSQL").
+TEXT_TABLES = ("documents", "chunks", "jobs", "document_versions", "audit",
+               *(f"{t}{part}" for t in lexical.tables() for part in ("", "_postings")))
+
+
+def vacuum(lib: Library, full: bool = False) -> None:
+    """VACUUM (``full``: VACUUM FULL) the tables that hold documents' words
+    (PostgreSQL)."""
+    with lib.db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in TEXT_TABLES:
+            conn.exec_driver_sql(f"VACUUM {'FULL ' if full else ''}{table}")
+
+
 def checkpoint(lib: Library, wait_ms: int = CHECKPOINT_WAIT_MS) -> bool:
     """Copy the WAL into the database and empty it (TRUNCATE), waiting at
-    most ``wait_ms`` for readers of older pages; whether it was emptied."""
+    most ``wait_ms`` for readers of older pages; whether it was emptied
+    (SQLite)."""
     with lib.db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
@@ -136,17 +172,27 @@ def settle(lib: Library) -> bool:
             else:
                 _set_pending(lib, f"a deletion in a library of {n} passages: merging its "
                              "lexical index is left to `doclib compact`")
+            if not lib.db.is_sqlite:  # rewritten when small, else their dead rows removed
+                vacuum(lib, full=merged)
+                return merged
             if not checkpoint(lib):
                 _set_pending(lib, "a reader kept the write-ahead log from being emptied "
                              "after a deletion")
                 return False
             return merged
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError) as e:
+        log.warning("after a deletion, the database could not be compacted "
+                    "(`doclib compact` will): %s", type(e).__name__)
         try:
             _set_pending(lib, "the lexical index could not be merged after a deletion")
         except (SQLAlchemyError, OSError):
             pass
         return False
+
+
+def _pg_size(lib: Library) -> int:
+    with lib.db.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
 
 
 def _db_path(lib: Library) -> str:
@@ -157,18 +203,23 @@ def compact(lib: Library) -> dict[str, Any]:
     """Remove every trace of deleted documents: redact the job reports that
     name one, merge the lexical index, VACUUM, empty the WAL.  Takes the
     write lock (uploads wait); searches go on.  Returns what was done."""
-    path = _db_path(lib)
-    before = os.path.getsize(path)
+    size = (lambda: os.path.getsize(_db_path(lib))) if lib.db.is_sqlite else \
+        (lambda: _pg_size(lib))
+    before = size()
     with lib.index.write_lock():
         with lib.db.begin() as conn:
             jobs = redact_orphan_jobs(conn)
             lexical.optimize(conn)
             conn.execute(store.meta.delete().where(store.meta.c.key == PENDING))
-        with lib.db.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
-        emptied = checkpoint(lib, wait_ms=store.BUSY_TIMEOUT_MS)
+        if lib.db.is_sqlite:
+            with lib.db.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+            emptied = checkpoint(lib, wait_ms=store.BUSY_TIMEOUT_MS)
+        else:
+            vacuum(lib, full=True)
+            emptied = True
         if not emptied:
             _set_pending(lib, "a reader kept the write-ahead log from being emptied "
                          "by `doclib compact`")
-    return {"jobs_redacted": jobs, "bytes_before": before, "bytes": os.path.getsize(path),
+    return {"jobs_redacted": jobs, "bytes_before": before, "bytes": size(),
             "wal_emptied": emptied}

@@ -306,6 +306,7 @@ def _document_for(lib: Library, conn: Any, target: Any, values: dict[str, Any],
     if target is None:
         values.setdefault("title", "")
         values.setdefault("access", int(audience.DEFAULT_ACCESS))
+        store.hold_new_ids(conn, d)
         doc_id = store.inserted_id(conn.execute(d.insert().values(
             id=store.new_id(d), created_at=store.now(), uploader_id=uploader_id,
             status="processing", error=None, updated_at=store.now(), **values)))

@@ -23,7 +23,6 @@ from . import events, store
 from .audience import VisibleSets
 from .config import Config
 from .embed import Embedder, make_embedder, make_second_embedder, second_model_id
-from .errors import ConfigError
 from .index.indexes import Indexes
 from .index.vector import VectorIndex
 from .store import Database, FileStore
@@ -39,9 +38,6 @@ class Library:
         for kept in ("files", "incoming"):  # folders an older version left readable
             store.tighten(config.library_dir / kept)
         self.db = Database(config.database_url)
-        if not self.db.is_sqlite:
-            raise ConfigError("the lexical index (FTS5) needs SQLite in this version; "
-                              "PostgreSQL support is planned")
         if migrate:
             self.db.migrate()
         self.files = FileStore(config.library_dir)

@@ -253,8 +253,15 @@ def stray_files(lib: Library, remove: bool = False) -> tuple[list[Path], list[Pa
     return originals, unfinished
 
 
+PG_BACKUP = ("doclib backup and restore work on SQLite libraries; with PostgreSQL, back up "
+             "the database with pg_dump (or the server's own backups) and the library "
+             "folder's files/ beside it, and restore both (README, \"PostgreSQL\")")
+
+
 def backup(lib: Library, dest: str | Path) -> dict[str, int]:
     """SQLite online backup (consistent while uploads continue) plus the originals."""
+    if not lib.db.is_sqlite:
+        raise BadRequest(PG_BACKUP)
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise Conflict(f"{dest} exists and is not empty")
@@ -354,7 +361,7 @@ def restore(config: Config, src: str | Path, force: bool = False,
     if not (src / "doclib.db").exists():
         raise BadRequest(f"{src} is not a doclib backup (no doclib.db)")
     if not config.database_url.startswith("sqlite:///"):
-        raise BadRequest("restore supports SQLite libraries")
+        raise BadRequest(PG_BACKUP)
     db_path = Path(config.database_url.split("sqlite:///", 1)[1])
     if db_path.exists() and not force:
         conn = sqlite3.connect(db_path)

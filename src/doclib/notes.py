@@ -57,6 +57,7 @@ def row_included(row: Any, setting: str, changes: dict[str, Any] | None = None) 
 
 def excluded_sql(setting: str, alias: str = "d") -> str:
     """SQL condition on the documents table: its notes must not be indexed."""
-    default = {"always": "0", "never": "1"}.get(setting, audience.public_sql(alias))
+    default = {"always": "0", "never": "1"}.get(
+        setting, f"(CASE WHEN {audience.public_sql(alias)} THEN 1 ELSE 0 END)")
     return (f"(CASE {alias}.speaker_notes WHEN 'include' THEN 0 WHEN 'exclude' THEN 1 "
             f"ELSE {default} END) = 1")

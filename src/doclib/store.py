@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     cast,
     create_engine,
     event,
@@ -232,10 +233,34 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL for a database URL doclib accepts: SQLite
+    (``sqlite:///path``) or PostgreSQL (``postgresql://user@host/db``, any
+    driver named the psycopg 3 doclib ships with)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"storage.database_url {_shown(url)!r} is not a URL "
+                          "(sqlite:///path or postgresql://user@host/database)")
+    name = scheme.split("+", 1)[0]
+    if name == "sqlite":
+        return url
+    if name in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + rest
+    raise ConfigError(f"storage.database_url: doclib works with SQLite or PostgreSQL, "
+                      f"not {name!r}")
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password (for messages)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 class Database:
-    """Engine plus migrations. SQLite gets WAL, foreign keys and a busy timeout."""
+    """Engine plus migrations.  SQLite gets WAL, foreign keys and a busy
+    timeout; PostgreSQL (psycopg 3) a connection checked before use."""
 
     def __init__(self, url: str) -> None:
+        url = engine_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and ":memory:" not in url:
@@ -245,7 +270,8 @@ class Database:
             private_file(path)
             for suffix in ("-wal", "-shm"):
                 tighten(Path(f"{path}{suffix}"))
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = create_engine(url, **({} if self.is_sqlite else {
+            "pool_pre_ping": True}))
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -332,15 +358,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def hold_new_ids(conn: Connection, table: Table) -> None:
+    """Before an INSERT that uses ``new_id``: on PostgreSQL, a lock held to
+    the end of the transaction, so two transactions (other processes, other
+    machines) cannot compute the same id; SQLite's one writer does it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_ID_LOCKS[table.name])))
+
+
+# the advisory lock keys of hold_new_ids (any fixed numbers of doclib's)
+_ID_LOCKS = {"documents": 0x646F636C69620001, "chunks": 0x646F636C69620002}
+
+
 def new_id(table: Table) -> Any:
     """SQL for the id of a new row of ``documents`` or ``chunks``: above the
     largest id present and the largest ever deleted (``meta``'s high-water
     mark, kept by the triggers of migration 0008), so an id is never given
     twice.  One statement: the INSERT that uses it holds the write lock."""
-    mark = select(cast(meta.c.value, Integer)).where(
-        meta.c.key == f"{table.name}_high_water").scalar_subquery()
-    top = select(func.max(table.c.id)).scalar_subquery()
-    return select(func.max(func.coalesce(top, 0), func.coalesce(mark, 0)) + 1).scalar_subquery()
+    mark = func.coalesce(select(cast(meta.c.value, Integer)).where(
+        meta.c.key == f"{table.name}_high_water").scalar_subquery(), 0)
+    top = func.coalesce(select(func.max(table.c.id)).scalar_subquery(), 0)
+    # the larger of the two (SQLite's max(a, b) is PostgreSQL's greatest)
+    return select(case((top > mark, top), else_=mark) + 1).scalar_subquery()
 
 
 def inserted_id(result: Any) -> int:

@@ -70,6 +70,10 @@ def chunk_ids(conn: Connection, doc_id: int) -> list[int]:
                                        .where(store.chunks.c.document_id == doc_id))]
 
 
+# the advisory lock of the one writer on PostgreSQL (a fixed number of doclib's)
+WRITER_LOCK = 0x646F636C69620000
+
+
 class Indexes:
     """The lexical and vector indexes of one library (``db``; the FAISS
     file in ``index_dir``), for vectors of ``embedder()`` (made on first use)."""
@@ -335,7 +339,9 @@ class Indexes:
     # ------------------------------------------------------------- writing
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """One writer at a time, across processes (flock on the index folder)."""
+        """One writer at a time, across processes (flock on the index
+        folder) and, on PostgreSQL, across machines (an advisory lock held
+        by a connection of its own for as long as the write lock is)."""
         path = self.dir / ".write.lock"
         with self._write_mutex:
             if self._write_depth:  # re-entrant within this process
@@ -348,12 +354,28 @@ class Indexes:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                self._write_depth = 1
-                yield
+                with self._database_lock():
+                    self._write_depth = 1
+                    yield
             finally:
                 self._write_depth = 0
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+    @contextmanager
+    def _database_lock(self) -> Iterator[None]:
+        """PostgreSQL: the library's writer lock in the database (several
+        machines writing to one database); nothing on SQLite."""
+        if self.db.is_sqlite:
+            yield
+            return
+        with self.db.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(select(func.pg_advisory_lock(WRITER_LOCK)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(WRITER_LOCK)))
 
     @contextmanager
     def writing(self) -> Iterator[Writer]:
@@ -485,6 +507,7 @@ class Writer:
         row = conn.execute(select(store.documents).where(store.documents.c.id == doc_id)).one()
         values_list, vectors = chunks(row)
         # ids above every chunk id ever given (the writer holds the write lock)
+        store.hold_new_ids(conn, store.chunks)
         first = int(conn.execute(select(store.new_id(store.chunks))).scalar_one())
         rows = [dict(id=first + i, document_id=doc_id,
                      embedding=np.asarray(v, np.float32).tobytes(), **cv)

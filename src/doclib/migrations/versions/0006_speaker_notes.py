@@ -29,7 +29,9 @@ def upgrade() -> None:
     # the notes passages are looked up whenever a library opens (a stricter
     # setting removes them): without it, a scan of every chunk row
     op.create_index("ix_chunks_source", "chunks", ["source"])
-    op.execute("INSERT INTO meta(key, value) SELECT 'speaker_notes_pending', group_concat(id) "
+    ids = ("string_agg(CAST(id AS TEXT), ',')" if op.get_bind().dialect.name == "postgresql"
+           else "group_concat(id)")
+    op.execute(f"INSERT INTO meta(key, value) SELECT 'speaker_notes_pending', {ids} "
                "FROM documents WHERE kind = 'pptx' AND stored_name IS NOT NULL "
                "HAVING count(*) > 0")
 

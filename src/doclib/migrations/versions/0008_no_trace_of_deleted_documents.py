@@ -19,21 +19,35 @@ Revises: 0007
 
 from alembic import op
 
+from doclib.migrations import dialect, drop_trigger, pg_trigger
+
 revision = "0008"
 down_revision = "0007"
 
 TABLES = ("documents", "chunks")
 
 
+def high_water(table: str) -> None:
+    """The trigger that keeps the largest id ever deleted from ``table``."""
+    key = f"{table}_high_water"
+    if dialect() == "postgresql":
+        pg_trigger(f"{table}_high_water", table, "AFTER DELETE",
+                   f"IF OLD.id > coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                   f"WHERE key = '{key}'), 0) THEN INSERT INTO meta(key, value) "
+                   f"VALUES ('{key}', CAST(OLD.id AS TEXT)) ON CONFLICT (key) "
+                   f"DO UPDATE SET value = EXCLUDED.value; END IF;")
+        return
+    op.execute(
+        f"CREATE TRIGGER {table}_high_water AFTER DELETE ON {table} "
+        f"WHEN OLD.id > coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+        f"WHERE key = '{key}'), 0) "
+        f"BEGIN INSERT OR REPLACE INTO meta(key, value) VALUES ('{key}', OLD.id); END")
+
+
 def upgrade() -> None:
     for table in TABLES:
-        key = f"{table}_high_water"
-        op.execute(
-            f"CREATE TRIGGER {table}_high_water AFTER DELETE ON {table} "
-            f"WHEN OLD.id > coalesce((SELECT CAST(value AS INTEGER) FROM meta "
-            f"WHERE key = '{key}'), 0) "
-            f"BEGIN INSERT OR REPLACE INTO meta(key, value) VALUES ('{key}', OLD.id); END")
-    if op.get_bind().dialect.name == "sqlite":
+        high_water(table)
+    if dialect() == "sqlite":
         # the condition of erase.ORPHAN_JOB, as it is at this revision
         doc = "coalesce(document_id, json_extract(report, '$.document_id'))"
         op.execute(
@@ -45,6 +59,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in TABLES:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_high_water")
+        drop_trigger(f"{table}_high_water", table)
         op.execute(f"DELETE FROM meta WHERE key = '{table}_high_water'")
     op.execute("DELETE FROM meta WHERE key = 'compaction_pending'")

@@ -18,7 +18,8 @@ LEVELS = (0, 1)
 
 
 def upgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS documents_access_terms")
+    if op.get_bind().dialect.name == "sqlite":  # 0004 made it on SQLite only
+        op.execute("DROP TRIGGER IF EXISTS documents_access_terms")
 
 
 def downgrade() -> None:

@@ -19,6 +19,8 @@ import secrets
 
 from alembic import op
 
+from doclib.migrations import dialect, drop_trigger, pg_trigger
+
 revision = "0013"
 down_revision = "0012"
 
@@ -30,7 +32,12 @@ EVENTS = ("INSERT", "UPDATE", "DELETE")
 def upgrade() -> None:
     op.execute(f"DELETE FROM meta WHERE key = '{KEY}'")
     op.execute(f"INSERT INTO meta(key, value) VALUES ('{KEY}', '{secrets.randbits(48)}')")
+    bump = f"UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = '{KEY}';"
     for table in TABLES:
+        if dialect() == "postgresql":  # once per statement: any change moves it
+            pg_trigger(f"{table}_generation", table, "AFTER " + " OR ".join(EVENTS), bump,
+                       each="STATEMENT")
+            continue
         for event in EVENTS:
             op.execute(
                 f"CREATE TRIGGER {table}_{event.lower()}_generation AFTER {event} ON {table} "
@@ -40,6 +47,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in TABLES:
+        if dialect() == "postgresql":
+            drop_trigger(f"{table}_generation", table)
         for event in EVENTS:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_{event.lower()}_generation")
+            drop_trigger(f"{table}_{event.lower()}_generation", table)
     op.execute(f"DELETE FROM meta WHERE key = '{KEY}'")
