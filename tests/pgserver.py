@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import glob
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -46,6 +48,8 @@ class Server:
         self.data = self.dir / "data"
         self.port = _free_port()
         self._as: list[str] = []
+        self._template: str | None = None
+        self._stopped = False
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
             self._as = ["runuser", "-u", "postgres", "--"]
@@ -63,17 +67,40 @@ class Server:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{ROLE}@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh, empty database; its URL."""
+    def _create(self, template: str = "template1") -> str:
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:16]
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user={ROLE} dbname=postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    def new_database(self) -> str:
+        """A fresh database with doclib's schema at its newest revision
+        (copied from a template migrated once: a migration costs 0.2 s, a
+        copy 0.1, made ahead by a thread while the tests run); its URL."""
+        if self._template is None:
+            from doclib.store import Database
+
+            self._template = self._create()
+            db = Database(self.url(self._template))
+            db.migrate()
+            db.dispose()
+            self._ready: queue.Queue[str] = queue.Queue(maxsize=4)
+            threading.Thread(target=self._fill, daemon=True).start()
+        return self.url(self._ready.get(timeout=120))
+
+    def _fill(self) -> None:
+        while not self._stopped:
+            try:
+                name = self._create(self._template or "template1")
+            except Exception:  # noqa: BLE001 - the server is stopping
+                return
+            self._ready.put(name)
 
     def stop(self) -> None:
+        self._stopped = True
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
