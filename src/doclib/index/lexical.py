@@ -246,15 +246,20 @@ def search(conn: Connection, query: str, k: int, condition: str,
         return []
     if postgres(conn):
         return _search_postgres(conn, found, k, condition, params, table, prefix)
-    values = {**params, "expr": expr, "k": k}
+    return _run(conn, SEARCH_SQL, {**params, "expr": expr, "k": k}, condition, table, prefix)
+
+
+def _run(conn: Connection, sql: str, values: dict[str, Any], condition: str, table: str,
+         prefix: int) -> list[tuple[int, float]]:
+    """``sql`` (SEARCH_SQL or PG_SEARCH_SQL): the prefix first when it may
+    answer (``PREFIX``), the full query when it did not give k rows."""
     rows: Sequence[Any] = []
-    if prefix > k:
-        rows = conn.execute(text(SEARCH_SQL.format(table=table, condition=condition,
-                                                   prefix=PREFIX)),
+    if prefix > values["k"]:
+        rows = conn.execute(text(sql.format(table=table, condition=condition, prefix=PREFIX)),
                             {**values, "prefix": prefix}).all()
-    if len(rows) < k:
-        rows = conn.execute(text(SEARCH_SQL.format(table=table, condition=condition,
-                                                   prefix="")), values).all()
+    if len(rows) < values["k"]:
+        rows = conn.execute(text(sql.format(table=table, condition=condition, prefix="")),
+                            values).all()
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
@@ -289,12 +294,4 @@ def _search_postgres(conn: Connection, terms: list[str], k: int, condition: str,
     idfs = [max(math.log((n_rows - held[t] + 0.5) / (held[t] + 0.5)), 1e-6) for t in found]
     values = {**params, "terms": found, "idfs": idfs, "k1": BM25_K1, "b": BM25_B,
               "avgdl": float(tokens) / float(n_rows), "k": k}
-    rows: Sequence[Any] = []
-    if prefix > k:
-        rows = conn.execute(text(PG_SEARCH_SQL.format(table=table, condition=condition,
-                                                      prefix=PREFIX)),
-                            {**values, "prefix": prefix}).all()
-    if len(rows) < k:
-        rows = conn.execute(text(PG_SEARCH_SQL.format(table=table, condition=condition,
-                                                      prefix="")), values).all()
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return _run(conn, PG_SEARCH_SQL, values, condition, table, prefix)
