@@ -29,7 +29,12 @@ TABLES = ("chunk_terms", "chunk_terms_l1", "chunk_terms_l0")
 def upgrade() -> None:
     if dialect() != "postgresql":
         return
+    # each table's row and term counts (BM25's N and average length), kept by
+    # the same triggers: a lookup per search, not a scan of the table
+    op.execute("CREATE TABLE lexical_totals (tbl TEXT PRIMARY KEY, n_rows BIGINT NOT NULL, "
+               "tokens BIGINT NOT NULL)")
     for table in TABLES:
+        op.execute(f"INSERT INTO lexical_totals VALUES ('{table}', 0, 0)")
         op.execute(f"CREATE TABLE {table} (rowid BIGINT PRIMARY KEY, terms TEXT NOT NULL, "
                    "length INTEGER GENERATED ALWAYS AS "
                    "(cardinality(string_to_array(terms, ' '))) STORED)")
@@ -42,10 +47,16 @@ def upgrade() -> None:
                    f"INSERT INTO {table}_postings(term, rowid, tf, length) "
                    "SELECT w, a.rowid, count(*), a.length FROM added a, "
                    "unnest(string_to_array(a.terms, ' ')) AS w WHERE w <> '' "
-                   "GROUP BY w, a.rowid, a.length;",
+                   "GROUP BY w, a.rowid, a.length; "
+                   "UPDATE lexical_totals SET n_rows = n_rows + (SELECT count(*) FROM added), "
+                   "tokens = tokens + (SELECT coalesce(sum(length), 0) FROM added) "
+                   f"WHERE tbl = '{table}';",
                    each="STATEMENT", referencing="REFERENCING NEW TABLE AS added")
         pg_trigger(f"{table}_removed", table, "AFTER DELETE",
-                   f"DELETE FROM {table}_postings p USING removed r WHERE p.rowid = r.rowid;",
+                   f"DELETE FROM {table}_postings p USING removed r WHERE p.rowid = r.rowid; "
+                   "UPDATE lexical_totals SET n_rows = n_rows - (SELECT count(*) FROM removed), "
+                   "tokens = tokens - (SELECT coalesce(sum(length), 0) FROM removed) "
+                   f"WHERE tbl = '{table}';",
                    each="STATEMENT", referencing="REFERENCING OLD TABLE AS removed")
         # a row's terms are replaced (deleted, then added), never updated
         pg_trigger(f"{table}_changed", table, "BEFORE UPDATE",
@@ -61,3 +72,4 @@ def downgrade() -> None:
         op.execute(f"DROP VIEW IF EXISTS {table}_vocab")
         op.execute(f"DROP TABLE IF EXISTS {table}_postings")
         op.execute(f"DROP TABLE IF EXISTS {table}")
+    op.execute("DROP TABLE IF EXISTS lexical_totals")
